@@ -1,0 +1,3 @@
+"""vipguard: identity-aware deepfake detection for protected people (VIPGuard), offline on a CPU."""
+
+__version__ = "0.1.0"

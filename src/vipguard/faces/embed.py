@@ -1,0 +1,122 @@
+"""Identity embedders, registered by name: ``mobilefacenet`` (192-d, default) and ``dlib`` (128-d).
+
+Every embedder returns L2-normalised float32 vectors, one row per face, and accepts a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ..plugins import Registry
+from ..weights import ModelStore
+from .align import norm_crop
+from .types import Detection
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """(N, dim) L2-normalised embeddings of the detected faces in an RGB image."""
+
+
+EMBEDDERS: Registry[Embedder] = Registry("face embedder")
+
+
+def l2_normalise(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norm = np.linalg.norm(vectors, axis=axis, keepdims=True)
+    return vectors / np.maximum(norm, 1e-12)
+
+
+@EMBEDDERS.register("mobilefacenet")
+class MobileFaceNetEmbedder:
+    """ArcFace-trained MobileFaceNet (TFLite) on 112×112 ArcFace-aligned crops; the model's batch is fixed at 2."""
+
+    name = "mobilefacenet"
+    dim = 192
+
+    def __init__(self, store: ModelStore | None = None, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        store = store or ModelStore()
+        self._interp = Interpreter(model_path=str(store.path("mobilefacenet")), num_threads=num_threads)
+        self._interp.allocate_tensors()
+        self._in = self._interp.get_input_details()[0]
+        self._out = self._interp.get_output_details()[0]
+        self._batch = int(self._in["shape"][0])
+
+    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        return self.embed_aligned(np.stack([norm_crop(image, d.landmarks) for d in detections]) if detections
+                                  else np.zeros((0, 112, 112, 3), np.uint8))
+
+    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 192)."""
+        crops = np.asarray(crops)
+        if crops.ndim == 3:
+            crops = crops[None]
+        n = len(crops)
+        if n == 0:
+            return np.zeros((0, self.dim), np.float32)
+        x = (crops.astype(np.float32) - 127.5) / 128.0
+        pad = (-n) % self._batch
+        if pad:
+            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
+        rows = []
+        for start in range(0, len(x), self._batch):
+            self._interp.set_tensor(self._in["index"], x[start : start + self._batch])
+            self._interp.invoke()
+            rows.append(self._interp.get_tensor(self._out["index"]).copy())
+        return l2_normalise(np.concatenate(rows)[:n])
+
+
+@EMBEDDERS.register("dlib")
+class DlibEmbedder:
+    """dlib's ResNet (128-d) on 150×150 chips aligned with its own 5-point shape predictor."""
+
+    name = "dlib"
+    dim = 128
+
+    def __init__(self, store: ModelStore | None = None):
+        import dlib
+
+        store = store or ModelStore()
+        self._dlib = dlib
+        self._shape = dlib.shape_predictor(str(store.path("dlib_shape5")))
+        self._net = dlib.face_recognition_model_v1(str(store.path("dlib_resnet")))
+
+    def chips(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
+        dlib = self._dlib
+        image = np.ascontiguousarray(image)
+        out = []
+        for d in detections:
+            x1, y1, x2, y2 = (int(round(v)) for v in d.box)
+            shape = self._shape(image, dlib.rectangle(x1, y1, x2, y2))
+            out.append(np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)))
+        return out
+
+    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        if not detections:
+            return np.zeros((0, self.dim), np.float32)
+        chips = self.chips(image, detections)
+        vectors = np.asarray(self._net.compute_face_descriptor(chips), dtype=np.float32)
+        return l2_normalise(vectors)
+
+
+def create_embedder(name: str = "mobilefacenet", store: ModelStore | None = None, **kwargs: object) -> Embedder:
+    return EMBEDDERS.create(name, store=store, **kwargs)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of L2-normalised vectors (broadcasts over leading axes)."""
+    return np.sum(np.asarray(a, np.float32) * np.asarray(b, np.float32), axis=-1)
+
+
+def face_score(cos: float | np.ndarray) -> int | np.ndarray:
+    """The paper's FACE_SCORE: cosine similarity to the VIP's centre as an integer 0–100 (negative → 0)."""
+    value = np.clip(np.asarray(cos, np.float64) * 100.0, 0.0, 100.0)
+    return int(round(float(value))) if np.ndim(value) == 0 else np.rint(value).astype(int)

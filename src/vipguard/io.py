@@ -1,0 +1,116 @@
+"""Safe image decoding: every input becomes an RGB ``uint8`` array or an :class:`InputError` naming the problem.
+
+Handles EXIF orientation, grey / palette / CMYK / alpha / 16-bit modes, truncated and corrupt files, files that
+are not images, and decompression bombs (the pixel count is checked from the header before decoding).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 40_000_000
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+
+
+class InputError(ValueError):
+    """An input that cannot be used, with the file it came from and why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_bytes: int = 100 * 1024 * 1024
+
+
+def load_image(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
+    """Decode an image file to an RGB ``uint8`` array of shape (H, W, 3)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "file not found")
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, not an image file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(str(path), "file is empty")
+    if size > limits.max_bytes:
+        raise InputError(str(path), f"file is {size} bytes, over the {limits.max_bytes}-byte limit")
+    return decode_image(path.read_bytes(), str(path), limits)
+
+
+def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
+    """Decode encoded image bytes to an RGB ``uint8`` array; ``source`` names the input in errors."""
+    if not data:
+        raise InputError(source, "file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise InputError(
+                    source, f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
+                )
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(source, "not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(source, f"refused as a decompression bomb: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(source, f"corrupt or truncated image: {exc}") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode → RGB ``uint8``; alpha is composited on white, 16-bit is scaled down."""
+    mode = image.mode
+    if mode in {"I;16", "I;16B", "I;16L", "I"}:
+        arr = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(image, dtype=np.float64)
+        span = max(float(arr.max() - arr.min()), 1e-12)
+        grey = ((arr - arr.min()) / span * 255.0 + 0.5).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "P":
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders expanded (sorted, recursively) to the image and video files inside."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                    yield child
+        else:
+            yield path
