@@ -1,0 +1,1 @@
+"""Self-blending artefact detector (Face X-ray / Self-Blended Images style)."""

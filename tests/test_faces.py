@@ -1,0 +1,134 @@
+"""The face pipeline on real photos from ../shared/data."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from vipguard.faces import ARCFACE_TEMPLATE, create_detector, estimate_norm, region_mask
+from vipguard.faces.align import transform_points
+from vipguard.io import decode_image, load_image
+
+from .conftest import VIPS, photos
+
+
+def _sample_lfw(lfw, n, seed=0):
+    files = sorted(lfw.glob("*/*.jpg"))
+    return random.Random(seed).sample(files, n)
+
+
+@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+def test_detection_finds_a_face_in_lfw(lfw, store, name):
+    detector = create_detector(name, store=store)
+    sample = _sample_lfw(lfw, 300 if name == "yunet" else 100)
+    found = sum(bool(detector.detect(load_image(p))) for p in sample)
+    assert found / len(sample) >= 0.99
+
+
+@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+def test_both_faces_in_couple(hires, store, name):
+    dets = create_detector(name, store=store).detect(load_image(hires / "couple.jpg"))
+    assert len(dets) == 2
+    xs = sorted((d.box[0] + d.box[2]) / 2 for d in dets)
+    assert xs[1] - xs[0] > 200  # two different people side by side
+
+
+def test_aligned_eyes_on_template(lfw, store):
+    # A least-squares similarity spreads the residual over all 5 points, as insightface's norm_crop does:
+    # typically the eyes land within 2 px of the template, and never far from it.
+    detector = create_detector("yunet", store=store)
+    errors = []
+    for path in _sample_lfw(lfw, 30, seed=1):
+        det = detector.detect(load_image(path))[0]
+        eyes = transform_points(det.landmarks[:2], estimate_norm(det.landmarks))
+        errors.append(np.linalg.norm(eyes - ARCFACE_TEMPLATE[:2], axis=1))
+    errors = np.concatenate(errors)
+    assert np.median(errors) < 2.0 and errors.max() < 4.0
+
+
+def test_embeddings_separate_identities(lfw, analyzer):
+    vectors, labels = [], []
+    for i, name in enumerate(VIPS):
+        for p in photos(lfw, name, 1, 8):
+            face = analyzer.analyze(load_image(p), primary_only=True, mesh=False)[0]
+            vectors.append(face.embeddings["mobilefacenet"])
+            labels.append(i)
+    v, y = np.stack(vectors), np.array(labels)
+    sim = v @ v.T
+    iu = np.triu_indices(len(v), 1)
+    same = (y[:, None] == y[None, :])[iu]
+    assert abs(np.linalg.norm(v, axis=1) - 1).max() < 1e-4
+    assert roc_auc_score(same, sim[iu]) >= 0.99
+
+
+def test_dlib_embedder_is_a_second_opinion(lfw, analyzer):
+    a, b = (load_image(p) for p in photos(lfw, "Tony_Blair", 2, 3))
+    c = load_image(photos(lfw, "Serena_Williams", 1, 1)[0])
+    fa, fb, fc = (analyzer.analyze(x, primary_only=True, embedders=("dlib",), mesh=False)[0] for x in (a, b, c))
+    same = float(fa.embeddings["dlib"] @ fb.embeddings["dlib"])
+    diff = float(fa.embeddings["dlib"] @ fc.embeddings["dlib"])
+    assert fa.embeddings["dlib"].shape == (128,) and same > diff
+
+
+def test_exif_rotated_input_is_detected_upright(hires, analyzer):
+    original = load_image(hires / "img1.jpg")
+    rotated = Image.fromarray(np.rot90(original, k=1).copy())  # stored on its side ...
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # ... with EXIF saying "rotate 90° clockwise to display"
+    buf = io.BytesIO()
+    rotated.save(buf, "JPEG", exif=exif, quality=95)
+    face = analyzer.analyze(decode_image(buf.getvalue()), primary_only=True)[0]
+    assert abs(face.pose.roll) < 15
+    left_eye, right_eye = face.detection.landmarks[:2]
+    assert abs(left_eye[1] - right_eye[1]) < 0.3 * abs(right_eye[0] - left_eye[0])
+
+
+def test_mesh_pose_and_regions(lfw, analyzer):
+    face = analyzer.analyze(load_image(photos(lfw, "Tony_Blair", 2, 2)[0]), primary_only=True)[0]
+    assert face.mesh.points.shape == (478, 3) and len(face.mesh.blendshapes) == 52
+    assert abs(face.pose.yaw) < 15 and abs(face.pose.pitch) < 15
+    masks = {r: region_mask(face.mesh.points, r, (250, 250)) > 0 for r in ("eyes", "nose", "mouth", "inner", "face")}
+    assert all(m.sum() > 100 for m in masks.values())
+    assert masks["inner"].sum() < masks["face"].sum()
+    assert not (masks["eyes"] & masks["mouth"]).any()
+    x1, y1, x2, y2 = face.detection.box
+    ys, xs = np.nonzero(masks["nose"])
+    assert x1 < xs.mean() < x2 and y1 < ys.mean() < y2
+
+
+def test_turned_head_has_large_yaw(hires, analyzer):
+    img = load_image(hires / "couple.jpg")
+    faces = analyzer.analyze(img)
+    assert len(faces) == 2
+    assert all(f.quality.problems() for f in faces) or all(abs(f.pose.yaw) > 10 for f in faces)
+
+
+def test_quality_flags_blur(lfw, analyzer):
+    import cv2
+
+    img = load_image(photos(lfw, "Tony_Blair", 2, 2)[0])
+    sharp = analyzer.analyze(img, primary_only=True, mesh=False)[0].quality
+    blurred = analyzer.analyze(cv2.GaussianBlur(img, (0, 0), 4), primary_only=True, mesh=False)[0].quality
+    assert blurred.blur < sharp.blur / 4
+    assert any("blurry" in p for p in blurred.problems())
+
+
+def test_cli_faces_reports_bad_files_and_continues(lfw, store, tmp_path, capsys):
+    import json
+
+    from vipguard.cli import main
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    good = photos(lfw, "Tony_Blair", 2, 2)[0]
+    code = main(["faces", str(bad), str(good), "--json", "--save-crops", str(tmp_path / "crops")])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert out[0]["path"] == str(bad) and "not an image" in out[0]["error"]
+    assert out[1]["error"] is None and len(out[1]["faces"]) >= 1
+    assert (tmp_path / "crops" / f"{good.stem}_face0.png").exists()

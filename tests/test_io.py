@@ -1,0 +1,81 @@
+"""Safe decoding: every bad-input kind gives an InputError naming the file and the problem."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vipguard.io import DecodeLimits, InputError, decode_image, expand_inputs, load_image
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_modes_become_rgb_uint8():
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8))
+    for img, fmt in [
+        (rgb.convert("L"), "PNG"), (rgb.convert("P"), "PNG"), (rgb.convert("CMYK"), "JPEG"),
+        (rgb.convert("RGBA"), "PNG"), (Image.fromarray(np.full((20, 30), 40000, np.uint16)), "PNG"),
+    ]:
+        arr = decode_image(_encode(img, fmt), f"x.{fmt.lower()}")
+        assert arr.shape == (20, 30, 3) and arr.dtype == np.uint8, img.mode
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    arr = decode_image(_encode(Image.fromarray(np.full((4, 4), 32768, np.uint16)), "PNG"))
+    assert 120 < arr[0, 0, 0] < 136
+
+
+def test_alpha_composited_on_white():
+    rgba = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    assert decode_image(_encode(rgba, "PNG"))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_exif_orientation_applied():
+    img = Image.new("RGB", (40, 20), (10, 20, 30))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    arr = decode_image(_encode(img, "JPEG", exif=exif))
+    assert arr.shape[:2] == (40, 20)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"", "empty"),
+        (b"hello, not an image", "not an image"),
+        (_encode(Image.new("RGB", (64, 64)), "JPEG")[:300], "truncated"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image"),
+    ],
+)
+def test_bad_bytes_raise_input_error(data, needle):
+    with pytest.raises(InputError) as err:
+        decode_image(data, "bad.jpg")
+    assert "bad.jpg" in str(err.value) and needle in str(err.value)
+
+
+def test_decompression_bomb_refused_before_decoding():
+    data = _encode(Image.new("L", (3000, 3000)), "PNG")
+    with pytest.raises(InputError, match="over the limit"):
+        decode_image(data, "bomb.png", DecodeLimits(max_pixels=1_000_000))
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_image(tmp_path / "nope.jpg")
+    with pytest.raises(InputError, match="folder"):
+        load_image(tmp_path)
+
+
+def test_expand_inputs_lists_images_in_folders(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.PNG").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.jpg", "b.PNG"]
