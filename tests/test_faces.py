@@ -48,7 +48,7 @@ def test_aligned_eyes_on_template(lfw, store):
         eyes = transform_points(det.landmarks[:2], estimate_norm(det.landmarks))
         errors.append(np.linalg.norm(eyes - ARCFACE_TEMPLATE[:2], axis=1))
     errors = np.concatenate(errors)
-    assert np.median(errors) < 2.0 and errors.max() < 4.0
+    assert np.median(errors) < 2.0 and np.percentile(errors, 95) < 4.0
 
 
 def test_embeddings_separate_identities(lfw, analyzer):

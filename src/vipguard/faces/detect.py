@@ -44,17 +44,26 @@ class YuNetDetector:
     """OpenCV's YuNet (2023mar) through ``cv2.FaceDetectorYN`` on a 640×640 letterboxed input."""
 
     name = "yunet"
-    side = 640
+    max_side = 640
 
     def __init__(self, store: ModelStore | None = None, score_threshold: float = 0.6, nms_threshold: float = 0.3):
         store = store or ModelStore()
         self._net = cv2.FaceDetectorYN.create(
-            str(store.path("yunet")), "", (self.side, self.side), score_threshold, nms_threshold, 5000
+            str(store.path("yunet")), "", (self.max_side, self.max_side), score_threshold, nms_threshold, 5000
         )
+        self._side = self.max_side
+
+    def _input_side(self, h: int, w: int) -> int:
+        """320 for small photos (4× fewer pixels, same faces), 640 otherwise."""
+        return 320 if max(h, w) <= 400 else self.max_side
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         h, w = image.shape[:2]
-        canvas, scale = _letterbox(image, self.side)
+        side = self._input_side(h, w)
+        if side != self._side:
+            self._net.setInputSize((side, side))
+            self._side = side
+        canvas, scale = _letterbox(image, side)
         _, rows = self._net.detect(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         if rows is None:
             return []
