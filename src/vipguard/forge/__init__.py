@@ -1,5 +1,16 @@
-"""Forgeries of a VIP made with classic image operations (landmark warps, blending, morphing)."""
+"""Forgeries of a VIP made with classic image operations (landmark warps, blending, morphing).
 
+Importing this package registers every method in :data:`FORGERS`: ``swap``, ``selfswap``, the partial swaps
+``eyes``, ``nose``, ``mouth``, ``inner``, ``morph`` and ``reenact``.
+"""
+
+from . import morph, partial, reenact, swap  # noqa: F401  (each module registers its methods)
 from .base import FORGERS, ForgeError, ForgeInput, ForgeResult, ForgeryMethod
+from .batch import BatchReport, ForgeItem, Rejection, choose_pairs, forge_batch, forge_one, identity_centre, prepare_input
+from .checks import MAX_POSE_GAP, input_problem, result_face
 
-__all__ = ["FORGERS", "ForgeError", "ForgeInput", "ForgeResult", "ForgeryMethod"]
+__all__ = [
+    "FORGERS", "MAX_POSE_GAP", "BatchReport", "ForgeError", "ForgeInput", "ForgeItem", "ForgeResult",
+    "ForgeryMethod", "Rejection", "choose_pairs", "forge_batch", "forge_one", "identity_centre", "input_problem",
+    "prepare_input", "result_face",
+]

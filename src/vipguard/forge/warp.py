@@ -1,0 +1,159 @@
+"""Pure geometric and photometric helpers shared by the forgery methods.
+
+One function per job: mesh points of an input, similarity alignment, piecewise-affine warp over a Delaunay
+triangulation, anchor rings, colour transfer in LAB, feathered alpha, and the two blends (alpha, Poisson).
+All functions are pure: they never modify their arguments.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from .base import ForgeError, ForgeInput
+
+
+def mesh_points(item: ForgeInput, role: str) -> np.ndarray:
+    """The (478, 2) float64 mesh points of ``item``'s face; raises :class:`ForgeError` when there is no mesh."""
+    if item.face.mesh is None:
+        raise ForgeError(f"no face mesh in {role} ({item.path or 'image'})")
+    points = np.asarray(item.face.mesh.points, np.float64)[:, :2]
+    if not np.all(np.isfinite(points)):
+        raise ForgeError(f"face mesh of {role} has non-finite points ({item.path or 'image'})")
+    return points
+
+
+def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2×3 similarity transform (rotation, uniform scale, translation) that best maps ``src`` to ``dst``
+    in the least-squares sense (Umeyama, without reflection)."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.array([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ np.diag(d) @ vt
+    variance = (a**2).sum() / len(src)
+    scale = float((s * d).sum() / variance) if variance > 0 else 1.0
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = mu_d - scale * rotation @ mu_s
+    return matrix
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2×3 affine ``matrix`` to (N, 2) ``points``."""
+    return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
+
+
+def anchor_ring(points: np.ndarray, shape: tuple[int, ...], scale: float = 1.6, count: int = 24) -> np.ndarray:
+    """``count`` points on an ellipse around ``points`` (radii ``scale`` × half-extent), clipped to the image.
+
+    Added unchanged to both sides of a warp, they pin the warp to the identity at the ring, so a warped face
+    joins its untouched surroundings without a seam.
+    """
+    pts = np.asarray(points, np.float64)
+    lo, hi = pts.min(0), pts.max(0)
+    centre, radii = (lo + hi) / 2.0, (hi - lo) / 2.0 * scale
+    angles = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)
+    ring = centre + radii * np.stack([np.cos(angles), np.sin(angles)], 1)
+    h, w = shape[:2]
+    return np.clip(ring, [0.0, 0.0], [w - 1.0, h - 1.0])
+
+
+def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray,
+                     shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Warp ``image`` so that ``src_pts`` land on ``dst_pts``, one affine map per Delaunay triangle of ``dst_pts``.
+
+    Returns ``(warped, valid)``: an image of ``shape`` (zero outside the triangulation) and a uint8 0/255 mask
+    of the pixels the triangulation covers.
+    """
+    src_pts = np.asarray(src_pts, np.float64)
+    dst_pts = np.asarray(dst_pts, np.float64)
+    if src_pts.shape != dst_pts.shape or len(dst_pts) < 3:
+        raise ForgeError(f"cannot warp: {len(src_pts)} source points vs {len(dst_pts)} target points")
+    h, w = shape[:2]
+    x0, y0 = np.clip(np.floor(dst_pts.min(0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(dst_pts.max(0)).astype(int) + 1, 0, [w, h])
+    warped = np.zeros((h, w, image.shape[2]), image.dtype)
+    valid = np.zeros((h, w), np.uint8)
+    if x1 <= x0 or y1 <= y0:
+        raise ForgeError("cannot warp: the target face lies outside the image")
+    tri = Delaunay(dst_pts)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    simplex = tri.find_simplex(pixels)
+    inside = simplex >= 0
+    affine = tri.transform[simplex[inside]]  # (n, 3, 2): barycentric transform per pixel's triangle
+    b = np.einsum("nij,nj->ni", affine[:, :2], pixels[inside] - affine[:, 2])
+    bary = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], 1)
+    mapped = np.einsum("ni,nij->nj", bary, src_pts[tri.simplices[simplex[inside]]])
+    map_xy = np.full((pixels.shape[0], 2), -1.0, np.float32)
+    map_xy[inside] = mapped
+    map_xy = map_xy.reshape(y1 - y0, x1 - x0, 2)
+    roi = cv2.remap(image, map_xy[..., 0], map_xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    roi_valid = inside.reshape(y1 - y0, x1 - x0)
+    warped[y0:y1, x0:x1][roi_valid] = roi[roi_valid]
+    valid[y0:y1, x0:x1][roi_valid] = 255
+    return warped, valid
+
+
+def face_size(mask: np.ndarray) -> float:
+    """A face's size in pixels: the square root of its mask's area (at least 1)."""
+    return max(float(np.sqrt(np.count_nonzero(mask))), 1.0)
+
+
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` eroded by an elliptical element of ``radius`` pixels (unchanged for radius ≤ 0)."""
+    if radius <= 0:
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.erode(mask, kernel)
+
+
+def match_colour(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with its LAB mean and standard deviation inside ``mask`` moved to ``reference``'s there."""
+    inside = mask > 0
+    if np.count_nonzero(inside) < 16:
+        return image.copy()
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mu_i, sd_i = lab[inside].mean(0), lab[inside].std(0) + 1e-3
+    mu_r, sd_r = ref[inside].mean(0), ref[inside].std(0)
+    gain = np.clip(sd_r / sd_i, 0.5, 2.0)
+    out = (lab - mu_i) * gain + mu_r
+    return cv2.cvtColor(np.clip(np.rint(out), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def feather_alpha(mask: np.ndarray, width: int) -> np.ndarray:
+    """A float32 alpha in [0, 1] that ramps from 0 at ``mask``'s edge to 1 about ``width`` pixels inside it.
+
+    The ramp lies entirely inside ``mask``: alpha is exactly 0 wherever ``mask`` is 0.
+    """
+    radius = max(int(width) // 2, 1)
+    core = erode(mask, radius).astype(np.float32) / 255.0
+    alpha = cv2.GaussianBlur(core, (2 * radius + 1, 2 * radius + 1), radius / 2.0)
+    alpha[mask == 0] = 0.0
+    return alpha
+
+
+def alpha_blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``foreground·α + background·(1-α)`` as uint8; pixels with α = 0 equal ``background`` exactly."""
+    a = alpha[..., None].astype(np.float32)
+    out = foreground.astype(np.float32) * a + background.astype(np.float32) * (1.0 - a)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def poisson_blend(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Poisson (gradient-domain) blend of ``foreground`` into ``background`` inside ``mask``
+    (``cv2.seamlessClone``, normal clone), with the foreground kept at its own position."""
+    clone_mask = mask.copy()
+    clone_mask[[0, -1], :] = 0
+    clone_mask[:, [0, -1]] = 0
+    if np.count_nonzero(clone_mask) < 16:
+        raise ForgeError("cannot blend: the face mask is empty")
+    x, y, w, h = cv2.boundingRect(clone_mask)
+    centre = (x + w // 2, y + h // 2)
+    return cv2.seamlessClone(foreground, background, clone_mask, centre, cv2.NORMAL_CLONE)
