@@ -42,6 +42,7 @@ class TinySpec:
     vision_intermediate: int = 64
     vocab_size: int = 512
     initializer_range: float = 0.2
+    max_pixels: int = 112 * 112  # images are resized to at most this many pixels (tiny: ≤ 64 patches)
     seed: int = 0
 
 
@@ -98,7 +99,7 @@ def build_tiny(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
     model = Qwen2_5_VLForConditionalGeneration(config)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    ImageProcessor.default().save_pretrained(out)
+    ImageProcessor.default(max_pixels=spec.max_pixels).save_pretrained(out)
     return out
 
 
