@@ -1,0 +1,87 @@
+"""``vipguard artifact train|score``: train the self-blending artefact detector, or score faces in images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import emit_json, open_store, stderr, stdout
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(help="Blending-artefact detector (self-blended images, Face X-ray boundary).",
+                      no_args_is_help=True)
+    app.add_typer(sub, name="artifact")
+
+    @sub.command("train")
+    def train_cmd(
+        data: Annotated[Path, typer.Option(help="LFW folder (one sub-folder per identity)")],
+        out: Annotated[Path, typer.Option(help="output folder (checkpoint, weights, model card)")],
+        epochs: Annotated[int, typer.Option(help="epochs")] = 6,
+        steps: Annotated[int, typer.Option(help="steps per epoch")] = 300,
+        batch: Annotated[int, typer.Option(help="batch size (half real, half self-blended)")] = 32,
+        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/checkpoint.pt")] = False,
+        cache: Annotated[Optional[Path], typer.Option(help="cache folder for the analysed crops")] = None,
+        threads: Annotated[int, typer.Option(help="torch threads")] = 1,
+    ) -> int:
+        """Train on self-blends of the non-VIP identities in DATA; export to OUT."""
+        from platformdirs import user_cache_dir
+
+        from ..artifact.train import TrainConfig, train
+
+        if not data.is_dir():
+            stderr().print(f"[red]error:[/] data folder not found: {data}")
+            return 2
+        cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
+        config = TrainConfig(data=str(data), cache_dir=str(cache_dir), epochs=epochs, steps=steps, batch=batch,
+                             seed=seed, threads=threads)
+        result = train(config, out, resume=resume)
+        stdout().print(json.dumps({"metrics": result.get("metrics"), "threshold": result.get("threshold")}))
+        return 0
+
+    @sub.command("score")
+    def score_cmd(
+        images: Annotated[list[Path], typer.Argument(help="image files or folders")],
+        json_out: Annotated[bool, typer.Option("--json", help="one JSON object per image per line")] = False,
+        models: Annotated[Optional[Path], typer.Option(help="face model folder")] = None,
+    ) -> int:
+        """Probability that the main face in each image was blended in, and where the boundary lies."""
+        from ..artifact.detector import ArtifactDetector
+        from ..faces import AnalyzerConfig, FaceAnalyzer
+        from ..io import InputError, expand_inputs, load_image
+
+        store = open_store(models)
+        if store is None:
+            return 2
+        detector = ArtifactDetector()
+        failed = 0
+        with FaceAnalyzer(AnalyzerConfig(embedders=()), store) as analyzer:
+            for path in expand_inputs(images):
+                record: dict = {"path": str(path), "score": None, "fake": None, "where": None, "error": None}
+                try:
+                    rgb = load_image(path)
+                    faces = analyzer.analyze(rgb, primary_only=True, embedders=())
+                except InputError as exc:
+                    failed += 1
+                    record["error"] = exc.reason
+                else:
+                    if faces:
+                        result = detector.score(rgb, faces[0])
+                        record.update(score=round(result.score, 4), fake=result.score >= detector.threshold,
+                                      where=result.where)
+                    else:
+                        record["where"] = "no face"
+                if json_out:
+                    emit_json(record)
+                elif record["error"]:
+                    stderr().print(f"[red]error:[/] {path}: {record['error']}")
+                elif record["score"] is None:
+                    stdout().print(f"{path}\tno face")
+                else:
+                    verdict = "blended" if record["fake"] else "clean"
+                    stdout().print(f"{path}\t{record['score']:.3f}\t{verdict}\t{record['where']}")
+        return 1 if failed else 0
