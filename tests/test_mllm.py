@@ -25,6 +25,15 @@ RNG = np.random.RandomState(0)
 IMAGES = [RNG.randint(0, 255, (56, 56, 3), np.uint8), RNG.randint(0, 255, (84, 112, 3), np.uint8)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest single-threaded (no oversubscription on a shared CPU); restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("mllm") / "tiny-qwen")

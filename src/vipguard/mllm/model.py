@@ -316,12 +316,17 @@ class VIPGuardMLLM(nn.Module):
 
     @classmethod
     def _assemble(cls, base, tokenizer, config: MLLMConfig) -> VIPGuardMLLM:
-        from .processor import ImageProcessor, MLLMProcessor
+        from .processor import ImageProcessor
+
+        return cls.from_parts(base, tokenizer, ImageProcessor.load(config.model_dir, config.max_pixels), config)
+
+    @classmethod
+    def from_parts(cls, base, tokenizer, image_processor, config: MLLMConfig) -> VIPGuardMLLM:
+        """Assemble from an in-memory base model, tokenizer and image processor."""
+        from .processor import MLLMProcessor
 
         ensure_face_token(base, tokenizer)
-        image_processor = ImageProcessor.load(config.model_dir, config.max_pixels)
-        processor = MLLMProcessor(tokenizer, image_processor, config.token_num)
-        return cls(base, processor, config)
+        return cls(base, MLLMProcessor(tokenizer, image_processor, config.token_num), config)
 
     # -- VIP tokens in both formats ------------------------------------------------------------------------
     def load_vip_tokens(self, path: str | Path) -> None:

@@ -64,21 +64,15 @@ def build_tiny_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def build_tiny(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
-    """Write a tiny random Qwen2.5-VL checkpoint directory at ``out_dir`` and return its path."""
-    import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+def tiny_config(spec: TinySpec, tokenizer):
+    """The ``Qwen2_5_VLConfig`` for ``spec`` with ``tokenizer``'s special-token ids."""
+    from transformers import Qwen2_5_VLConfig
 
-    from .processor import ImageProcessor
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tiny_tokenizer(spec.vocab_size)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     head_dim = spec.hidden // spec.heads
     if sum(spec.mrope_section) * 2 != head_dim:
         raise ValueError(f"mrope_section {spec.mrope_section} must sum to head_dim/2 = {head_dim // 2}")
-    config = Qwen2_5_VLConfig(
+    return Qwen2_5_VLConfig(
         text_config=dict(
             vocab_size=len(tokenizer), hidden_size=spec.hidden, intermediate_size=spec.intermediate,
             num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads,
@@ -95,12 +89,36 @@ def build_tiny(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
-    torch.manual_seed(spec.seed)
-    model = Qwen2_5_VLForConditionalGeneration(config)
+
+
+def random_model(spec: TinySpec = TinySpec(), device: str = "cpu", dtype=None):
+    """``(Qwen2_5_VLForConditionalGeneration, tokenizer, image processor)`` with random weights, in memory
+    (benchmarks use this for mid-size models that are not worth writing to disk)."""
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from .processor import ImageProcessor
+
+    tokenizer = build_tiny_tokenizer(spec.vocab_size)
+    config = tiny_config(spec, tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        with torch.device(device):
+            model = Qwen2_5_VLForConditionalGeneration(config)
+    if dtype is not None:
+        model = model.to(dtype)
+    return model, tokenizer, ImageProcessor.default(max_pixels=spec.max_pixels)
+
+
+def build_tiny(out_dir: str | Path, spec: TinySpec = TinySpec()) -> Path:
+    """Write a tiny random Qwen2.5-VL checkpoint directory at ``out_dir`` and return its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, image_processor = random_model(spec)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    ImageProcessor.default(max_pixels=spec.max_pixels).save_pretrained(out)
+    image_processor.save_pretrained(out)
     return out
 
 
-__all__ = ["FACE_PAD", "TinySpec", "build_tiny", "build_tiny_tokenizer"]
+__all__ = ["FACE_PAD", "TinySpec", "build_tiny", "build_tiny_tokenizer", "random_model", "tiny_config"]
