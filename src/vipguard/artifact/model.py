@@ -7,48 +7,14 @@ inside the model so exported graphs take plain [0, 1] pixels. Torch is needed on
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class ArtifactConfig:
-    """Architecture and operating point, saved as ``config.json`` beside the weights."""
-
-    size: int = 128  # aligned crop side (pixels)
-    margin: float = 0.25  # crop margin (fraction of size; keeps the face outline inside)
-    stem: int = 16
-    stages: tuple[tuple[int, int, int, int], ...] = (  # (out channels, blocks, first stride, expansion)
-        (24, 1, 2, 2), (32, 2, 1, 4), (64, 2, 2, 4), (96, 2, 2, 4))
-    fpn: int = 32
-    head: int = 128
-    boundary_size: int = 32
-    threshold: float = 0.5  # operating threshold on the probability
-    onnx_sha256: str = ""
-    extra: dict = field(default_factory=dict)  # training metrics / provenance (free form)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ArtifactConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown artifact config keys: {sorted(unknown)}")
-        data = dict(data)
-        if "stages" in data:
-            data["stages"] = tuple(tuple(int(v) for v in s) for s in data["stages"])
-        return cls(**data)
-
-    @classmethod
-    def load(cls, path: Path) -> ArtifactConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+from .config import ArtifactConfig
 
 
 def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
@@ -98,6 +64,8 @@ class ArtifactNet(nn.Module):
         self.boundary = nn.Sequential(
             _conv_bn(config.fpn, config.fpn, 3, groups=config.fpn), _conv_bn(config.fpn, config.fpn, 1),
             nn.Conv2d(config.fpn, 1, 1))
+        stride = 2 * int(np.prod([s[2] for s in config.stages[:-2]]))  # stride of the finest tap
+        self.resize_boundary = config.size // stride != config.boundary_size
         self.neck = _conv_bn(cin, config.head, 1)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * config.head, 1))
 
@@ -114,7 +82,7 @@ class ArtifactNet(nn.Module):
         for lat, f in zip(self.lateral[1:], taps[1:]):
             fused = fused + F.interpolate(lat(f), size=top, mode="bilinear", align_corners=False)
         b = self.boundary(fused)
-        if b.shape[-1] != self.config.boundary_size:
+        if self.resize_boundary:
             b = F.interpolate(b, size=(self.config.boundary_size,) * 2, mode="bilinear", align_corners=False)
         h = self.neck(x)
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .data import FaceCrops, load_or_build, split
-from .model import ArtifactConfig
+from .config import ArtifactConfig
 from .sbi import degrade, jpeg, rescale, self_blend
 
 
@@ -200,7 +200,7 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
             loss.backward()
             opt.step()
             losses.append(loss.item())
-            running.append((float(loss_cls), float(loss_b)))
+            running.append((loss_cls.item(), loss_b.item()))
             if on_step is not None:
                 on_step(global_step, float(loss))
             if step % 20 == 0:

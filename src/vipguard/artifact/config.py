@@ -1,0 +1,45 @@
+"""The detector's configuration (architecture + operating point), saved as ``config.json`` beside the weights.
+
+Kept free of torch so that inference (onnxruntime) can read it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """Architecture and operating point, saved as ``config.json`` beside the weights."""
+
+    size: int = 128  # aligned crop side (pixels)
+    margin: float = 0.25  # crop margin (fraction of size; keeps the face outline inside)
+    stem: int = 16
+    stages: tuple[tuple[int, int, int, int], ...] = (  # (out channels, blocks, first stride, expansion)
+        (24, 1, 2, 2), (32, 2, 1, 4), (64, 2, 2, 4), (96, 2, 2, 4))
+    fpn: int = 32
+    head: int = 128
+    boundary_size: int = 32
+    threshold: float = 0.5  # operating threshold on the probability
+    onnx_sha256: str = ""
+    extra: dict = field(default_factory=dict)  # training metrics / provenance (free form)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArtifactConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown artifact config keys: {sorted(unknown)}")
+        data = dict(data)
+        if "stages" in data:
+            data["stages"] = tuple(tuple(int(v) for v in s) for s in data["stages"])
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path) -> ArtifactConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
