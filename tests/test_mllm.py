@@ -307,3 +307,6 @@ def test_cli_build_tiny_data_and_train(tmp_path, lfw, monkeypatch):
     assert json.loads((tmp_path / "ck/Stage1/cli/vipguard_mllm.json").read_text())["lora_r"] == 4
     assert main(args) != 0  # exists
     assert main([*args, "--overwrite"]) == 0
+    assert main([*args, "--resume", "--max-steps", "2"]) == 0  # one more step from the saved optimizer state
+    log = (tmp_path / "ck/Stage1/cli/train_log.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in log][-1] == 2
