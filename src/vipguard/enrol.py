@@ -1,0 +1,272 @@
+"""Enrolment: photos of a VIP → quality filter → descriptors → forgeries and other people → VipProfile.
+
+The per-VIP head is trained on the VIP's genuine photos (with augmentation) against forgeries of the VIP made with
+:mod:`vipguard.forge` and photos of other people (the bundled background set), weighted in the paper's Stage-3
+ratio 1 : 5 : 5 (genuine : other real : fake), and calibrated (cross-validated Platt scaling). Genuine photos
+are compared with leave-one-out centres, so the head sees the similarity a *new* genuine photo would have.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import forge
+from .background import Background
+from .evidence import FEATURES, ID_PARTS, PATCH_PARTS, FaceDescriptor, compare, describe
+from .faces import FaceAnalyzer, l2_normalise
+from .faces.types import Face
+from .head import fit_head
+from .io import InputError, expand_inputs, load_image
+from .profile import VipProfile
+
+RELAXABLE = ("head turned", "head tilted", "too blurry", "face too small")
+
+
+class EnrolError(RuntimeError):
+    """Enrolment cannot produce a profile (e.g. no usable photo)."""
+
+
+@dataclass(frozen=True)
+class EnrolConfig:
+    max_angle: float = 15.0  # the paper keeps yaw/pitch < 15° for enrolment photos
+    min_face: float = 40.0
+    min_sharpness: float = 15.0
+    min_photos: int = 3
+    augmentations: int = 1  # augmented copies of each genuine photo
+    fakes_per_photo: float = 2.0
+    methods: tuple[str, ...] = ("swap", "eyes", "nose", "mouth", "inner", "morph", "selfswap")
+    ratio: tuple[float, float, float] = (1.0, 5.0, 5.0)  # genuine : other real : fake
+    c: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PhotoReport:
+    path: str
+    used: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    profile: VipProfile
+    photos: tuple[PhotoReport, ...]
+    relaxed: bool
+    fakes: int
+    others: int
+    rejected_fakes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def used(self) -> int:
+        return sum(p.used for p in self.photos)
+
+
+@dataclass(frozen=True)
+class _Photo:
+    path: Path
+    image: np.ndarray
+    face: Face
+
+
+def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A plausible re-capture of a genuine photo: flip, resize, blur, JPEG."""
+    out = image[:, ::-1] if rng.random() < 0.5 else image
+    if rng.random() < 0.5:
+        h, w = out.shape[:2]
+        f = rng.uniform(0.5, 0.9)
+        out = cv2.resize(cv2.resize(out, (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA), (w, h))
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.2))
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else out
+
+
+def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: int | None = None) -> VipProfile:
+    """Centres and templates from ``descriptors`` (all but index ``skip``); heads are filled in later."""
+    keep = [d for i, d in enumerate(descriptors) if i != skip] or list(descriptors)
+    centres = {p: l2_normalise(np.mean([d.embeddings[p] for d in keep], axis=0)) for p in ID_PARTS}
+    patches = {p: l2_normalise(np.mean([d.patches[p] for d in keep], axis=0)) for p in PATCH_PARTS}
+    geoms = np.stack([d.geometry for d in keep if d.has_mesh] or [np.zeros((478, 2), np.float32)])
+    std = geoms.std(0) if len(geoms) > 1 else np.full_like(geoms[0], 2.0)
+    return VipProfile(name=name, centres=centres, patches=patches, geometry_mean=geoms.mean(0),
+                      geometry_std=np.maximum(std, 0.5), typical=np.zeros(len(FEATURES), np.float32),
+                      head=None, kind_head=None)  # type: ignore[arg-type]
+
+
+class Enroller:
+    """Builds VIP profiles; keeps the analysed background targets between enrolments."""
+
+    def __init__(self, analyzer: FaceAnalyzer, background: Background, config: EnrolConfig = EnrolConfig()):
+        self.analyzer = analyzer
+        self.background = background
+        self.config = config
+        self._targets: list[forge.ForgeInput] | None = None
+
+    def _analyse(self, image: np.ndarray) -> list[Face]:
+        return self.analyzer.analyze(image, max_faces=3)
+
+    def targets(self) -> list[forge.ForgeInput]:
+        if self._targets is None:
+            self._targets = []
+            for target in self.background.targets:
+                image = load_image(target.path)
+                self._targets.append(forge.ForgeInput(image, target.face(image), str(target.path)))
+        return self._targets
+
+    def describe(self, image: np.ndarray, face: Face) -> FaceDescriptor:
+        return describe(image, face, self.analyzer.embedder("mobilefacenet"))
+
+    def screen(self, paths: Sequence[Path]) -> tuple[list[_Photo], list[PhotoReport], bool]:
+        """Quality filter; relaxes pose/blur/size limits (with a warning flag) if too few photos pass."""
+        cfg = self.config
+        passed: list[_Photo] = []
+        relaxable: list[tuple[_Photo, tuple[str, ...]]] = []
+        reports: dict[Path, PhotoReport] = {}
+        for path in paths:
+            try:
+                image = load_image(path)
+            except InputError as exc:
+                reports[path] = PhotoReport(str(path), False, (exc.reason,))
+                continue
+            faces = self._analyse(image)
+            if not faces:
+                reports[path] = PhotoReport(str(path), False, ("no face found",))
+                continue
+            if len(faces) > 1 and faces[1].detection.area > 0.5 * faces[0].detection.area:
+                reports[path] = PhotoReport(str(path), False, (f"{len(faces)} faces of similar size",))
+                continue
+            face = faces[0]
+            if face.mesh is None:
+                reports[path] = PhotoReport(str(path), False, ("dense landmarks failed",))
+                continue
+            problems = tuple(face.quality.problems(cfg.min_face, cfg.min_sharpness, cfg.max_angle))
+            photo = _Photo(path, image, face)
+            if problems:
+                reports[path] = PhotoReport(str(path), False, problems)
+                if all(p.startswith(RELAXABLE) for p in problems):
+                    relaxable.append((photo, problems))
+            else:
+                passed.append(photo)
+                reports[path] = PhotoReport(str(path), True)
+        relaxed = False
+        if len(passed) < cfg.min_photos and relaxable:
+            relaxed = True
+            for photo, problems in relaxable[: cfg.min_photos - len(passed)]:
+                passed.append(photo)
+                reports[photo.path] = PhotoReport(str(photo.path), True, tuple(f"accepted anyway: {p}" for p in problems))
+        return passed, [reports[p] for p in paths], relaxed
+
+    def enrol(self, name: str, photos: Sequence[Path | str],
+              progress: Callable[[str, int, int], None] | None = None) -> EnrolResult:
+        start = time.perf_counter()
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        paths = list(expand_inputs(photos))
+        if not paths:
+            raise EnrolError(f"no image files found in {', '.join(str(p) for p in photos)}")
+        step = progress or (lambda stage, i, n: None)
+        used, reports, relaxed = self.screen(paths)
+        if not used:
+            raise EnrolError(f"no usable photo of {name} among {len(paths)} files")
+        genuine = [self.describe(p.image, p.face) for p in used]
+        # augmented copies keep the index of the photo they came from (for leave-one-out centres)
+        augmented: list[tuple[int, FaceDescriptor]] = []
+        for i, photo in enumerate(used):
+            for _ in range(cfg.augmentations):
+                image = _augment(photo.image, rng)
+                faces = self.analyzer.analyze(image, primary_only=True)
+                if faces and faces[0].mesh is not None:
+                    augmented.append((i, self.describe(image, faces[0])))
+            step("genuine", i + 1, len(used))
+        fakes, rejected = self._forge(used, rng, step)
+        others = list(self.background.descriptors)
+        full = _stub_profile(name, genuine)
+        loo = [_stub_profile(name, genuine, skip=i) for i in range(len(genuine))] if len(genuine) > 1 else [full]
+        rows, labels, groups = [], [], []
+        for i, d in enumerate(genuine):
+            rows.append(compare(d, loo[min(i, len(loo) - 1)]))
+            labels.append(1)
+            groups.append(0)
+        for i, d in augmented:
+            rows.append(compare(d, loo[min(i, len(loo) - 1)]))
+            labels.append(1)
+            groups.append(0)
+        for d in others:
+            rows.append(compare(d, full))
+            labels.append(0)
+            groups.append(1)
+        for d in fakes:
+            rows.append(compare(d, full))
+            labels.append(0)
+            groups.append(2)
+        x, y, g = np.stack(rows), np.array(labels), np.array(groups)
+        weight = np.zeros(len(y))
+        for group, share in enumerate(cfg.ratio):
+            n = int((g == group).sum())
+            if n:
+                weight[g == group] = share / n
+        weight *= len(y) / weight.sum()
+        head = fit_head(x, y, weight, FEATURES, c=cfg.c, seed=cfg.seed)
+        negatives = g > 0
+        kind_y = (g[negatives] == 2).astype(int)
+        if kind_y.min() == kind_y.max():  # no forgery could be made: fall back to similarity alone
+            kind_y = (x[negatives, 0] > np.median(x[negatives, 0])).astype(int)
+        kind_w = np.where(kind_y == 1, 0.5 / max(kind_y.sum(), 1), 0.5 / max((1 - kind_y).sum(), 1)) * len(kind_y)
+        kind_head = fit_head(x[negatives], kind_y, kind_w, FEATURES, c=cfg.c, seed=cfg.seed)
+        seconds = time.perf_counter() - start
+        meta = {
+            "used": len(used), "rejected": len(paths) - len(used), "relaxed": relaxed, "fakes": len(fakes),
+            "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},
+        }
+        profile = VipProfile(
+            name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
+            geometry_std=full.geometry_std, typical=x[y == 1].mean(0).astype(np.float32), head=head,
+            kind_head=kind_head, meta=meta,
+        )
+        return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds)
+
+    def _forge(self, used: list[_Photo], rng: np.random.Generator, step: Callable[[str, int, int], None]
+               ) -> tuple[list[FaceDescriptor], Counter]:
+        cfg = self.config
+        methods = [m for m in cfg.methods if m in forge.FORGERS]
+        targets = self.targets()
+        n = int(round(cfg.fakes_per_photo * len(used)))
+        out: list[FaceDescriptor] = []
+        rejected: Counter = Counter()
+        if not methods or not targets:
+            return out, rejected
+        for k in range(n):
+            method = methods[k % len(methods)]
+            src = used[int(rng.integers(len(used)))]
+            source = forge.ForgeInput(src.image, src.face, str(src.path))
+            if method == "selfswap":
+                if len(used) < 2:
+                    continue
+                other = used[int(rng.integers(len(used)))]
+                if other.path == src.path:
+                    continue
+                target = forge.ForgeInput(other.image, other.face, str(other.path))
+            else:
+                target = targets[int(rng.integers(len(targets)))]
+            try:
+                result = forge.FORGERS.create(method).forge(source, target, rng)
+            except forge.ForgeError as exc:
+                rejected[f"{method}: {exc}"] += 1
+                continue
+            faces = self.analyzer.analyze(result.image, primary_only=True)
+            if not faces or faces[0].mesh is None:
+                rejected[f"{method}: no face in result"] += 1
+                continue
+            out.append(self.describe(result.image, faces[0]))
+            step("forgeries", k + 1, n)
+        return out, rejected

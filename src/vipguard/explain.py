@@ -1,0 +1,61 @@
+"""Explanations generated from the evidence values: which evidence decided, with its measured values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .evidence import FEATURES
+
+PARTS = {"eyes": "eyes and brows", "inner": "inner face", "outer": "outer face and head", "nose": "nose",
+         "mouth": "mouth", "outline": "face outline"}
+
+
+def _phrase(feature: str, value: float, typical: float, vip: str) -> str:
+    if feature == "sim_global":
+        return f"face similarity to {vip} is {round(100 * max(value, 0))}/100 (genuine photos: ~{round(100 * max(typical, 0))})"
+    if feature.startswith("sim_"):
+        part = PARTS[feature[4:]]
+        verb = "match" if value >= typical - 0.1 else "do not match"
+        return f"the {part} {verb} {vip}'s ({value:.2f} vs {typical:.2f} typical)"
+    if feature == "inner_outer":
+        verb = "agree" if value >= typical - 0.1 else "disagree"
+        return f"inner and outer face {verb} on identity ({value:.2f} vs {typical:.2f} typical)"
+    if feature.startswith("patch_"):
+        part = PARTS[feature[6:]]
+        verb = "looks like" if value >= typical - 0.1 else "looks unlike"
+        return f"the {part} {verb} {vip}'s template ({value:.2f} vs {typical:.2f})"
+    if feature.startswith("geom_"):
+        part = PARTS[feature[5:]]
+        where = "within" if value <= typical + 0.5 else "outside"
+        return f"the {part} shape is {where} {vip}'s usual range ({value:.1f} vs {typical:.1f} typical deviation)"
+    if feature == "blend_colour":
+        kind = "a colour seam" if value > typical else "no colour seam"
+        return f"{kind} at the face boundary ({value:.2f} vs {typical:.2f})"
+    if feature == "blend_sharpness":
+        kind = "differs" if abs(value - typical) > 0.15 else "is consistent"
+        return f"sharpness inside vs outside the face {kind} ({value:+.2f} vs {typical:+.2f})"
+    if feature == "artifact":
+        return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f})"
+    return f"{feature} = {value:.2f}"
+
+
+def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int = 2) -> list[str]:
+    """The ``k`` features that pushed the decision most in the direction it went."""
+    sign = 1.0 if towards_genuine else -1.0
+    ranked = sorted(contributions, key=lambda f: -sign * contributions[f])
+    return [f for f in ranked[:k] if sign * contributions[f] > 0] or ranked[:1]
+
+
+def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
+            contributions: dict[str, float] | None, score: float | None) -> str:
+    """One or two sentences naming the evidence that decided ``verdict``, with its values."""
+    values = dict(zip(FEATURES, (float(v) for v in evidence)))
+    usual = dict(zip(FEATURES, (float(v) for v in typical)))
+    if vip is None:
+        return (f"The face matches no enrolled VIP: the nearest is at similarity "
+                f"{round(100 * max(values['sim_global'], 0))}/100, below the selection threshold.")
+    picked = top_evidence(contributions or {}, verdict == "genuine")
+    reasons = "; ".join(_phrase(f, values[f], usual[f], vip) for f in picked)
+    lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
+            "different_person": f"Likely a different person than {vip}"}[verdict]
+    return f"{lead} (score {score:.2f}): {reasons}."

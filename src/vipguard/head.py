@@ -1,0 +1,81 @@
+"""The per-VIP head: standardised logistic regression with cross-validated Platt calibration.
+
+Stored as plain numbers (JSON), never pickled, so a registry file can be read without running code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    platt_a: float
+    platt_b: float
+
+    def _z(self, x: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        return self._z(x) @ np.asarray(self.coef) + self.intercept
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probability of the positive class, one per row."""
+        return 1.0 / (1.0 + np.exp(-(self.platt_a * self.decision(x) + self.platt_b)))
+
+    def contributions(self, x: np.ndarray, reference: np.ndarray | None = None) -> dict[str, float]:
+        """Each feature's signed contribution to the decision for one row (positive = towards the positive class),
+        measured from ``reference`` (default: the training mean)."""
+        z = self._z(x)[0]
+        if reference is not None:
+            z = z - self._z(reference)[0]
+        z = z * np.asarray(self.coef)
+        return dict(zip(self.features, (float(v) for v in z)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Head:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _logreg(c: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=2000, random_state=seed)
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[str, ...], c: float = 1.0,
+             folds: int = 3, seed: int = 0) -> Head:
+    """Fit on (x, y) with sample weights; calibrate with Platt scaling on out-of-fold decision values."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, int)
+    weight = np.asarray(weight, np.float64)
+    mean = x.mean(0)
+    scale = np.where(x.std(0) > 1e-8, x.std(0), 1.0)
+    z = (x - mean) / scale
+    out_of_fold = np.zeros(len(x))
+    n_splits = int(min(folds, np.bincount(y).min()))
+    if n_splits >= 2:
+        for train, test in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(z, y):
+            model = _logreg(c, seed).fit(z[train], y[train], sample_weight=weight[train])
+            out_of_fold[test] = model.decision_function(z[test])
+    model = _logreg(c, seed).fit(z, y, sample_weight=weight)
+    if n_splits < 2:
+        out_of_fold = model.decision_function(z)
+    # Calibrate with the classes balanced, so that 0.5 means even odds whatever the training ratio was.
+    balanced = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y)
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(out_of_fold[:, None], y, sample_weight=balanced)
+    return Head(
+        features=tuple(features), mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
+        coef=tuple(model.coef_[0].tolist()), intercept=float(model.intercept_[0]),
+        platt_a=float(platt.coef_[0, 0]), platt_b=float(platt.intercept_[0]),
+    )

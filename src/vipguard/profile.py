@@ -1,0 +1,63 @@
+"""VipProfile: what vipguard knows of one VIP (the lite tier's analogue of the paper's VIP token)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .evidence import FEATURES, ID_PARTS, PATCH_PARTS
+from .head import Head
+
+PROFILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VipProfile:
+    """Face Embedding Centres per part (mean of normalised embeddings, re-normalised), per-region appearance
+    templates, mesh geometry statistics, the typical evidence of genuine photos, and two calibrated heads:
+    ``head`` (genuine VIP vs everything else) and ``kind_head`` (forgery of the VIP vs a different person)."""
+
+    name: str
+    centres: dict[str, np.ndarray]
+    patches: dict[str, np.ndarray]
+    geometry_mean: np.ndarray
+    geometry_std: np.ndarray
+    typical: np.ndarray  # mean evidence over the genuine enrolment photos, ordered as FEATURES
+    head: Head
+    kind_head: Head
+    meta: dict = field(default_factory=dict)  # photos used/rejected, enrolment settings, timings
+
+    @property
+    def centre(self) -> np.ndarray:
+        return self.centres["global"]
+
+    def to_blobs(self) -> tuple[str, bytes]:
+        """(JSON text, npz bytes) for the registry."""
+        doc = {"version": PROFILE_VERSION, "name": self.name, "features": list(FEATURES),
+               "head": self.head.to_dict(), "kind_head": self.kind_head.to_dict(), "meta": self.meta}
+        arrays = {f"centre_{k}": v for k, v in self.centres.items()}
+        arrays |= {f"patch_{k}": v for k, v in self.patches.items()}
+        arrays |= {"geometry_mean": self.geometry_mean, "geometry_std": self.geometry_std, "typical": self.typical}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return json.dumps(doc), buf.getvalue()
+
+    @classmethod
+    def from_blobs(cls, text: str, blob: bytes) -> VipProfile:
+        doc = json.loads(text)
+        if doc.get("version") != PROFILE_VERSION:
+            raise ValueError(f"profile version {doc.get('version')} is not supported (expected {PROFILE_VERSION})")
+        if tuple(doc["features"]) != FEATURES:
+            raise ValueError("profile was built with a different evidence layout; re-enrol this VIP")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return cls(
+            name=doc["name"],
+            centres={k: arrays[f"centre_{k}"] for k in ID_PARTS},
+            patches={k: arrays[f"patch_{k}"] for k in PATCH_PARTS},
+            geometry_mean=arrays["geometry_mean"], geometry_std=arrays["geometry_std"], typical=arrays["typical"],
+            head=Head.from_dict(doc["head"]), kind_head=Head.from_dict(doc["kind_head"]), meta=doc["meta"],
+        )
