@@ -22,8 +22,8 @@ def _phrase(feature: str, value: float, typical: float, vip: str) -> str:
         return f"inner and outer face {verb} on identity ({value:.2f} vs {typical:.2f} typical)"
     if feature.startswith("patch_"):
         part = PARTS[feature[6:]]
-        verb = "looks like" if value >= typical - 0.1 else "looks unlike"
-        return f"the {part} {verb} {vip}'s template ({value:.2f} vs {typical:.2f})"
+        verb = "resembles" if value >= typical - 0.1 else "differs from"
+        return f"the appearance of the {part} {verb} {vip}'s template ({value:.2f} vs {typical:.2f} typical)"
     if feature.startswith("geom_"):
         part = PARTS[feature[5:]]
         where = "within" if value <= typical + 0.5 else "outside"

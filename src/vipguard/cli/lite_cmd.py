@@ -1,0 +1,193 @@
+"""``vipguard enroll | list | remove | check``: the main job (JSON Lines contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..registry import Registry, RegistryError, UnknownVip, validate_name
+from .common import emit_json, open_store, stderr, stdout
+
+DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
+ModelsOption = Annotated[Optional[Path], typer.Option(help="model folder (default: $VIPGUARD_HOME/models)")]
+VERDICT_STYLE = {"genuine": "green", "fake": "bold red", "different_person": "yellow", "no_face": "dim",
+                 "error": "red"}
+
+
+def _registry(db: Path | None) -> Registry | None:
+    try:
+        return Registry(db)
+    except RegistryError as exc:
+        stderr().print(f"[red]error:[/] {exc}")
+        return None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=stderr(), transient=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("enroll")
+    def enroll(
+        name: Annotated[str, typer.Argument(help="the VIP's name (letters, digits, space, _ . -)")],
+        photo_dir: Annotated[Path, typer.Argument(help="folder (or file) of authentic photos of the VIP")],
+        db: DbOption = None,
+        models: ModelsOption = None,
+        seed: Annotated[int, typer.Option(help="seed for augmentation and forgeries")] = 0,
+    ) -> int:
+        """Enrol a VIP from authentic photos (quality filter, forgeries, calibrated per-VIP head)."""
+        from ..background import load_background
+        from ..enrol import EnrolConfig, Enroller, EnrolError
+        from ..faces import FaceAnalyzer
+
+        try:
+            validate_name(name)
+        except ValueError as exc:
+            stderr().print(f"[red]error:[/] {exc}")
+            return 2
+        if not photo_dir.exists():
+            stderr().print(f"[red]error:[/] {photo_dir}: no such file or folder")
+            return 2
+        store = open_store(models)
+        registry = _registry(db)
+        if store is None or registry is None:
+            return 2
+        with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
+            tasks: dict[str, int] = {}
+
+            def step(stage: str, i: int, n: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=n)
+                bar.update(tasks[stage], completed=i)
+
+            enroller = Enroller(analyzer, load_background(), EnrolConfig(seed=seed))
+            try:
+                result = enroller.enrol(name, [photo_dir], progress=step)
+            except EnrolError as exc:
+                stderr().print(f"[red]error:[/] {exc}")
+                return 1
+        registry.put(result.profile)
+        table = Table("photo", "used", "reasons", title=f"enrolment of {name}")
+        for photo in result.photos:
+            table.add_row(Path(photo.path).name, "yes" if photo.used else "[red]no[/]", "; ".join(photo.reasons))
+        stdout().print(table)
+        if result.relaxed:
+            stderr().print(f"[yellow]warning:[/] fewer than {enroller.config.min_photos} photos passed the quality "
+                           "filter; some were accepted anyway (see reasons)")
+        stdout().print(
+            f"enrolled [bold]{name}[/]: {result.used} photos used, {len(result.photos) - result.used} rejected; "
+            f"trained against {result.fakes} forgeries and {result.others} other people in {result.seconds:.1f} s"
+        )
+        return 0
+
+    @app.command("list")
+    def list_vips(db: DbOption = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> int:
+        """List the enrolled VIPs."""
+        registry = _registry(db)
+        if registry is None:
+            return 2
+        rows = registry.summary()
+        if json_out:
+            for row in rows:
+                emit_json(row)
+            return 0
+        table = Table("name", "photos used", "enrolled")
+        for row in rows:
+            table.add_row(row["name"], str(row["photos_used"]), str(row["enrolled"]))
+        stdout().print(table if rows else "no VIP is enrolled")
+        return 0
+
+    @app.command("remove")
+    def remove(name: str, db: DbOption = None) -> int:
+        """Remove an enrolled VIP."""
+        registry = _registry(db)
+        if registry is None:
+            return 2
+        if not registry.remove(name):
+            stderr().print(f"[red]error:[/] {UnknownVip(name)}")
+            return 1
+        stdout().print(f"removed {name}")
+        return 0
+
+    @app.command("check")
+    def check(
+        inputs: Annotated[list[Path], typer.Argument(help="image files or folders")],
+        vip: Annotated[Optional[str], typer.Option(help="judge against this VIP (default: nearest enrolled)")] = None,
+        db: DbOption = None,
+        json_out: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per input")] = False,
+        report: Annotated[Optional[Path], typer.Option(help="write an HTML report here")] = None,
+        tier: Annotated[str, typer.Option(help="lite | mllm")] = "lite",
+        model_dir: Annotated[Optional[Path], typer.Option(help="mllm tier: local Qwen2.5-VL directory")] = None,
+        vip_dir: Annotated[Optional[Path], typer.Option(help="mllm tier: trained VIP-token checkpoint")] = None,
+        device: Annotated[str, typer.Option(help="mllm tier: torch device")] = "cpu",
+        models: ModelsOption = None,
+    ) -> int:
+        """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
+        from ..faces import FaceAnalyzer
+        from ..guard import Guard
+        from ..io import InputError, expand_inputs, load_image
+
+        if tier not in {"lite", "mllm"}:
+            stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
+            return 2
+        store = open_store(models)
+        registry = _registry(db)
+        if store is None or registry is None:
+            return 2
+        paths = list(expand_inputs(inputs))
+        if not paths:
+            stderr().print("[red]error:[/] no input images")
+            return 2
+        failed = 0
+        items = []
+        table = Table("input", "verdict", "VIP", "score", "similarity", "explanation")
+        with FaceAnalyzer(store=store) as analyzer:
+            guard = Guard(registry, analyzer)
+            judge = guard.check
+            if tier == "mllm":
+                from ..mllm.guard import mllm_judge
+
+                try:
+                    judge = mllm_judge(guard, model_dir, vip_dir, device)
+                except (FileNotFoundError, ValueError, RuntimeError) as exc:
+                    stderr().print(f"[red]error:[/] {exc}")
+                    return 2
+            for path in paths:
+                try:
+                    image = load_image(path)
+                except InputError as exc:
+                    verdict, image = guard_failed(str(path), exc.reason), None
+                else:
+                    verdict = judge(image, vip=vip, source=str(path))
+                failed += verdict.verdict == "error"
+                if verdict.verdict == "error":
+                    stderr().print(f"[red]error:[/] {verdict.path}: {verdict.error}")
+                if json_out:
+                    emit_json(verdict.to_json())
+                style = VERDICT_STYLE.get(verdict.verdict, "")
+                table.add_row(
+                    str(path), f"[{style}]{verdict.verdict}[/]", verdict.vip or "-",
+                    "-" if verdict.score is None else f"{verdict.score:.3f}", str(verdict.face_similarity),
+                    verdict.explanation,
+                )
+                if report:
+                    items.append((verdict, image))
+        if not json_out:
+            stdout().print(table)
+        if report:
+            from ..report import write_report
+
+            write_report(report, items)
+            stderr().print(f"report written to {report}")
+        return 1 if failed else 0
+
+
+def guard_failed(path: str, reason: str):
+    from ..guard import Verdict
+
+    return Verdict.failed(path, reason)
