@@ -82,22 +82,34 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     if x1 <= x0 or y1 <= y0:
         raise ForgeError("cannot warp: the target face lies outside the image")
     tri = Delaunay(dst_pts)
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-    simplex = tri.find_simplex(pixels)
-    inside = simplex >= 0
-    affine = tri.transform[simplex[inside]]  # (n, 3, 2): barycentric transform per pixel's triangle
-    b = np.einsum("nij,nj->ni", affine[:, :2], pixels[inside] - affine[:, 2])
+    owner = triangle_map(tri, (x0, y0, x1, y1))
+    covered = owner >= 0
+    ys, xs = np.nonzero(covered)
+    simplex = owner[ys, xs]
+    pixels = np.stack([xs + x0, ys + y0], 1).astype(np.float64)
+    affine = tri.transform[simplex]  # (n, 3, 2): barycentric transform of each pixel's triangle
+    b = np.einsum("nij,nj->ni", affine[:, :2], pixels - affine[:, 2])
     bary = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], 1)
-    mapped = np.einsum("ni,nij->nj", bary, src_pts[tri.simplices[simplex[inside]]])
-    map_xy = np.full((pixels.shape[0], 2), -1.0, np.float32)
-    map_xy[inside] = mapped
-    map_xy = map_xy.reshape(y1 - y0, x1 - x0, 2)
+    map_xy = np.full((*owner.shape, 2), -1.0, np.float32)
+    map_xy[ys, xs] = np.einsum("ni,nij->nj", bary, src_pts[tri.simplices[simplex]])
     roi = cv2.remap(image, map_xy[..., 0], map_xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    roi_valid = inside.reshape(y1 - y0, x1 - x0)
-    warped[y0:y1, x0:x1][roi_valid] = roi[roi_valid]
-    valid[y0:y1, x0:x1][roi_valid] = 255
+    warped[y0:y1, x0:x1][covered] = roi[covered]
+    valid[y0:y1, x0:x1][covered] = 255
     return warped, valid
+
+
+def triangle_map(tri: Delaunay, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """For each pixel of ``roi`` (x0, y0, x1, y1), the index of the triangle of ``tri`` that covers it (-1: none).
+
+    Triangles are rasterised with sub-pixel precision; degenerate (zero-area) ones are skipped.
+    """
+    x0, y0, x1, y1 = roi
+    owner = np.full((y1 - y0, x1 - x0), -1, np.int32)
+    usable = np.all(np.isfinite(tri.transform), axis=(1, 2))
+    corners = np.rint((tri.points[tri.simplices] - [x0, y0]) * 16.0).astype(np.int32)
+    for k in np.flatnonzero(usable):
+        cv2.fillConvexPoly(owner, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
+    return owner
 
 
 def face_size(mask: np.ndarray) -> float:
