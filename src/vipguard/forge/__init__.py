@@ -4,7 +4,7 @@ Importing this package registers every method in :data:`FORGERS`: ``swap``, ``se
 ``eyes``, ``nose``, ``mouth``, ``inner``, ``morph`` and ``reenact``.
 """
 
-from . import morph, partial, reenact, swap  # noqa: F401  (each module registers its methods)
+from . import swap, partial, morph, reenact  # noqa: F401, I001  (each registers its methods, in this order)
 from .base import FORGERS, ForgeError, ForgeInput, ForgeResult, ForgeryMethod
 from .batch import BatchReport, ForgeItem, Rejection, choose_pairs, forge_batch, forge_one, identity_centre, prepare_input
 from .checks import MAX_POSE_GAP, input_problem, result_face

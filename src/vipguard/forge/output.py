@@ -44,7 +44,7 @@ def _tile(image: np.ndarray, size: int) -> np.ndarray:
     return tile
 
 
-def contact_sheet(rows: Sequence[Sequence[np.ndarray]], tile: int = 128,
+def contact_sheet(rows: Sequence[Sequence[np.ndarray]], tile: int = 160,
                   labels: Sequence[str] = SHEET_LABELS) -> np.ndarray:
     """An RGB grid of ``rows`` (each a sequence of RGB images) with a label bar over the columns."""
     if not rows:
