@@ -123,8 +123,9 @@ def test_morph_ratio_and_blend_are_validated(inputs):
     near = FORGERS.create("morph", ratio=0.9).forge(source, target, np.random.default_rng(0))
     assert near.params["ratio"] == 0.9
     for blend in ("poisson", "feather"):
-        assert FORGERS.create("swap", blend=blend).forge(source, target, np.random.default_rng(0)).params[
-            "blend"] == blend
+        result = FORGERS.create("swap", blend=blend).forge(source, target, np.random.default_rng(0))
+        assert result.params["blend"] == blend
+        assert np.array_equal(result.image[result.mask == 0], target.image[result.mask == 0])
 
 
 def test_quality_control_reasons(inputs, analyzer):

@@ -47,6 +47,8 @@ class ForgeItem:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
+    """A (source, target) pair that gave no forgery, and why."""
+
     source: str | None
     target: str | None
     reason: str

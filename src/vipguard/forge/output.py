@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .batch import ForgeInput, ForgeItem
+from .base import ForgeInput
+from .batch import ForgeItem
 
 SHEET_LABELS = ("source", "target", "result")
 

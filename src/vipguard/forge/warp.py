@@ -160,7 +160,10 @@ def alpha_blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarra
 
 def poisson_blend(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Poisson (gradient-domain) blend of ``foreground`` into ``background`` inside ``mask``
-    (``cv2.seamlessClone``, normal clone), with the foreground kept at its own position."""
+    (``cv2.seamlessClone``, normal clone), with the foreground kept at its own position.
+
+    ``seamlessClone`` also touches pixels near the mask; those are restored, so only ``mask`` changes.
+    """
     clone_mask = mask.copy()
     clone_mask[[0, -1], :] = 0
     clone_mask[:, [0, -1]] = 0
@@ -168,4 +171,5 @@ def poisson_blend(foreground: np.ndarray, background: np.ndarray, mask: np.ndarr
         raise ForgeError("cannot blend: the face mask is empty")
     x, y, w, h = cv2.boundingRect(clone_mask)
     centre = (x + w // 2, y + h // 2)
-    return cv2.seamlessClone(foreground, background, clone_mask, centre, cv2.NORMAL_CLONE)
+    cloned = cv2.seamlessClone(foreground, background, clone_mask, centre, cv2.NORMAL_CLONE)
+    return np.where(mask[..., None] > 0, cloned, background)
