@@ -43,7 +43,7 @@ class EnrolConfig:
     fakes_per_photo: float = 2.0
     methods: tuple[str, ...] = ("swap", "eyes", "nose", "mouth", "inner", "morph", "selfswap")
     ratio: tuple[float, float, float] = (1.0, 5.0, 5.0)  # genuine : other real : fake
-    c: float = 0.5
+    c: float = 0.1
     seed: int = 0
 
 
