@@ -88,8 +88,7 @@ def describe(boundary: np.ndarray, zones: np.ndarray, min_peak: float = 0.35) ->
         return "around the whole face outline"
     order = np.argsort(-share)
     if share[order[1]] >= 0.6 * share[order[0]]:
-        first, second = ZONES[order[0]], ZONES[order[1]]
-        return f"{first} and {second.split(' ', 1)[1]}"
+        return f"{ZONES[order[0]]} and {ZONES[order[1]]}"
     return ZONES[order[0]]
 
 

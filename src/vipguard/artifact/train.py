@@ -40,7 +40,10 @@ class TrainConfig:
     seed: int = 0
     per_identity: int = 4
     threads: int = 1
-    target_fpr: float = 0.05  # the operating threshold gives this FPR on clean held-out (validation) reals
+    target_fpr: float = 0.05  # operating threshold: this FPR on validation reals (clean, JPEG 60, 0.5× resize)
+    p_resize_real: float = 0.4  # probability of the down-up resize augmentation for real crops
+    p_resize_fake: float = 0.4  # ... and for self-blends (higher for reals: blur alone is not evidence)
+    init: str = ""  # start from the weights in this folder (model.safetensors + config.json)
 
 
 def _to_tensor(images: list[np.ndarray]):
@@ -57,8 +60,12 @@ def boundary_at(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def make_batch(crops: FaceCrops, rng: np.random.Generator, batch: int, boundary_size: int,
-               augment: bool = True) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """(images, labels (B,), boundary targets (B, b, b)): first half real, second half self-blended."""
+               augment: bool = True, p_resize: tuple[float, float] = (0.4, 0.4),
+               ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(images, labels (B,), boundary targets (B, b, b)): first half real, second half self-blended.
+
+    ``p_resize``: probability of the down-up resize augmentation for (real, self-blended) crops.
+    """
     idx = rng.integers(0, len(crops), batch)
     half = batch // 2
     images, labels, targets = [], np.zeros(batch, np.float32), np.zeros((batch, boundary_size, boundary_size),
@@ -72,7 +79,7 @@ def make_batch(crops: FaceCrops, rng: np.random.Generator, batch: int, boundary_
         if augment:
             if rng.random() < 0.5:
                 img, targets[j] = img[:, ::-1], targets[j][:, ::-1]
-            img = degrade(img, rng)
+            img = degrade(img, rng, p_resize=p_resize[0] if j < half else p_resize[1])
         images.append(np.ascontiguousarray(img))
     return images, labels, targets
 
@@ -176,6 +183,10 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, history = ckpt["epoch"] + 1, ckpt["history"]
+    elif config.init:
+        from safetensors.torch import load_file
+
+        net.load_state_dict(load_file(str(Path(config.init) / "model.safetensors")))
 
     bce = torch.nn.BCEWithLogitsLoss()
     losses: list[float] = []
@@ -191,7 +202,8 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
             for group in opt.param_groups:
                 group["lr"] = lr_at(global_step)
             rng = np.random.default_rng([config.seed, epoch, step])
-            images, labels, targets = make_batch(train_set, rng, config.batch, mcfg.boundary_size)
+            images, labels, targets = make_batch(train_set, rng, config.batch, mcfg.boundary_size,
+                                                 p_resize=(config.p_resize_real, config.p_resize_fake))
             logit, bmap = net(_to_tensor(images))
             loss_cls = bce(logit, torch.from_numpy(labels))
             loss_b = bce(bmap.squeeze(1), torch.from_numpy(targets))
@@ -231,7 +243,9 @@ def finish(net, mcfg: ArtifactConfig, config: TrainConfig, out_dir: Path, val: F
     from .model import export_onnx, save_pretrained
 
     net.eval()
-    val_real = predict(net, list(val.images)) if len(val) else np.zeros(1)
+    reals = list(val.images)
+    reals += [jpeg(r, 60) for r in val.images] + [rescale(r, 0.5) for r in val.images]
+    val_real = predict(net, reals) if reals else np.zeros(1)
     threshold = float(np.quantile(val_real, 1.0 - config.target_fpr))
     metrics = evaluate(net, held_out_sets(test, config.seed + 1), threshold) if len(test) else {}
     metrics = {k: round(v, 4) for k, v in metrics.items()}
@@ -253,6 +267,11 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
 
     cmd = (f"vipguard artifact train --data {shlex.quote(config.data)} --out {shlex.quote(str(out_dir))} "
            f"--epochs {config.epochs} --steps {config.steps} --seed {config.seed}")
+    defaults = TrainConfig(data="", cache_dir="")
+    for name, flag in (("batch", "--batch"), ("lr", "--lr"), ("warmup", "--warmup"),
+                       ("p_resize_real", "--resize-real"), ("p_resize_fake", "--resize-fake"), ("init", "--init")):
+        if getattr(config, name) != getattr(defaults, name):
+            cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h['seconds']:.0f} |" for h in history)
@@ -261,8 +280,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
 
 A small CNN ({count_parameters(ArtifactNet(mcfg)):,} parameters, inverted-residual blocks) that scores an aligned
 face crop ({mcfg.size}×{mcfg.size}, margin {mcfg.margin}) for blending artefacts: output 1 is the probability
-that the face was blended in (a face swap / reenactment composite), output 2 a {mcfg.boundary_size}×{mcfg.boundary_size}
-map of where the blending boundary lies (Face X-ray target 4·M·(1−M)).
+that the face was blended in (a face swap / reenactment composite), output 2 a
+{mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending boundary lies (Face X-ray target 4·M·(1−M)).
 
 ## Data recipe
 - Photos: LFW, identities **other than** the 19 protected VIPs; at most {config.per_identity} photos per identity.
@@ -275,7 +294,8 @@ map of where the blending boundary lies (Face X-ray target 4·M·(1−M)).
   oval minus a random arc; 5-point ellipse without a mesh), elastically deformed, eroded/dilated and blurred
   twice; blend ratio from {{0.25, 0.5, 0.75, 1, 1, 1}}.
 - Every batch: half real, half self-blended; both halves get horizontal flips, global colour jitter (p 0.3),
-  down-up resize ×0.4–0.95 (p 0.4) and JPEG quality 40–95 (p 0.5).
+  down-up resize ×0.4–0.95 (p {config.p_resize_real} for reals, {config.p_resize_fake} for self-blends) and JPEG
+  quality 40–95 (p 0.5).
 - Loss: BCE(logit) + {config.boundary_weight}·BCE(boundary map). AdamW lr {config.lr}, weight decay
   {config.weight_decay}, {config.warmup} warm-up steps then cosine; batch {config.batch};
   {config.epochs} epochs × {config.steps} steps; seed {config.seed}; one CPU thread.
@@ -292,7 +312,7 @@ map of where the blending boundary lies (Face X-ray target 4·M·(1−M)).
 |---|---|
 | AUC real vs self-blend (clean) | {m.get('auc', float('nan')):.4f} |
 | AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
-| operating threshold (5 % FPR on validation reals) | {mcfg.threshold:.4f} |
+| operating threshold ({100 * config.target_fpr:g} % FPR on validation reals: clean ∪ JPEG 60 ∪ 0.5× resize) | {mcfg.threshold:.4f} |
 | TPR self-blend at threshold | {m.get('tpr_clean', float('nan')):.4f} |
 | TPR self-blend after JPEG q60 | {m.get('tpr_jpeg60', float('nan')):.4f} |
 | FPR real (clean) | {m.get('fpr_clean', float('nan')):.4f} |

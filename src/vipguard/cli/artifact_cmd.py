@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/checkpoint.pt")] = False,
         cache: Annotated[Optional[Path], typer.Option(help="cache folder for the analysed crops")] = None,
         threads: Annotated[int, typer.Option(help="torch threads")] = 1,
+        lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
+        warmup: Annotated[int, typer.Option(help="warm-up steps")] = 100,
+        resize_real: Annotated[float, typer.Option(help="resize-augmentation probability, reals")] = 0.4,
+        resize_fake: Annotated[float, typer.Option(help="resize-augmentation probability, self-blends")] = 0.4,
+        init: Annotated[Optional[Path], typer.Option(help="start from the weights in this folder")] = None,
     ) -> int:
         """Train on self-blends of the non-VIP identities in DATA; export to OUT."""
         from platformdirs import user_cache_dir
@@ -38,7 +43,8 @@ def register(app: typer.Typer) -> None:
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         config = TrainConfig(data=str(data), cache_dir=str(cache_dir), epochs=epochs, steps=steps, batch=batch,
-                             seed=seed, threads=threads)
+                             seed=seed, threads=threads, lr=lr, warmup=warmup, p_resize_real=resize_real,
+                             p_resize_fake=resize_fake, init=str(init) if init else "")
         result = train(config, out, resume=resume)
         stdout().print(json.dumps({"metrics": result.get("metrics"), "threshold": result.get("threshold")}))
         return 0
