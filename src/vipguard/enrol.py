@@ -99,7 +99,20 @@ def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: int | 
     std = geoms.std(0) if len(geoms) > 1 else np.full_like(geoms[0], 2.0)
     return VipProfile(name=name, centres=centres, patches=patches, geometry_mean=geoms.mean(0),
                       geometry_std=np.maximum(std, 0.5), typical=np.zeros(len(FEATURES), np.float32),
-                      head=None, kind_head=None)  # type: ignore[arg-type]
+                      id_head=None, auth_head=None)  # type: ignore[arg-type]
+
+
+ID_COLUMNS = tuple(FEATURES.index(f) for f in ("sim_global", "sim_eyes", "sim_inner", "sim_outer"))
+
+
+def _weights(groups: np.ndarray, shares: dict[int, float]) -> np.ndarray:
+    """Sample weights giving each group its share of the total (mean weight 1)."""
+    weight = np.zeros(len(groups))
+    for group, share in shares.items():
+        n = int((groups == group).sum())
+        if n:
+            weight[groups == group] = share / n
+    return weight * len(groups) / weight.sum()
 
 
 class Enroller:
@@ -209,19 +222,18 @@ class Enroller:
             labels.append(0)
             groups.append(2)
         x, y, g = np.stack(rows), np.array(labels), np.array(groups)
-        weight = np.zeros(len(y))
-        for group, share in enumerate(cfg.ratio):
-            n = int((g == group).sum())
-            if n:
-                weight[g == group] = share / n
-        weight *= len(y) / weight.sum()
-        head = fit_head(x, y, weight, FEATURES, c=cfg.c, seed=cfg.seed)
-        negatives = g > 0
-        kind_y = (g[negatives] == 2).astype(int)
-        if kind_y.min() == kind_y.max():  # no forgery could be made: fall back to similarity alone
-            kind_y = (x[negatives, 0] > np.median(x[negatives, 0])).astype(int)
-        kind_w = np.where(kind_y == 1, 0.5 / max(kind_y.sum(), 1), 0.5 / max((1 - kind_y).sum(), 1)) * len(kind_y)
-        kind_head = fit_head(x[negatives], kind_y, kind_w, FEATURES, c=cfg.c, seed=cfg.seed)
+        genuine_share, other_share, fake_share = cfg.ratio
+        # identity head: genuine vs other people, on identity evidence only (weights 1 : 5)
+        id_rows = g != 2
+        id_head = fit_head(x[id_rows], y[id_rows], _weights(g[id_rows], {0: genuine_share, 1: other_share}),
+                           tuple(FEATURES[i] for i in ID_COLUMNS), c=cfg.c, seed=cfg.seed, columns=ID_COLUMNS)
+        # authenticity head: genuine vs forgeries of the VIP, on all evidence (weights 1 : 5)
+        auth_rows = g != 1
+        if (g == 2).any():
+            auth_head = fit_head(x[auth_rows], y[auth_rows], _weights(g[auth_rows], {0: genuine_share, 2: fake_share}),
+                                 FEATURES, c=cfg.c, seed=cfg.seed)
+        else:  # no forgery could be made: authenticity falls back to genuine vs everything
+            auth_head = fit_head(x, y, _weights(g, {0: genuine_share, 1: other_share}), FEATURES, c=cfg.c, seed=cfg.seed)
         seconds = time.perf_counter() - start
         meta = {
             "used": len(used), "rejected": len(paths) - len(used), "relaxed": relaxed, "fakes": len(fakes),
@@ -230,8 +242,8 @@ class Enroller:
         }
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
-            geometry_std=full.geometry_std, typical=x[y == 1].mean(0).astype(np.float32), head=head,
-            kind_head=kind_head, meta=meta,
+            geometry_std=full.geometry_std, typical=x[y == 1].mean(0).astype(np.float32), id_head=id_head,
+            auth_head=auth_head, meta=meta,
         )
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds)
 

@@ -60,6 +60,10 @@ class Verdict:
         return cls(path, None, "error", None, 0, f"Could not check this input: {message}", message)
 
 
+def _merge(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in a.keys() | b.keys()}
+
+
 class Guard:
     def __init__(self, registry: Registry, analyzer: FaceAnalyzer, config: GuardConfig = GuardConfig()):
         self.registry = registry
@@ -101,22 +105,23 @@ class Guard:
                claimed: bool) -> Verdict:
         descriptor = describe(image, face, self.analyzer.embedder("mobilefacenet"))
         evidence = compare(descriptor, profile)
-        score = float(profile.head.predict(evidence)[0])
+        score, p_id, p_auth = profile.probabilities(evidence)
         similarity = face_score(float(evidence[0]))
         if not claimed:
             verdict, vip_name = "different_person", None
         elif score >= self.config.threshold:
             verdict, vip_name = "genuine", profile.name
         else:
-            # a forgery of the VIP carries (part of) the VIP's identity; a face far from it is someone else
-            forged = (float(evidence[0]) >= self.config.select_threshold
-                      and float(profile.kind_head.predict(evidence)[0]) >= 0.5)
-            verdict, vip_name = ("fake" if forged else "different_person"), profile.name
-        # genuine: what speaks for the VIP (vs the negatives seen at enrolment); otherwise: what departs from the
-        # VIP's typical genuine photo.
-        reference = None if verdict == "genuine" else profile.typical
-        text = explain(verdict, vip_name, evidence, profile.typical,
-                       profile.head.contributions(evidence, reference), score)
+            # P(identity) says whether the VIP's identity is there at all; if it is, the photo is not authentic
+            verdict = "fake" if p_id >= 0.5 else "different_person"
+            vip_name = profile.name
+        if verdict == "genuine":  # what speaks for the VIP, against the negatives seen at enrolment
+            contributions = _merge(profile.id_head.contributions(evidence), profile.auth_head.contributions(evidence))
+        elif verdict == "fake":  # what departs from the VIP's typical genuine photo
+            contributions = profile.auth_head.contributions(evidence, profile.typical)
+        else:
+            contributions = profile.id_head.contributions(evidence, profile.typical)
+        text = explain(verdict, vip_name, evidence, profile.typical, contributions, score)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,
             box=face.detection.box, faces=n_faces,

@@ -22,8 +22,13 @@ class Head:
     platt_a: float
     platt_b: float
 
+    columns: tuple[int, ...] = ()  # which columns of the full evidence vector this head reads
+
     def _z(self, x: np.ndarray) -> np.ndarray:
-        return (np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.scale)
+        x = np.atleast_2d(x)
+        if self.columns:
+            x = x[:, list(self.columns)]
+        return (x - np.asarray(self.mean)) / np.asarray(self.scale)
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         return self._z(x) @ np.asarray(self.coef) + self.intercept
@@ -54,9 +59,12 @@ def _logreg(c: float, seed: int) -> LogisticRegression:
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[str, ...], c: float = 1.0,
-             folds: int = 3, seed: int = 0) -> Head:
-    """Fit on (x, y) with sample weights; calibrate with Platt scaling on out-of-fold decision values."""
+             folds: int = 3, seed: int = 0, columns: tuple[int, ...] = ()) -> Head:
+    """Fit on (x, y) with sample weights; calibrate with Platt scaling on out-of-fold decision values.
+    ``columns`` selects the evidence columns the head reads (``features`` then names those columns)."""
     x = np.asarray(x, np.float64)
+    if columns:
+        x = x[:, list(columns)]
     y = np.asarray(y, int)
     weight = np.asarray(weight, np.float64)
     mean = x.mean(0)
@@ -77,5 +85,5 @@ def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[s
     return Head(
         features=tuple(features), mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
         coef=tuple(model.coef_[0].tolist()), intercept=float(model.intercept_[0]),
-        platt_a=float(platt.coef_[0, 0]), platt_b=float(platt.intercept_[0]),
+        platt_a=float(platt.coef_[0, 0]), platt_b=float(platt.intercept_[0]), columns=tuple(columns),
     )
