@@ -1,0 +1,71 @@
+"""What an upload really is, from its bytes (never from its file name or Content-Type)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif", "GIF": ".gif"}
+MP4_BRANDS = {b"ftyp"}
+MOV_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip"}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    kind: str  # "image" | "video"
+    suffix: str  # file suffix to store it under
+    width: int = 0
+    height: int = 0
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+class Unsupported(ValueError):
+    """Neither a supported image nor a supported video container."""
+
+
+class TooManyPixels(ValueError):
+    """An image whose header declares more pixels than Pillow will even open (a decompression bomb)."""
+
+
+def sniff_video(data: bytes) -> str | None:
+    """The container suffix from magic bytes: MP4/MOV (ISO BMFF), AVI (RIFF), Matroska/WebM; else None."""
+    if len(data) >= 12 and data[4:8] in MP4_BRANDS:
+        return ".mov" if data[8:10] == b"qt" else ".mp4"
+    if len(data) >= 8 and data[4:8] in MOV_ATOMS:
+        return ".mov"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return ".avi"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return ".mkv"
+    return None
+
+
+def sniff(data: bytes) -> Sniffed:
+    """Classify ``data``; the image header is read (size known) but not decoded. Raises :class:`Unsupported` or
+    :class:`TooManyPixels`."""
+    if not data:
+        raise Unsupported("the upload is empty")
+    suffix = sniff_video(data)
+    if suffix is not None:
+        return Sniffed("video", suffix)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt, (width, height) = image.format, image.size
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixels(str(exc)) from None
+    except UnidentifiedImageError:
+        raise Unsupported("not a supported image (JPEG, PNG, BMP, WebP, TIFF, GIF) or video (MP4, MOV, AVI, "
+                          "MKV/WebM)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Unsupported(f"unreadable image header: {exc}") from None
+    if fmt not in IMAGE_FORMATS:
+        raise Unsupported(f"image format {fmt} is not supported; use one of {', '.join(IMAGE_FORMATS)}")
+    return Sniffed("image", IMAGE_FORMATS[fmt], int(width), int(height))
