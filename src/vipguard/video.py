@@ -230,18 +230,28 @@ def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: flo
     return aggregate(source, frames, fps, last_time, threshold=guard.config.threshold)
 
 
-def worst_frame_image(path: str | Path, clip: ClipVerdict) -> np.ndarray | None:
-    """The RGB image of the clip's lowest-scoring frame (for reports), or None."""
-    if not clip.worst:
-        return None
-    wanted = clip.frames[clip.worst[0]].index
+def frame_image(path: str | Path, index: int) -> np.ndarray | None:
+    """Frame ``index`` of a clip as RGB, or None if it cannot be read."""
     cap = cv2.VideoCapture(str(path))
     try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, wanted)
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, frame = cap.read()
     finally:
         cap.release()
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok and frame is not None else None
+
+
+def typical_frame(clip: ClipVerdict) -> FrameResult | None:
+    """The frame the clip verdict's box and explanation come from."""
+    return next((f for f in clip.frames if clip.box is not None and f.verdict.box == clip.box), None)
+
+
+def check_video_file(guard: Guard, path: str | Path, vip: str | None = None, fps: float = DEFAULT_FPS,
+                     with_image: bool = True) -> tuple[ClipVerdict, np.ndarray | None]:
+    """:func:`check_video` plus the typical frame's image (for reports, where the clip's box is drawn)."""
+    clip = check_video(guard, path, vip=vip, fps=fps)
+    frame = typical_frame(clip) if with_image else None
+    return clip, None if frame is None else frame_image(path, frame.index)
 
 
 def timeline_png(clip: ClipVerdict, threshold: float = 0.5, width: float = 6.0, height: float = 2.2) -> bytes:
@@ -287,4 +297,5 @@ def clip_html(clip: ClipVerdict) -> str:
 
 
 __all__ = ["ClipVerdict", "DEFAULT_FPS", "FaceTracker", "FrameResult", "VideoError", "VideoLimits", "aggregate",
-           "check_video", "clip_html", "sample_frames", "timeline_png", "worst_frame_image"]
+           "check_video", "check_video_file", "clip_html", "frame_image", "sample_frames", "timeline_png",
+           "typical_frame"]

@@ -130,7 +130,8 @@ def register(app: typer.Typer) -> None:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
         from ..faces import FaceAnalyzer
         from ..guard import Guard
-        from ..io import InputError, expand_inputs, load_image
+        from ..io import InputError, expand_inputs, is_video, load_image
+        from ..video import check_video_file
 
         if tier not in {"lite", "mllm"}:
             stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
@@ -158,12 +159,15 @@ def register(app: typer.Typer) -> None:
                     stderr().print(f"[red]error:[/] {exc}")
                     return 2
             for path in paths:
-                try:
-                    image = load_image(path)
-                except InputError as exc:
-                    verdict, image = guard_failed(str(path), exc.reason), None
+                if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.video
+                    verdict, image = check_video_file(guard, path, vip=vip, with_image=report is not None)
                 else:
-                    verdict = judge(image, vip=vip, source=str(path))
+                    try:
+                        image = load_image(path)
+                    except InputError as exc:
+                        verdict, image = guard_failed(str(path), exc.reason), None
+                    else:
+                        verdict = judge(image, vip=vip, source=str(path))
                 failed += verdict.verdict == "error"
                 if verdict.verdict == "error":
                     stderr().print(f"[red]error:[/] {verdict.path}: {verdict.error}")

@@ -1,0 +1,91 @@
+"""``vipguard scan``: check a folder or manifest into a JSON Lines file, in parallel and resumably."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, \
+    TimeElapsedColumn, TimeRemainingColumn
+
+from .common import open_store, stderr
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("scan")
+    def scan(
+        source: Annotated[Path, typer.Argument(help="a folder of images/videos, or a .json/.jsonl manifest of paths")],
+        out: Annotated[Path, typer.Option("--out", help="JSON Lines output (appended; inputs already in it are "
+                                                        "skipped)")],
+        workers: Annotated[int, typer.Option(help="worker processes (one analyzer each)")] = max(1, min(4, os.cpu_count() or 1)),
+        vip: Annotated[Optional[str], typer.Option(help="judge against this VIP (default: nearest enrolled)")] = None,
+        db: Annotated[Optional[Path], typer.Option("--db", help="registry file")] = None,
+        models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
+        fps: Annotated[float, typer.Option(help="frames per second sampled from videos")] = 2.0,
+        ray: Annotated[Optional[str], typer.Option("--ray", help="run on a Ray cluster at ADDRESS (auto, local, "
+                                                                  "ray://host:port); needs the ray extra")] = None,
+    ) -> int:
+        """Scan many inputs into a JSON Lines file (parallel, resumable, one line per input)."""
+        from ..registry import Registry, RegistryError, validate_name
+        from ..scan import ScanConfig, ScanError, pending, ray_available, run_ray, run_scan
+
+        if workers < 1:
+            stderr().print("[red]error:[/] --workers must be at least 1")
+            return 2
+        if fps <= 0:
+            stderr().print("[red]error:[/] --fps must be positive")
+            return 2
+        if ray is not None and not ray_available():
+            stderr().print("[red]error:[/] --ray needs the ray package: pip install 'vipguard[ray]'")
+            return 2
+        try:
+            registry = Registry(db)
+            if vip is not None:
+                validate_name(vip)
+                if vip not in registry.names():
+                    stderr().print(f"[red]error:[/] no VIP named {vip!r} is enrolled")
+                    return 2
+            elif not registry.names():
+                stderr().print("[red]error:[/] no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
+                return 2
+        except (RegistryError, ValueError) as exc:
+            stderr().print(f"[red]error:[/] {exc}")
+            return 2
+        if open_store(models) is None:
+            return 2
+        try:
+            todo = pending(source, out)
+        except (ScanError, OSError) as exc:
+            stderr().print(f"[red]error:[/] {exc}")
+            return 2
+        paths, skipped = todo
+        if skipped:
+            stderr().print(f"resuming: {skipped} inputs already in {out}, {len(paths)} to go")
+        config = ScanConfig(db=registry.path, models=models, vip=vip, video_fps=fps)
+        progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[errors]} errors"),
+                            console=stderr())
+        with progress:
+            task = progress.add_task("scan", total=len(paths), errors=0)
+            errors = [0]
+
+            def advance(record: dict) -> None:
+                errors[0] += record.get("verdict") == "error"
+                progress.update(task, advance=1, errors=errors[0])
+
+            try:
+                if ray is not None:
+                    summary = run_ray(source, out, ray, config, workers, advance, todo=todo)
+                else:
+                    summary = run_scan(source, out, config, workers, advance, todo=todo)
+            except ScanError as exc:
+                stderr().print(f"[red]error:[/] {exc}")
+                return 2
+        stderr().print(
+            f"scanned {summary.done} inputs in {summary.seconds:.1f} s ({summary.per_second:.2f}/s with "
+            f"{workers} worker{'s' if workers != 1 else ''}); {summary.skipped} skipped as already done, "
+            f"{summary.failed} errors → {out}"
+        )
+        return 1 if summary.failed else 0

@@ -1,0 +1,49 @@
+"""``vipguard serve``: the HTTP service and its web page (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import stderr
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+        db: Annotated[Optional[Path], typer.Option("--db", help="registry file")] = None,
+        models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
+        workers: Annotated[int, typer.Option(help="analyzers working at once (threads)")] = 1,
+        insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth",
+                                                       help="serve without an API key (local testing only)")] = False,
+    ) -> int:
+        """Serve the HTTP API and web page. The API key is read from VIPGUARD_API_KEY."""
+        try:
+            import uvicorn
+
+            from ..service import ServiceConfig, create_app
+        except ImportError as exc:
+            stderr().print(f"[red]error:[/] the service needs its extra: pip install 'vipguard[service]' ({exc})")
+            return 2
+        key = os.environ.get("VIPGUARD_API_KEY") or None
+        if key is None and not insecure_no_auth:
+            stderr().print("[red]error:[/] set VIPGUARD_API_KEY (clients send it as 'Authorization: Bearer …'), "
+                           "or pass --insecure-no-auth for local testing")
+            return 2
+        if key is None:
+            where = "" if host in LOOPBACK else f" on {host}, reachable from other machines"
+            stderr().print(f"[yellow]warning:[/] serving WITHOUT authentication{where}")
+        if workers < 1 or not 0 < port < 65536:
+            stderr().print("[red]error:[/] --workers must be ≥ 1 and --port in 1-65535")
+            return 2
+        config = ServiceConfig(db=db, models=models, api_key=key, insecure=key is None, workers=workers)
+        stderr().print(f"vipguard service on http://{host}:{port}/ (API docs at /docs)")
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info", server_header=False)
+        return 0

@@ -1,0 +1,236 @@
+"""Batch scanning: many inputs → a JSON Lines file of verdicts, in parallel, resumable.
+
+Inputs come from a folder (images and videos inside, recursively) or a manifest (a JSON list, or JSON Lines, of
+paths or of records with ``path``; relative paths are relative to the manifest's folder). Each worker process loads
+its own face analyzer once. Results are appended one line at a time and flushed, so an interrupted scan loses at
+most the line being written; a rerun skips every input already in the output (a torn last line is dropped first),
+so no input is ever written twice. ``run_ray`` does the same over a Ray cluster (optional ``ray`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .io import expand_inputs, is_video
+
+
+class ScanError(ValueError):
+    """The scan cannot start (bad manifest, output not writable, ...)."""
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    db: Path | None = None
+    models: Path | None = None
+    vip: str | None = None
+    video_fps: float = 2.0
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    total: int  # inputs found
+    skipped: int  # already in the output
+    done: int  # checked in this run
+    failed: int  # of which gave an ``error`` verdict
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def _manifest_paths(manifest: Path) -> list[str]:
+    text = manifest.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        entries = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        entries = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ScanError(f"{manifest}:{n}: not JSON: {exc.msg}") from None
+    paths = []
+    for n, entry in enumerate(entries, 1):
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            entry = entry["path"]
+        if not isinstance(entry, str) or not entry:
+            raise ScanError(f"{manifest}: entry {n} is neither a path nor a record with a 'path'")
+        path = Path(entry)
+        paths.append(str(path if path.is_absolute() else manifest.parent / path))
+    return paths
+
+
+def collect_inputs(source: str | Path) -> list[str]:
+    """The inputs of a scan, in a stable order, without repeats."""
+    source = Path(source)
+    if source.is_dir():
+        found = [str(p) for p in expand_inputs([source])]
+    elif source.is_file() and source.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
+        found = _manifest_paths(source)
+    elif source.exists():
+        raise ScanError(f"{source}: not a folder or a .json/.jsonl manifest")
+    else:
+        raise ScanError(f"{source}: no such folder or manifest")
+    return list(dict.fromkeys(found))
+
+
+def done_paths(out: Path) -> set[str]:
+    """Inputs already in ``out``. A torn last line (an interrupted write) is cut off the file."""
+    if not out.exists():
+        return set()
+    with open(out, "rb+") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            fh.truncate(keep)
+            data = data[:keep]
+    done = set()
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("path"), str):
+            done.add(record["path"])
+    return done
+
+
+class Checker:
+    """One analyzer + Guard; ``__call__(path)`` → the JSON record (never raises for a bad input)."""
+
+    def __init__(self, config: ScanConfig) -> None:
+        from .faces import FaceAnalyzer
+        from .guard import Guard
+        from .registry import Registry
+        from .weights import ModelStore
+
+        self.config = config
+        self.analyzer = FaceAnalyzer(store=ModelStore(config.models))
+        self.guard = Guard(Registry(config.db), self.analyzer)
+
+    def __call__(self, path: str) -> dict[str, Any]:
+        if is_video(path):
+            from .video import check_video
+
+            return check_video(self.guard, path, vip=self.config.vip, fps=self.config.video_fps).to_json()
+        return self.guard.check_path(path, vip=self.config.vip).to_json()
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+_worker: Checker | None = None
+
+
+def _init_worker(config: ScanConfig) -> None:
+    global _worker
+    from multiprocessing.util import Finalize
+
+    _worker = Checker(config)
+    Finalize(_worker, _worker.close, exitpriority=10)
+
+
+def _check_in_worker(path: str) -> dict[str, Any]:
+    assert _worker is not None, "worker not initialised"
+    return _worker(path)
+
+
+def _results(paths: Sequence[str], config: ScanConfig, workers: int) -> Iterator[dict[str, Any]]:
+    if workers <= 1:
+        checker = Checker(config)
+        try:
+            for path in paths:
+                yield checker(path)
+        finally:
+            checker.close()
+        return
+    ctx = mp.get_context("spawn")  # no fork of a process that may hold native model threads
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
+        yield from pool.imap_unordered(_check_in_worker, paths, chunksize=1)
+
+
+def write_results(out: Path, results: Iterable[dict[str, Any]],
+                  on_result: Callable[[dict[str, Any]], None] | None = None) -> tuple[int, int]:
+    """Append each result as one flushed line; returns (written, errors)."""
+    written = failed = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as fh:
+        for record in results:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            written += 1
+            failed += record.get("verdict") == "error"
+            if on_result is not None:
+                on_result(record)
+    return written, failed
+
+
+def pending(source: str | Path, out: Path) -> tuple[list[str], int]:
+    """(inputs still to check, how many are already in ``out``)."""
+    inputs = collect_inputs(source)
+    done = done_paths(out)
+    todo = [p for p in inputs if p not in done]
+    return todo, len(inputs) - len(todo)
+
+
+def run_scan(source: str | Path, out: Path, config: ScanConfig = ScanConfig(), workers: int = 1,
+             on_result: Callable[[dict[str, Any]], None] | None = None,
+             todo: tuple[list[str], int] | None = None) -> ScanSummary:
+    """Scan ``source`` into ``out`` with ``workers`` processes (1: in this process)."""
+    paths, skipped = todo if todo is not None else pending(source, out)
+    start = time.perf_counter()
+    written, failed = write_results(out, _results(paths, config, workers), on_result) if paths else (0, 0)
+    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start)
+
+
+def ray_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+class _RayChecker:
+    """Ray Data ``map_batches`` callable class: models load once per actor."""
+
+    def __init__(self, config: ScanConfig) -> None:
+        self.checker = Checker(config)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {"record": [json.dumps(self.checker(str(p)), ensure_ascii=False) for p in batch["path"]]}
+
+
+def run_ray(source: str | Path, out: Path, address: str, config: ScanConfig = ScanConfig(), workers: int = 2,
+            on_result: Callable[[dict[str, Any]], None] | None = None,
+            todo: tuple[list[str], int] | None = None) -> ScanSummary:
+    """Like :func:`run_scan` on a Ray cluster (``address``: ``auto``, ``local`` or ``ray://host:port``)."""
+    if not ray_available():
+        raise ScanError("--ray needs the ray package: pip install 'vipguard[ray]'")
+    import ray
+
+    paths, skipped = todo if todo is not None else pending(source, out)
+    start = time.perf_counter()
+    written = failed = 0
+    if paths:
+        ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
+                 log_to_driver=False)
+        dataset = ray.data.from_items([{"path": p} for p in paths]).map_batches(
+            _RayChecker, fn_constructor_kwargs={"config": config}, batch_size=4, concurrency=max(1, workers))
+        records = (json.loads(row["record"]) for row in dataset.iter_rows())
+        written, failed = write_results(out, records, on_result)
+    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start)
+
+
+__all__ = ["Checker", "ScanConfig", "ScanError", "ScanSummary", "collect_inputs", "done_paths", "pending",
+           "ray_available", "run_ray", "run_scan", "write_results"]
