@@ -13,7 +13,7 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from . import artifact_cmd, faces_cmd, forge_cmd, lite_cmd, mllm_cmd, scan_cmd, serve_cmd, setup_cmd
+    from . import artifact_cmd, bench_cmd, faces_cmd, forge_cmd, lite_cmd, mllm_cmd, scan_cmd, serve_cmd, setup_cmd
 
     app = typer.Typer(
         name="vipguard",
@@ -22,7 +22,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (setup_cmd, faces_cmd, lite_cmd, forge_cmd, mllm_cmd, artifact_cmd, scan_cmd, serve_cmd):
+    for module in (setup_cmd, faces_cmd, lite_cmd, forge_cmd, mllm_cmd, artifact_cmd, scan_cmd, serve_cmd, bench_cmd):
         module.register(app)
     return app
 
