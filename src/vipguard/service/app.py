@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..enrol import EnrolConfig
 from ..io import DecodeLimits, InputError, decode_image
 from ..registry import Registry, validate_name
 from ..video import VideoLimits
@@ -49,6 +50,7 @@ class ServiceConfig:
     max_pixels: int = 25_000_000  # one image
     max_photos: int = 40  # photos in one enrolment
     video_fps: float = 2.0
+    enrol: EnrolConfig = field(default_factory=EnrolConfig)
     video: VideoLimits = field(default_factory=lambda: VideoLimits(max_frames=120, max_pixels=8_000_000))
 
     def __post_init__(self) -> None:
@@ -266,7 +268,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 state["background"] = load_background()
 
             def job(analyzer):
-                return Enroller(analyzer, state["background"]).enrol(name, paths)
+                return Enroller(analyzer, state["background"], config.enrol).enrol(name, paths)
 
             try:
                 result = await state["pool"].run(job)
