@@ -96,7 +96,7 @@ def markdown(results: dict[str, Any]) -> str:
                                         for k in KINDS)])
             out.extend(_table(["Level", *(KIND_TITLES[k] for k in KINDS)], rows))
             out.append("")
-        out.append("Levels (Table 11): " + "; ".join(f"{k}{c['level']} = {c['label']}" for k, c in rob.items()
+        out.append("Levels (Table 11): " + "; ".join(f"{k} = {c['label']}" for k, c in rob.items()
                                                      if c["level"]) + ".")
     abl = results.get("ablation") or {}
     if abl.get("sizes"):
