@@ -31,7 +31,7 @@ from ..enrol import EnrolConfig
 from ..io import DecodeLimits, InputError, decode_image
 from ..registry import Registry, validate_name
 from ..video import VideoLimits
-from .uploads import TooManyPixels, Unsupported, sniff
+from .uploads import Corrupt, TooManyPixels, Unsupported, sniff
 from .workers import AnalyzerPool
 
 log = logging.getLogger("vipguard.service")
@@ -206,6 +206,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise _problem(413, f"{label}: image has too many pixels (limit {config.max_pixels})") from None
         except Unsupported as exc:
             raise _problem(415, f"{label}: {exc}") from None
+        except Corrupt as exc:
+            raise _problem(422, f"{label}: {exc}") from None
         if kind.kind == "video" and not allow_video:
             raise _problem(415, f"{label}: a video; enrolment needs photos")
         if kind.kind == "image" and kind.pixels > config.max_pixels:

@@ -29,6 +29,10 @@ class Unsupported(ValueError):
     """Neither a supported image nor a supported video container."""
 
 
+class Corrupt(ValueError):
+    """Recognised as an image format, but its header cannot be read."""
+
+
 class TooManyPixels(ValueError):
     """An image whose header declares more pixels than Pillow will even open (a decompression bomb)."""
 
@@ -47,8 +51,8 @@ def sniff_video(data: bytes) -> str | None:
 
 
 def sniff(data: bytes) -> Sniffed:
-    """Classify ``data``; the image header is read (size known) but not decoded. Raises :class:`Unsupported` or
-    :class:`TooManyPixels`."""
+    """Classify ``data``; the image header is read (size known) but not decoded. Raises :class:`Unsupported`,
+    :class:`Corrupt` or :class:`TooManyPixels`."""
     if not data:
         raise Unsupported("the upload is empty")
     suffix = sniff_video(data)
@@ -65,7 +69,7 @@ def sniff(data: bytes) -> Sniffed:
         raise Unsupported("not a supported image (JPEG, PNG, BMP, WebP, TIFF, GIF) or video (MP4, MOV, AVI, "
                           "MKV/WebM)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise Unsupported(f"unreadable image header: {exc}") from None
+        raise Corrupt(f"corrupt image header: {exc}") from None
     if fmt not in IMAGE_FORMATS:
         raise Unsupported(f"image format {fmt} is not supported; use one of {', '.join(IMAGE_FORMATS)}")
     return Sniffed("image", IMAGE_FORMATS[fmt], int(width), int(height))
