@@ -92,16 +92,21 @@ class Manifest:
         return dict(sorted(c.items()))
 
     def problems(self) -> list[str]:
-        """Consistency problems: a photo in two splits (or twice), unknown files."""
+        """Consistency problems: a photo in two splits, or listed twice for one VIP.
+
+        The same photo of another person may be a negative for several VIPs (one record per VIP).
+        """
         out = []
-        seen: dict[str, Record] = {}
+        split_of: dict[str, Record] = {}
+        seen: set[tuple[str, str]] = set()
         for r in self.records:
             key = os.path.normpath(str(self.resolve(r)))
-            if key in seen:
-                first = seen[key]
-                what = "two splits" if first.split != r.split else "the manifest twice"
-                out.append(f"{r.path} is in {what} ({first.split}/{first.kind} and {r.split}/{r.kind})")
-            seen[key] = r
+            first = split_of.setdefault(key, r)
+            if first.split != r.split:
+                out.append(f"{r.path} is in two splits ({first.split}/{first.kind} and {r.split}/{r.kind})")
+            if (r.vip, key) in seen:
+                out.append(f"{r.path} is in the manifest twice for {r.vip}")
+            seen.add((r.vip, key))
         return out
 
     def to_json(self) -> dict[str, Any]:
