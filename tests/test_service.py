@@ -258,14 +258,37 @@ def test_schemathesis_no_5xx(config_kwargs):
             run()
 
 
-def test_web_page_in_headless_chromium(client, tmp_path):
+def test_web_page_in_headless_chromium(config_kwargs):
+    """The page in a real browser against a real server: its script sends the key and lists the VIPs."""
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
         pytest.skip("headless browser test needs /usr/bin/chromium (not installed)")
+    import socket
     import subprocess
+    import threading
+    import time
 
-    page = tmp_path / "index.html"
-    page.write_text(client.get("/").text)
-    out = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=60)
-    assert 'id="drop"' in out.stdout and 'id="canvas"' in out.stdout
+    import uvicorn
+
+    from vipguard.service import ServiceConfig, create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ServiceConfig(**config_kwargs)), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.started
+        out = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                              "--virtual-time-budget=5000", f"http://127.0.0.1:{port}/#key={KEY}"],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert 'id="canvas"' in out.stdout
+    assert '<option value="Colin_Powell">Colin Powell</option>' in out.stdout, out.stdout[-2000:]
