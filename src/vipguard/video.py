@@ -3,10 +3,10 @@
 Frames are decoded with OpenCV at ``fps`` samples per second. The face is tracked from frame to frame: the first
 frame where a face claims a VIP fixes the clip's VIP (unless one was given) and the face box; later frames keep the
 face nearest the previous box (with several faces, the frame is cropped around that face before judging). The clip
-verdict is robust to a few bad frames: the median score of the frames that show a face decides genuine or not (as for one
-image), the majority of the other frames' verdicts tells a forgery from a different person, and the worst frames
-are listed. A score timeline (PNG, matplotlib Agg) can be embedded in
-an HTML report (:func:`timeline_png`, :func:`clip_html`).
+verdict is robust to a few bad frames: the median score of the frames that show a face decides genuine or not (as
+for one image), the majority of the other frames' verdicts tells a forgery from a different person, and the worst
+frames are listed. A score timeline (PNG, matplotlib Agg) can be embedded in an HTML report (:func:`timeline_png`,
+:func:`clip_html`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 

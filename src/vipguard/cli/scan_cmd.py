@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, \
-    TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 
 from .common import open_store, stderr
+
+DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +21,7 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Path, typer.Argument(help="a folder of images/videos, or a .json/.jsonl manifest of paths")],
         out: Annotated[Path, typer.Option("--out", help="JSON Lines output (appended; inputs already in it are "
                                                         "skipped)")],
-        workers: Annotated[int, typer.Option(help="worker processes (one analyzer each)")] = max(1, min(4, os.cpu_count() or 1)),
+        workers: Annotated[int, typer.Option(help="worker processes (one analyzer each)")] = DEFAULT_WORKERS,
         vip: Annotated[Optional[str], typer.Option(help="judge against this VIP (default: nearest enrolled)")] = None,
         db: Annotated[Optional[Path], typer.Option("--db", help="registry file")] = None,
         models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
