@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vipguard.background import save_descriptors, save_targets
-from vipguard.evidence import describe
+from vipguard.evidence import describe_with
 from vipguard.faces import FaceAnalyzer
 from vipguard.io import load_image
 
@@ -41,7 +41,6 @@ def main() -> None:
     photos = [rng.choice(sorted(person.glob("*.jpg"))) for person in rng.sample(people, args.faces + args.targets)]
     descriptors, identities, targets, target_faces = [], [], [], []
     with FaceAnalyzer() as analyzer:
-        embedder = analyzer.embedder("mobilefacenet")
         for path in tqdm(photos, desc="background"):
             image = load_image(path)
             faces = analyzer.analyze(image, primary_only=True)
@@ -50,7 +49,7 @@ def main() -> None:
             if len(targets) < args.targets and not faces[0].quality.problems():
                 targets.append(path)
                 target_faces.append(faces[0])
-            descriptors.append(describe(image, faces[0], embedder))
+            descriptors.append(describe_with(analyzer, image, faces[0])[0])
             identities.append(path.parent.name)
     args.out.mkdir(parents=True, exist_ok=True)
     save_descriptors(args.out / "background.npz", descriptors, identities)

@@ -114,7 +114,10 @@ def _blend_cues(crop: np.ndarray, face_mask: np.ndarray) -> dict[str, float]:
 
 def describe(image: np.ndarray, face: Face, embedder: MobileFaceNetEmbedder, artifact: float = 0.0
              ) -> FaceDescriptor:
-    """Measure one analysed face (``face.mesh`` gives the regions; without it only the global parts are set)."""
+    """Measure one analysed face (``face.mesh`` gives the regions; without it only the global parts are set).
+
+    ``artifact`` is the artefact detector's manipulation probability for this face (see
+    :func:`describe_with`, which runs the detector too)."""
     crop = face.aligned
     matrix = estimate_norm(face.detection.landmarks)
     idx = region_indices()
@@ -168,3 +171,10 @@ def compare(descriptor: FaceDescriptor, profile: VipProfile) -> np.ndarray:
             if descriptor.has_mesh else 0.0
         )
     return np.array([values[name] for name in FEATURES], np.float32)
+
+
+def describe_with(analyzer, image: np.ndarray, face: Face) -> tuple[FaceDescriptor, object]:
+    """Descriptor of ``face`` with the analyzer's embedder and artefact detector; returns (descriptor, artefact
+    result with ``score``, ``boundary`` and ``where``)."""
+    result = analyzer.artifact.score(image, face)
+    return describe(image, face, analyzer.embedder("mobilefacenet"), artifact=result.score), result

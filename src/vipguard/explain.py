@@ -10,7 +10,7 @@ PARTS = {"eyes": "eyes and brows", "inner": "inner face", "outer": "outer face a
          "mouth": "mouth", "outline": "face outline"}
 
 
-def _phrase(feature: str, value: float, typical: float, vip: str) -> str:
+def _phrase(feature: str, value: float, typical: float, vip: str, where: str | None = None) -> str:
     if feature == "sim_global":
         return f"face similarity to {vip} is {round(100 * max(value, 0))}/100 (genuine photos: ~{round(100 * max(typical, 0))})"
     if feature.startswith("sim_"):
@@ -35,7 +35,8 @@ def _phrase(feature: str, value: float, typical: float, vip: str) -> str:
         kind = "differs" if abs(value - typical) > 0.15 else "is consistent"
         return f"sharpness inside vs outside the face {kind} ({value:+.2f} vs {typical:+.2f})"
     if feature == "artifact":
-        return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f})"
+        place = f", a blending boundary {where}" if where and value > typical and not where.startswith("no ") else ""
+        return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f}){place}"
     return f"{feature} = {value:.2f}"
 
 
@@ -47,7 +48,7 @@ def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int 
 
 
 def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
-            contributions: dict[str, float] | None, score: float | None) -> str:
+            contributions: dict[str, float] | None, score: float | None, where: str | None = None) -> str:
     """One or two sentences naming the evidence that decided ``verdict``, with its values."""
     values = dict(zip(FEATURES, (float(v) for v in evidence)))
     usual = dict(zip(FEATURES, (float(v) for v in typical)))
@@ -55,7 +56,7 @@ def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.nda
         return (f"The face matches no enrolled VIP: the nearest is at similarity "
                 f"{round(100 * max(values['sim_global'], 0))}/100, below the selection threshold.")
     picked = top_evidence(contributions or {}, verdict == "genuine")
-    reasons = "; ".join(_phrase(f, values[f], usual[f], vip) for f in picked)
+    reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
             "different_person": f"Likely a different person than {vip}"}[verdict]
     return f"{lead} (score {score:.2f}): {reasons}."

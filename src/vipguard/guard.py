@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .evidence import FEATURES, compare, describe
+from .evidence import FEATURES, FaceDescriptor, compare, describe_with
 from .explain import explain
 from .faces import FaceAnalyzer, face_score
 from .faces.types import Face
@@ -44,6 +44,8 @@ class Verdict:
     faces: int = 0
     evidence: dict[str, float] = field(default_factory=dict)
     typical: dict[str, float] = field(default_factory=dict)
+    artifact_where: str | None = None  # where the artefact detector sees a blending boundary
+    boundary: np.ndarray | None = field(default=None, repr=False)  # its boundary map (aligned-crop frame)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract, plus ``box``, ``faces`` and ``evidence`` details."""
@@ -53,15 +55,12 @@ class Verdict:
             "face_similarity": int(self.face_similarity), "explanation": self.explanation, "error": self.error,
             "box": None if self.box is None else [round(float(v), 1) for v in self.box], "faces": self.faces,
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
+            "boundary": self.artifact_where,
         }
 
     @classmethod
     def failed(cls, path: str, message: str) -> Verdict:
         return cls(path, None, "error", None, 0, f"Could not check this input: {message}", message)
-
-
-def _merge(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in a.keys() | b.keys()}
 
 
 class Guard:
@@ -88,24 +87,25 @@ class Guard:
             profiles = self.registry.profiles()
             if not profiles:
                 return Verdict.failed(source, "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
-        faces = self.analyzer.analyze(image, max_faces=self.config.max_faces)
+        # descriptors embed the whole face and its parts in one batch, so the analyzer skips its own embedding
+        faces = self.analyzer.analyze(image, max_faces=self.config.max_faces, embedders=())
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
+        described = [describe_with(self.analyzer, image, f) for f in faces]
         centres = np.stack([p.centre for p in profiles])
-        sims = np.stack([f.embeddings["mobilefacenet"] for f in faces]) @ centres.T  # faces × VIPs
+        sims = np.stack([d.embeddings["global"] for d, _ in described]) @ centres.T  # faces × VIPs
         face_i, vip_i = np.unravel_index(int(np.argmax(sims)), sims.shape)
         best = float(sims[face_i, vip_i])
-        if vip is None and best < self.config.select_threshold:
-            face = faces[0]
-            profile = profiles[int(np.argmax(sims[0]))]
-            return self._judge(image, face, profile, source, len(faces), claimed=False)
-        return self._judge(image, faces[face_i], profiles[vip_i], source, len(faces), claimed=True)
+        claimed = vip is not None or best >= self.config.select_threshold
+        if not claimed:
+            face_i, vip_i = 0, int(np.argmax(sims[0]))
+        descriptor, artifact = described[face_i]
+        return self._judge(faces[face_i], descriptor, artifact, profiles[vip_i], source, len(faces), claimed)
 
-    def _judge(self, image: np.ndarray, face: Face, profile: VipProfile, source: str, n_faces: int,
-               claimed: bool) -> Verdict:
-        descriptor = describe(image, face, self.analyzer.embedder("mobilefacenet"))
+    def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
+               n_faces: int, claimed: bool) -> Verdict:
         evidence = compare(descriptor, profile)
-        score, p_id, p_auth = profile.probabilities(evidence)
+        score, p_id = profile.probabilities(evidence)
         similarity = face_score(float(evidence[0]))
         if not claimed:
             verdict, vip_name = "different_person", None
@@ -115,16 +115,15 @@ class Guard:
             # P(identity) says whether the VIP's identity is there at all; if it is, the photo is not authentic
             verdict = "fake" if p_id >= 0.5 else "different_person"
             vip_name = profile.name
-        if verdict == "genuine":  # what speaks for the VIP, against the negatives seen at enrolment
-            contributions = _merge(profile.id_head.contributions(evidence), profile.auth_head.contributions(evidence))
-        elif verdict == "fake":  # what departs from the VIP's typical genuine photo
-            contributions = profile.auth_head.contributions(evidence, profile.typical)
-        else:
-            contributions = profile.id_head.contributions(evidence, profile.typical)
-        text = explain(verdict, vip_name, evidence, profile.typical, contributions, score)
+        # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
+        # the VIP's typical genuine photo
+        reference = None if verdict == "genuine" else profile.typical
+        contributions = profile.head.contributions(evidence, reference)
+        text = explain(verdict, vip_name, evidence, profile.typical, contributions, score, artifact.where)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,
             box=face.detection.box, faces=n_faces,
             evidence=dict(zip(FEATURES, (float(v) for v in evidence))),
             typical=dict(zip(FEATURES, (float(v) for v in profile.typical))),
+            artifact_where=artifact.where, boundary=artifact.boundary,
         )

@@ -58,13 +58,37 @@ def _logreg(c: float, seed: int) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=2000, random_state=seed)
 
 
+def sign_consistent_columns(x: np.ndarray, y: np.ndarray, weight: np.ndarray, signs: np.ndarray, c: float,
+                            seed: int) -> np.ndarray:
+    """Indices of the columns kept after dropping, one at a time, any whose fitted coefficient has the opposite
+    sign of what the evidence means (e.g. a *higher* similarity counted *against* the VIP): such a weight fits
+    the enrolment set, not faces."""
+    keep = np.arange(x.shape[1])
+    while len(keep) > 1:
+        z = (x[:, keep] - x[:, keep].mean(0)) / np.where(x[:, keep].std(0) > 1e-8, x[:, keep].std(0), 1.0)
+        coef = _logreg(c, seed).fit(z, y, sample_weight=weight).coef_[0]
+        wrong = coef * signs[keep] < 0
+        if not wrong.any():
+            break
+        keep = np.delete(keep, int(np.argmin(np.where(wrong, coef * signs[keep], np.inf))))
+    return keep
+
+
 def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[str, ...], c: float = 1.0,
-             folds: int = 3, seed: int = 0, columns: tuple[int, ...] = ()) -> Head:
+             folds: int = 3, seed: int = 0, columns: tuple[int, ...] = (),
+             signs: tuple[float, ...] | None = None) -> Head:
     """Fit on (x, y) with sample weights; calibrate with Platt scaling on out-of-fold decision values.
-    ``columns`` selects the evidence columns the head reads (``features`` then names those columns)."""
+    ``columns`` selects the evidence columns the head reads (``features`` then names those columns); ``signs``
+    (+1 / -1 per column, 0 = either) drops columns whose weight would contradict their meaning."""
     x = np.asarray(x, np.float64)
     if columns:
         x = x[:, list(columns)]
+    if signs is not None:
+        kept = sign_consistent_columns(x, np.asarray(y, int), np.asarray(weight, np.float64),
+                                       np.asarray(signs, np.float64), c, seed)
+        x = x[:, kept]
+        features = tuple(features[i] for i in kept)
+        columns = tuple((columns or tuple(range(len(signs))))[i] for i in kept)
     y = np.asarray(y, int)
     weight = np.asarray(weight, np.float64)
     mean = x.mean(0)

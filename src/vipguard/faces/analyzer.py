@@ -38,6 +38,7 @@ class FaceAnalyzer:
         self._detector: Detector | None = None
         self._embedders: dict[str, Embedder] = {}
         self._mesher: FaceMesher | None = None
+        self._artifact = None
 
     @property
     def detector(self) -> Detector:
@@ -56,6 +57,15 @@ class FaceAnalyzer:
         if self._mesher is None:
             self._mesher = FaceMesher(store=self.store)
         return self._mesher
+
+    @property
+    def artifact(self):
+        """The self-blending artefact detector (``vipguard.artifact``; ONNX weights shipped in the package)."""
+        if self._artifact is None:
+            from ..artifact.detector import ArtifactDetector
+
+            self._artifact = ArtifactDetector(num_threads=self.config.num_threads or 1)
+        return self._artifact
 
     def close(self) -> None:
         """Release native resources (MediaPipe's graph)."""
