@@ -198,7 +198,8 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
 
     report = tmp_path / "report.html"
     assert main(["check", str(genuine), "--db", db, "--vip", "Colin_Powell", "--report", str(report)]) == 0
-    assert "data:image/png;base64" in report.read_text() and "Colin_Powell" in report.read_text()
+    page = report.read_text()
+    assert "data:image/png;base64" in page and "Colin_Powell" in page and "blending boundary" in page
     assert main(["check", str(genuine), "--db", db, "--vip", "Nobody", "--json"]) == 1
     assert "no VIP named" in capsys.readouterr().out
 

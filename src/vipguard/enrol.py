@@ -99,10 +99,9 @@ def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: int | 
     std = geoms.std(0) if len(geoms) > 1 else np.full_like(geoms[0], 2.0)
     return VipProfile(name=name, centres=centres, patches=patches, geometry_mean=geoms.mean(0),
                       geometry_std=np.maximum(std, 0.5), typical=np.zeros(len(FEATURES), np.float32),
-                      head=None, id_head=None)  # type: ignore[arg-type]
+                      head=None)  # type: ignore[arg-type]
 
 
-ID_COLUMNS = tuple(FEATURES.index(f) for f in ("sim_global", "sim_eyes", "sim_inner", "sim_outer"))
 # What the scored evidence means for "genuine VIP": +1 more is more genuine, -1 more is less; the head keeps only
 # evidence whose fitted weight agrees with its meaning (head.sign_consistent_columns). Measured on held-out LFW
 # photos (benchmarks/check.py), the per-part similarities, templates, geometry and boundary cues made the score
@@ -232,10 +231,6 @@ class Enroller:
             groups.append(2)
         x, y, g = np.stack(rows), np.array(labels), np.array(groups)
         genuine_share, other_share, fake_share = cfg.ratio
-        # identity head: genuine vs other people, on identity evidence only (weights 1 : 5)
-        id_rows = g != 2
-        id_head = fit_head(x[id_rows], y[id_rows], _weights(g[id_rows], {0: genuine_share, 1: other_share}),
-                           tuple(FEATURES[i] for i in ID_COLUMNS), c=cfg.c, seed=cfg.seed, columns=ID_COLUMNS)
         # score head: genuine vs other people and forgeries of the VIP (weights 1 : 5 : 5)
         score_head = fit_head(x, y, _weights(g, {0: genuine_share, 1: other_share, 2: fake_share}),
                               tuple(FEATURES[i] for i in SCORE_COLUMNS), c=cfg.c, seed=cfg.seed,
@@ -249,7 +244,7 @@ class Enroller:
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
             geometry_std=full.geometry_std, typical=x[y == 1].mean(0).astype(np.float32), head=score_head,
-            id_head=id_head, meta=meta,
+            meta=meta,
         )
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds)
 

@@ -46,6 +46,7 @@ class Verdict:
     typical: dict[str, float] = field(default_factory=dict)
     artifact_where: str | None = None  # where the artefact detector sees a blending boundary
     boundary: np.ndarray | None = field(default=None, repr=False)  # its boundary map (aligned-crop frame)
+    face_crop: np.ndarray | None = field(default=None, repr=False)  # the aligned crop that map refers to
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract, plus ``box``, ``faces`` and ``evidence`` details."""
@@ -105,15 +106,15 @@ class Guard:
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool) -> Verdict:
         evidence = compare(descriptor, profile)
-        score, p_id = profile.probabilities(evidence)
+        score = profile.score(evidence)
         similarity = face_score(float(evidence[0]))
         if not claimed:
             verdict, vip_name = "different_person", None
         elif score >= self.config.threshold:
             verdict, vip_name = "genuine", profile.name
         else:
-            # P(identity) says whether the VIP's identity is there at all; if it is, the photo is not authentic
-            verdict = "fake" if p_id >= 0.5 else "different_person"
+            # the VIP's identity is detectably there (as for adaptive selection) but the photo is not authentic
+            verdict = "fake" if float(evidence[0]) >= self.config.select_threshold else "different_person"
             vip_name = profile.name
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo
@@ -125,5 +126,5 @@ class Guard:
             box=face.detection.box, faces=n_faces,
             evidence=dict(zip(FEATURES, (float(v) for v in evidence))),
             typical=dict(zip(FEATURES, (float(v) for v in profile.typical))),
-            artifact_where=artifact.where, boundary=artifact.boundary,
+            artifact_where=artifact.where, boundary=artifact.boundary, face_crop=artifact.crop,
         )

@@ -11,15 +11,14 @@ import numpy as np
 from .evidence import FEATURES, ID_PARTS, PATCH_PARTS
 from .head import Head
 
-PROFILE_VERSION = 3
+PROFILE_VERSION = 4
 
 
 @dataclass(frozen=True)
 class VipProfile:
     """Face Embedding Centres per part (mean of normalised embeddings, re-normalised), per-region appearance
-    templates, mesh geometry statistics, the typical evidence of genuine photos, and two calibrated heads:
-    ``head`` (the score: genuine VIP vs other people and forgeries of the VIP, 1 : 5 : 5) and ``id_head`` (is
-    the VIP's identity there at all? genuine vs other people; tells a forgery from a different person)."""
+    templates, mesh geometry statistics, the typical evidence of genuine photos, and the calibrated ``head``
+    (genuine VIP vs other people and forgeries of the VIP, trained 1 : 5 : 5)."""
 
     name: str
     centres: dict[str, np.ndarray]
@@ -28,12 +27,11 @@ class VipProfile:
     geometry_std: np.ndarray
     typical: np.ndarray  # mean evidence over the genuine enrolment photos, ordered as FEATURES
     head: Head
-    id_head: Head
     meta: dict = field(default_factory=dict)  # photos used/rejected, enrolment settings, timings
 
-    def probabilities(self, evidence: np.ndarray) -> tuple[float, float]:
-        """(score = P(genuine VIP), P(the VIP's identity)) for one evidence vector."""
-        return float(self.head.predict(evidence)[0]), float(self.id_head.predict(evidence)[0])
+    def score(self, evidence: np.ndarray) -> float:
+        """P(genuine VIP) for one evidence vector."""
+        return float(self.head.predict(evidence)[0])
 
     @property
     def centre(self) -> np.ndarray:
@@ -42,7 +40,7 @@ class VipProfile:
     def to_blobs(self) -> tuple[str, bytes]:
         """(JSON text, npz bytes) for the registry."""
         doc = {"version": PROFILE_VERSION, "name": self.name, "features": list(FEATURES),
-               "head": self.head.to_dict(), "id_head": self.id_head.to_dict(), "meta": self.meta}
+               "head": self.head.to_dict(), "meta": self.meta}
         arrays = {f"centre_{k}": v for k, v in self.centres.items()}
         arrays |= {f"patch_{k}": v for k, v in self.patches.items()}
         arrays |= {"geometry_mean": self.geometry_mean, "geometry_std": self.geometry_std, "typical": self.typical}
@@ -64,5 +62,5 @@ class VipProfile:
             centres={k: arrays[f"centre_{k}"] for k in ID_PARTS},
             patches={k: arrays[f"patch_{k}"] for k in PATCH_PARTS},
             geometry_mean=arrays["geometry_mean"], geometry_std=arrays["geometry_std"], typical=arrays["typical"],
-            head=Head.from_dict(doc["head"]), id_head=Head.from_dict(doc["id_head"]), meta=doc["meta"],
+            head=Head.from_dict(doc["head"]), meta=doc["meta"],
         )

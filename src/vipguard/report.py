@@ -33,6 +33,17 @@ def thumbnail(image: np.ndarray, box: Sequence[float] | None, colour: str, side:
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
 
 
+def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str:
+    """A PNG data URI of the aligned face with the artefact detector's blending-boundary map as a heat overlay."""
+    heat = cv2.applyColorMap(np.clip(boundary * 255.0, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+    heat = cv2.cvtColor(cv2.resize(heat, crop.shape[1::-1]), cv2.COLOR_BGR2RGB)
+    alpha = np.clip(cv2.resize(boundary, crop.shape[1::-1]), 0.0, 1.0)[..., None] * 0.7
+    mixed = (crop.astype(np.float32) * (1 - alpha) + heat.astype(np.float32) * alpha).astype(np.uint8)
+    mixed = cv2.resize(mixed, (side, side), interpolation=cv2.INTER_LINEAR)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(mixed, cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
+
+
 def _bars(verdict: Verdict) -> str:
     rows = []
     for key, label in BARS:
@@ -53,6 +64,11 @@ def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vip
     for verdict, image in items:
         colour = COLOURS.get(verdict.verdict, "#616161")
         img = f'<img src="{thumbnail(image, verdict.box, colour)}" alt="input">' if image is not None else ""
+        if verdict.boundary is not None and verdict.face_crop is not None:
+            where = html.escape(verdict.artifact_where or "")
+            img += (f'<figure><img class="heat" src="{heat_overlay(verdict.face_crop, verdict.boundary)}" '
+                    f'alt="blending boundary"><figcaption>blending boundary: {where} '
+                    f'(artefact score {verdict.evidence.get("artifact", 0.0):.2f})</figcaption></figure>')
         score = "–" if verdict.score is None else f"{verdict.score:.3f}"
         cards.append(
             f'<section class="card"><div class="pic">{img}</div><div class="info">'
@@ -65,7 +81,8 @@ def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vip
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>
 body{{font-family:system-ui,sans-serif;margin:2em;background:#fafafa;color:#222}}
 .card{{display:flex;gap:1.5em;background:#fff;border-radius:8px;padding:1em;margin:1em 0;box-shadow:0 1px 3px #0002}}
-.pic img{{max-width:320px;border-radius:4px}} .info{{flex:1}} h2{{margin:.2em 0;font-size:1.1em}}
+.pic img{{max-width:320px;border-radius:4px;display:block}} figure{{margin:.5em 0}}
+figcaption{{font-size:.8em;color:#555;max-width:320px}} .info{{flex:1}} h2{{margin:.2em 0;font-size:1.1em}}
 .verdict{{display:inline-block;color:#fff;padding:.2em .8em;border-radius:1em;font-weight:600;margin:.2em 0}}
 .why{{font-style:italic}} .bar{{display:flex;align-items:center;gap:.5em;margin:.25em 0;font-size:.9em}}
 .lbl{{width:9em}} .track{{position:relative;flex:1;height:.8em;background:#eee;border-radius:.4em}}

@@ -8,7 +8,7 @@ aligned-crop frame, and a short description of where the boundary concentrates.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class ArtifactResult:
     score: float
     boundary: np.ndarray
     where: str
+    crop: np.ndarray | None = None  # the aligned crop the map refers to (set by ``score``)
 
     def to_dict(self) -> dict:
         return {"score": round(self.score, 4), "where": self.where}
@@ -159,4 +160,4 @@ class ArtifactDetector:
     def score(self, image_rgb: np.ndarray, face: object) -> ArtifactResult:
         """Score the ``face`` (a :class:`~vipguard.faces.Face`) found in ``image_rgb``."""
         crop, lms = self.crop(image_rgb, face.detection.landmarks)
-        return self.score_crop(crop, lms)
+        return replace(self.score_crop(crop, lms), crop=crop)
