@@ -86,7 +86,8 @@ def markdown(results: dict[str, Any]) -> str:
     rob = results.get("robustness") or {}
     if rob:
         levels = sorted({c["level"] for c in rob.values() if c["level"]})
-        out.extend(["", "## Table 10: robustness (AUC %, pooled over VIPs; "None" = all test images, degraded cells = the robustness subset, n in results.json)", ""])
+        out.extend(["", ("## Table 10: robustness (AUC %, pooled over VIPs; 'None' = all test images, degraded cells = the "
+                    "robustness subset, n in results.json)"), ""])
         for s, d in scorers.items():
             out.append(f"**{d}**")
             out.append("")
