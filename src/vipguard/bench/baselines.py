@@ -57,7 +57,7 @@ class CachedAnalyzer:
     @staticmethod
     def _key(image: np.ndarray, embedders: Sequence[str] | None, mesh: bool | None) -> bytes:
         h = blake2b(np.ascontiguousarray(image).data, digest_size=16)
-        h.update(repr((image.shape, str(image.dtype), tuple(embedders) if embedders else None, mesh)).encode())
+        h.update(repr((image.shape, str(image.dtype), None if embedders is None else tuple(embedders), mesh)).encode())
         return h.digest()
 
     def analyze(self, image: np.ndarray, max_faces: int | None = None, primary_only: bool = False,
