@@ -3,6 +3,8 @@ real photos; a schema-driven fuzz (schemathesis) and a random-request fuzz that 
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 import shutil
 from pathlib import Path
@@ -258,13 +260,13 @@ def test_schemathesis_no_5xx(config_kwargs):
             run()
 
 
-def test_web_page_in_headless_chromium(config_kwargs):
-    """The page in a real browser against a real server: its script sends the key and lists the VIPs."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("headless browser test needs /usr/bin/chromium (not installed)")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def live_server(config_kwargs):
+    """A real uvicorn server on a free loopback port in a thread; yields its base URL."""
     import socket
-    import subprocess
     import threading
     import time
 
@@ -284,60 +286,43 @@ def test_web_page_in_headless_chromium(config_kwargs):
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.1)
         assert server.started
-        out = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                              "--virtual-time-budget=5000", f"http://127.0.0.1:{port}/#key={KEY}"],
-                             capture_output=True, text=True, timeout=60)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium (not installed)")
+def test_web_page_in_headless_chromium(config_kwargs):
+    """The page in a real browser against a real server: its script sends the key and lists the VIPs."""
+    import subprocess
+
+    with live_server(config_kwargs) as url:
+        out = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                              "--virtual-time-budget=5000", f"{url}/#key={KEY}"],
+                             capture_output=True, text=True, timeout=60)
     assert 'id="canvas"' in out.stdout
     assert '<option value="Colin_Powell">Colin Powell</option>' in out.stdout, out.stdout[-2000:]
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium (not installed)")
 def test_web_page_upload_reads_verdict_in_chromium(config_kwargs, lfw):
     """Playwright drives Debian's Chromium: upload a real photo on the page and read the verdict it shows."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("headless browser test needs /usr/bin/chromium (not installed)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-    import socket
-    import threading
-    import time
 
-    import uvicorn
-
-    from vipguard.service import ServiceConfig, create_app
-
-    from .conftest import photos
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ServiceConfig(**config_kwargs)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert server.started
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/#key={KEY}")
-            page.wait_for_selector('option[value="Colin_Powell"]', state="attached", timeout=20000)
-            page.select_option("#vip", "Colin_Powell")
-            page.set_input_files("#file", str(photos(lfw, "Colin_Powell", 40, 40)[0]))
-            page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=60000)
-            verdict = page.text_content("#verdict")
-            vip = page.text_content("#vipname")
-            why = page.text_content("#why")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with live_server(config_kwargs) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.goto(f"{url}/#key={KEY}")
+        page.wait_for_selector('option[value="Colin_Powell"]', state="attached", timeout=20000)
+        page.select_option("#vip", "Colin_Powell")
+        page.set_input_files("#file", str(photos(lfw, "Colin_Powell", 40, 40)[0]))
+        page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=60000)
+        verdict = page.text_content("#verdict")
+        vip = page.text_content("#vipname")
+        why = page.text_content("#why")
+        browser.close()
     assert verdict.strip().replace(" ", "_") == "genuine"
     assert vip == "Colin_Powell" and "Colin_Powell" in why
