@@ -133,3 +133,11 @@ def test_cli_check_routes_videos(guard, clips, capsys):
     assert status == 1  # the corrupt clip failed
     assert [r["verdict"] for r in lines] == ["genuine", "error"]
     assert len(lines[0]["frames"]) == 6 and lines[1]["frames"] == []
+
+
+def test_cli_check_fps_option(guard, clips, capsys):
+    from vipguard.cli import main
+
+    assert main(["check", str(clips / "genuine.mp4"), "--json", "--fps", "1", "--db", str(guard.registry.path)]) == 0
+    line = json.loads(next(s for s in capsys.readouterr().out.splitlines() if s.startswith("{")))
+    assert line["verdict"] == "genuine" and len(line["frames"]) == 3  # half the frames of the default 2 fps

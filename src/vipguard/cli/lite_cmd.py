@@ -125,6 +125,7 @@ def register(app: typer.Typer) -> None:
         model_dir: Annotated[Optional[Path], typer.Option(help="mllm tier: local Qwen2.5-VL directory")] = None,
         vip_dir: Annotated[Optional[Path], typer.Option(help="mllm tier: trained VIP-token checkpoint")] = None,
         device: Annotated[str, typer.Option(help="mllm tier: torch device")] = "cpu",
+        fps: Annotated[float, typer.Option(help="videos: frames sampled per second")] = 2.0,
         models: ModelsOption = None,
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
@@ -160,7 +161,7 @@ def register(app: typer.Typer) -> None:
                     return 2
             for path in paths:
                 if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.video
-                    verdict, image = check_video_file(guard, path, vip=vip, with_image=report is not None)
+                    verdict, image = check_video_file(guard, path, vip=vip, fps=fps, with_image=report is not None)
                 else:
                     try:
                         image = load_image(path)
