@@ -1,0 +1,292 @@
+"""Artefact-detector benchmark: the self-blending detector (``vipguard.artifact``) and the lite tier on forgeries made
+with targets and seeds never used in training or enrolment.
+
+    python benchmarks/artifact.py                         # 4 VIPs, ~4 min on one core
+    python benchmarks/artifact.py --vips Tony_Blair --per-method 20 --genuine 30
+
+For each VIP: enrol from photos _0001–_0020; genuine test = _0021 onward (≤ --genuine). Forgery targets are LFW
+photos of people whose names start with M–Z that no part of the system has seen: not a VIP (of this run or the
+detector's exclusion list), not a background identity (enrolment negatives / enrolment forgery targets), and not one
+of the detector's training crops (the first 4 photos of each non-held-out identity). A seeded pool of --pool such
+photos is analysed once; per VIP, the --lookalikes pool photos whose mobilefacenet embedding is nearest the VIP's
+enrolled centre (``profile.centre``) are the "lookalike" targets, and forgeries alternate lookalike / random pool
+targets. selfswap puts a VIP test photo onto another test photo of the same VIP; morph uses ratio 0.8. Forging
+seeds derive from --seed (default 2024; training used seeds 0/1, enrolment 0).
+
+Tables: (1) per method, on identity-passing forgeries (sim_global ≥ the 5th percentile of that VIP's genuine test
+photos), lite-score AUC, similarity-only AUC and artefact-only AUC (1 − artifact score) vs the genuine test photos;
+(2) artefact-only AUC per method on all forgeries; (3) the detector's false-positive rate on genuine test photos at
+its operating threshold (clean, JPEG 60, 0.5× resize down and back up); (4) ms per face of ``a.artifact.score``.
+AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the AUCs and counted.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+
+cv2.setNumThreads(1)
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_VIPS = ["Tony_Blair", "Colin_Powell", "Serena_Williams", "George_W_Bush"]
+console = Console(width=140)
+
+
+def auc_value(pos: list[float], neg: list[float]) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    if not pos or not neg:
+        return None
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    return float(roc_auc_score(y, np.r_[pos, neg]))
+
+
+def fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def jpeg(image: np.ndarray, quality: int = 60) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def half_resize(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def target_pool(lfw: Path, vips: list[str]) -> list[Path]:
+    """M–Z photos never used by the detector's training, the background set or enrolment."""
+    from vipguard.artifact.data import VIP_IDENTITIES, is_held_out
+    from vipguard.background import load_background
+
+    background = set(load_background().identities)
+    banned = set(vips) | set(VIP_IDENTITIES) | background
+    out = []
+    for person in sorted(p for p in lfw.iterdir() if p.is_dir()):
+        if not "M" <= person.name[:1].upper() <= "Z" or person.name in banned:
+            continue
+        photos = sorted(person.glob("*.jpg"))
+        # training crops: the first 4 photos of each identity that is not held out
+        out.extend(photos if is_held_out(person.name) else photos[4:])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding lfw/")
+    ap.add_argument("--vips", nargs="+", default=DEFAULT_VIPS)
+    ap.add_argument("--genuine", type=int, default=40, help="genuine test photos per VIP (from _0021)")
+    ap.add_argument("--per-method", type=int, default=40, help="forgeries per method per VIP")
+    ap.add_argument("--pool", type=int, default=1000,
+                    help="unseen M–Z candidate target photos analysed (capped at all of them)")
+    ap.add_argument("--lookalikes", type=int, default=20, help="nearest pool photos per VIP used as lookalikes")
+    ap.add_argument("--timing-faces", type=int, default=40, help="faces timed for artifact.score")
+    ap.add_argument("--timing-reps", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=2024)
+    args = ap.parse_args(argv)
+
+    from vipguard import forge
+    from vipguard.background import load_background
+    from vipguard.enrol import Enroller
+    from vipguard.faces import AnalyzerConfig, FaceAnalyzer
+    from vipguard.guard import Guard
+    from vipguard.io import load_image
+    from vipguard.registry import Registry
+
+    console.print("[bold]vipguard artefact-detector benchmark[/] — one thread (OMP/OpenBLAS/OpenCV/onnxruntime = 1). "
+                  "Note: timings were taken on a shared machine (2 cores shared with other jobs), so expect noise.")
+    t_all = time.perf_counter()
+    lfw = args.data / "lfw"
+    rng = np.random.default_rng(args.seed)
+    pool_all = target_pool(lfw, args.vips)
+    pick = sorted(rng.choice(len(pool_all), size=min(args.pool, len(pool_all)), replace=False))
+    pool_paths = [pool_all[i] for i in pick]
+    methods = list(forge.FORGERS.names)
+
+    # per record: (vip, lite score, sim_global, artifact score); genuine under key None
+    genuine: list[tuple[str, float, float, float]] = []
+    fakes: dict[str, list[tuple[str, float, float, float, str]]] = defaultdict(list)  # + target kind
+    fails: dict[str, int] = defaultdict(int)
+    no_face: dict[str, int] = defaultdict(int)
+    fpr_scores: dict[str, list[float]] = {"clean": [], "JPEG 60": [], "0.5× resize": []}
+    fpr_noface: dict[str, int] = defaultdict(int)
+    timing_faces: list[tuple[np.ndarray, object]] = []
+
+    with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(num_threads=1)) as a:
+        enroller = Enroller(a, load_background())
+        reg = Registry(Path(tmp) / "r.db")
+        guard = Guard(reg, a)
+        threshold = float(a.artifact.threshold)
+        pool = []
+        for p in pool_paths:
+            img = load_image(p)
+            faces = a.analyze(img, primary_only=True)
+            if faces and "mobilefacenet" in faces[0].embeddings:
+                pool.append((p, img, faces[0]))
+        pool_emb = np.stack([f.embeddings["mobilefacenet"] for _, _, f in pool])
+        console.print(f"  target pool: {len(pool)} faces from {len(pool_paths)} of {len(pool_all)} unseen M–Z photos "
+                      f"({time.perf_counter() - t_all:.0f} s)")
+
+        for vi, vip in enumerate(args.vips):
+            photos = sorted((lfw / vip).glob("*.jpg"))
+            r = enroller.enrol(vip, photos[:20])
+            reg.put(r.profile)
+            test = []
+            for p in photos[20 : 20 + args.genuine]:
+                img = load_image(p)
+                v = guard.check(img, vip=vip)
+                if v.score is None:
+                    no_face["genuine"] += 1
+                    continue
+                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), float(v.evidence["artifact"])))
+                faces = a.analyze(img, primary_only=True)
+                if faces:
+                    test.append((p, img, faces[0]))
+                    if len(timing_faces) < args.timing_faces:
+                        timing_faces.append((img, faces[0]))
+                for name, fn in (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize)):
+                    im2 = img if fn is None else fn(img)
+                    f2 = faces if fn is None else a.analyze(im2, primary_only=True, embedders=())
+                    if not f2:
+                        fpr_noface[name] += 1
+                        continue
+                    fpr_scores[name].append(a.artifact.score(im2, f2[0]).score)
+
+            order = np.argsort(-(pool_emb @ np.asarray(r.profile.centre, np.float32)))
+            lookalikes = [pool[i] for i in order[: args.lookalikes]]
+            for mi, m in enumerate(methods):
+                forger = forge.FORGERS.create(m, ratio=0.8) if m == "morph" else forge.FORGERS.create(m)
+                mrng = np.random.default_rng([args.seed, vi, mi])
+                made = tries = 0
+                while made < args.per_method and tries < 4 * args.per_method and len(test) >= 2:
+                    tries += 1
+                    si = int(mrng.integers(len(test)))
+                    sp, simg, sface = test[si]
+                    if m == "selfswap":
+                        ti = int(mrng.integers(len(test) - 1))
+                        (tp, timg, tface), kind = test[ti + (ti >= si)], "self"
+                    elif made % 2 == 0:
+                        (tp, timg, tface), kind = lookalikes[(made // 2) % len(lookalikes)], "lookalike"
+                    else:
+                        (tp, timg, tface), kind = pool[int(mrng.integers(len(pool)))], "random"
+                    try:
+                        res = forger.forge(forge.ForgeInput(simg, sface, str(sp)), forge.ForgeInput(timg, tface, str(tp)),
+                                           np.random.default_rng([args.seed, vi, mi, tries]))
+                    except forge.ForgeError:
+                        fails[m] += 1
+                        continue
+                    made += 1
+                    v = guard.check(res.image, vip=vip)
+                    if v.score is None:
+                        no_face[m] += 1
+                        continue
+                    fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
+                                     float(v.evidence["artifact"]), kind))
+            console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "
+                          f"{sum(len(fakes[m]) for m in methods)} forgeries so far "
+                          f"({time.perf_counter() - t_all:.0f} s)")
+
+        # (4) artifact.score timing, one thread
+        for img, face in timing_faces[:3]:
+            a.artifact.score(img, face)  # warm-up
+        times = []
+        for _ in range(args.timing_reps):
+            for img, face in timing_faces:
+                t0 = time.perf_counter()
+                a.artifact.score(img, face)
+                times.append(1000 * (time.perf_counter() - t0))
+
+    # identity-passing threshold per VIP: 5th percentile of its genuine sim_global
+    sim_floor = {vip: float(np.percentile([g[2] for g in genuine if g[0] == vip], 5))
+                 for vip in {g[0] for g in genuine}}
+    pos_lite = [g[1] for g in genuine]
+    pos_sim = [g[2] for g in genuine]
+    pos_art = [1.0 - g[3] for g in genuine]
+
+    def row_aucs(recs):
+        return (auc_value(pos_lite, [f[1] for f in recs]), auc_value(pos_sim, [f[2] for f in recs]),
+                auc_value(pos_art, [1.0 - f[3] for f in recs]))
+
+    t1 = Table(title=f"(1) Identity-passing forgeries (sim_global ≥ VIP's genuine 5th pct) vs {len(genuine)} genuine "
+                     f"test photos, {len(args.vips)} VIPs pooled, seed {args.seed}")
+    for c in ["method", "n passing / made", "lite AUC (verdict.score)", "similarity-only AUC", "artefact-only AUC"]:
+        t1.add_column(c, justify="left" if c == "method" else "right")
+    passing_all, made_all = [], 0
+    for m in methods:
+        passing = [f for f in fakes[m] if f[2] >= sim_floor.get(f[0], np.inf)]
+        passing_all += passing
+        made_all += len(fakes[m])
+        t1.add_row(m, f"{len(passing)} / {len(fakes[m])}", *map(fmt, row_aucs(passing)))
+    t1.add_row("all identity-passing", f"{len(passing_all)} / {made_all}", *map(fmt, row_aucs(passing_all)),
+               style="bold")
+    for kind in ("lookalike", "random", "self"):
+        sub = [f for f in passing_all if f[4] == kind]
+        t1.add_row(f"  … {kind} targets", f"{len(sub)}", *map(fmt, row_aucs(sub)))
+    console.print(t1)
+
+    t2 = Table(title=f"(2) Artefact-only AUC per method on all forgeries (detector trained on self-blends only); "
+                     f"operating threshold {threshold:.3f}")
+    for c in ["method", "n", "artefact-only AUC", "mean artefact score", "TPR at threshold", "forge failures",
+              "no face"]:
+        t2.add_column(c, justify="left" if c == "method" else "right")
+    all_f = []
+    for m in methods:
+        recs = fakes[m]
+        all_f += recs
+        arts = [f[3] for f in recs]
+        t2.add_row(m, str(len(recs)), fmt(auc_value(pos_art, [1.0 - s for s in arts])),
+                   fmt(float(np.mean(arts)) if arts else None),
+                   fmt(float(np.mean(np.array(arts) >= threshold)) if arts else None), str(fails[m]), str(no_face[m]))
+    arts = [f[3] for f in all_f]
+    t2.add_row("all forgeries", str(len(all_f)), fmt(auc_value(pos_art, [1.0 - s for s in arts])),
+               fmt(float(np.mean(arts)) if arts else None),
+               fmt(float(np.mean(np.array(arts) >= threshold)) if arts else None), str(sum(fails.values())),
+               str(sum(no_face[m] for m in methods)), style="bold")
+    t2.add_row("genuine (reference)", str(len(genuine)), "", fmt(float(np.mean([g[3] for g in genuine]))),
+               "", "", str(no_face["genuine"]))
+    console.print(t2)
+
+    t3 = Table(title=f"(3) Artefact detector false-positive rate on genuine test photos at threshold {threshold:.3f} "
+                     "(target ≤ 5 %)")
+    for c in ["condition", "n", "FPR", "mean score", "no face"]:
+        t3.add_column(c, justify="left" if c == "condition" else "right")
+    for name, scores in fpr_scores.items():
+        s = np.array(scores)
+        t3.add_row(name, str(len(s)), f"{100 * float(np.mean(s >= threshold)):.1f} %" if len(s) else "–",
+                   fmt(float(s.mean()) if len(s) else None), str(fpr_noface[name]))
+    console.print(t3)
+
+    t4 = Table(title="(4) a.artifact.score cost, one thread — shared 2-core machine, timings are noisy")
+    t4.add_column("measure")
+    t4.add_column("value", justify="right")
+    if times:
+        t4.add_row("ms per face, mean / median / p90",
+                   f"{statistics.fmean(times):.2f} / {statistics.median(times):.2f} / "
+                   f"{float(np.percentile(times, 90)):.2f}  (n={len(times)}: {len(timing_faces)} faces × "
+                   f"{args.timing_reps}; target ≤ 10)")
+    t4.add_row("whole run", f"{time.perf_counter() - t_all:.0f} s")
+    console.print(t4)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
