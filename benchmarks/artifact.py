@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         (tp, timg, tface), kind = pool[int(mrng.integers(len(pool)))], "random"
                     try:
-                        res = forger.forge(forge.ForgeInput(simg, sface, str(sp)), forge.ForgeInput(timg, tface, str(tp)),
+                        res = forger.forge(forge.ForgeInput(simg, sface, str(sp)),
+                                           forge.ForgeInput(timg, tface, str(tp)),
                                            np.random.default_rng([args.seed, vi, mi, tries]))
                     except forge.ForgeError:
                         fails[m] += 1
