@@ -236,7 +236,10 @@ class Enroller:
                               tuple(FEATURES[i] for i in SCORE_COLUMNS), c=cfg.c, seed=cfg.seed,
                               columns=SCORE_COLUMNS, signs=tuple(EVIDENCE_SIGNS.values()))
         seconds = time.perf_counter() - start
+        # the similarity other people reach to this VIP: above it, the VIP's identity is in the face
+        identity_threshold = float(np.percentile(x[g == 1, FEATURES.index("sim_global")], 99.5))
         meta = {
+            "identity_threshold": round(identity_threshold, 4),
             "used": len(used), "rejected": len(paths) - len(used), "relaxed": relaxed, "fakes": len(fakes),
             "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},

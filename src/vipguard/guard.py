@@ -113,8 +113,10 @@ class Guard:
         elif score >= self.config.threshold:
             verdict, vip_name = "genuine", profile.name
         else:
-            # the VIP's identity is detectably there (as for adaptive selection) but the photo is not authentic
-            verdict = "fake" if float(evidence[0]) >= self.config.select_threshold else "different_person"
+            # the VIP's identity is in the face (more similar than other people get to this VIP) but the photo is
+            # not authentic: a forgery; otherwise a different person
+            floor = max(self.config.select_threshold, float(profile.meta.get("identity_threshold", 0.0)))
+            verdict = "fake" if float(evidence[0]) >= floor else "different_person"
             vip_name = profile.name
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo
