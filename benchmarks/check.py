@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from vipguard.background import load_background
     from vipguard.enrol import Enroller
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-    from vipguard.guard import Guard
+    from vipguard.guard import Guard, GuardConfig
     from vipguard.io import load_image
     from vipguard.registry import Registry
 
@@ -96,10 +96,19 @@ def main(argv: list[str] | None = None) -> int:
             neg_head[key].append(score)
             neg_sim[key].append(sim)
 
+    fast_s: list[float] = []
+    fast_gap: list[float] = []
+
     def timed_check(g: Guard, img: np.ndarray, vip: str):
+        """Full check (timed), then the same image with detail='fast' (timed; same score expected)."""
         t0 = time.perf_counter()
         v = g.check(img, vip=vip)
         check_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        vf = g_fast.check(img, vip=vip)
+        fast_s.append(time.perf_counter() - t0)
+        if v.score is not None and vf.score is not None:
+            fast_gap.append(abs(v.score - vf.score))
         return v
 
     t_all = time.perf_counter()
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_s = time.perf_counter() - t0
         reg = Registry(Path(tmp) / "r.db")
         g = Guard(reg, a)
+        g_fast = Guard(reg, a, GuardConfig(detail="fast"))
         others = [(p, load_image(p)) for p in other_paths]
         other_faces = [(p, img, (a.analyze(img, primary_only=True) or [None])[0]) for p, img in others]
         for vip in args.vips:
@@ -173,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     t2.add_row("check, ms/image (250×250 LFW + forgeries), mean / median / p90",
                f"{1000 * statistics.fmean(check_s):.1f} / {1000 * statistics.median(check_s):.1f} / "
                f"{1000 * float(np.percentile(check_s, 90)):.1f}  (n={len(check_s)}; target ≤ 40)")
+    t2.add_row("check --fast (no dense mesh), ms/image, mean / median / p90",
+               f"{1000 * statistics.fmean(fast_s):.1f} / {1000 * statistics.median(fast_s):.1f} / "
+               f"{1000 * float(np.percentile(fast_s, 90)):.1f}  (max score gap vs full: {max(fast_gap):.1e})")
     for vip, secs, used, fakes in enrol_rows:
         t2.add_row(f"enrol {vip}: 20 photos", f"{secs:.1f} s  (used {used}, {fakes} fakes)")
     t2.add_row("model + background warm-up", f"{warm_s:.1f} s")

@@ -207,3 +207,21 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.splitlines()[0])["name"] == "Colin_Powell"
     assert main(["remove", "Colin_Powell", "--db", db]) == 0
     assert main(["remove", "Colin_Powell", "--db", db]) == 1
+
+
+def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
+    from vipguard.guard import FAST_FEATURES, Guard, GuardConfig
+
+    registry, _ = enrolled
+    full, fast = Guard(registry, analyzer), Guard(registry, analyzer, GuardConfig(detail="fast"))
+    for path in photos(lfw, "Tony_Blair", 50, 52) + _others(lfw, 2):
+        a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
+        assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
+        assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
+    with pytest.raises(ValueError, match="detail"):
+        GuardConfig(detail="medium")
+
+
+def test_explanation_names_the_part_that_departs(verdicts):
+    texts = [v.explanation for r in verdicts.values() for v in r["swap"] + r["inner"]]
+    assert any("Largest departure from" in t for t in texts)

@@ -47,8 +47,22 @@ def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int 
     return [f for f in ranked[:k] if sign * contributions[f] > 0] or ranked[:1]
 
 
+PART_EVIDENCE = ("sim_eyes", "sim_inner", "sim_outer", "inner_outer", "patch_eyes", "patch_nose", "patch_mouth")
+
+
+def largest_departure(values: dict[str, float], usual: dict[str, float], margin: float = 0.1) -> str | None:
+    """The facial part that departs most from the VIP's typical genuine photo (None when none departs by
+    more than ``margin`` or the parts were not measured)."""
+    gaps = {f: usual[f] - values[f] for f in PART_EVIDENCE if f in values and f in usual}
+    if not gaps:
+        return None
+    worst = max(gaps, key=gaps.get)
+    return worst if gaps[worst] > margin else None
+
+
 def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
-            contributions: dict[str, float] | None, score: float | None, where: str | None = None) -> str:
+            contributions: dict[str, float] | None, score: float | None, where: str | None = None,
+            measured: frozenset[str] | None = None) -> str:
     """One or two sentences naming the evidence that decided ``verdict``, with its values."""
     values = dict(zip(FEATURES, (float(v) for v in evidence)))
     usual = dict(zip(FEATURES, (float(v) for v in typical)))
@@ -59,4 +73,9 @@ def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.nda
     reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
             "different_person": f"Likely a different person than {vip}"}[verdict]
-    return f"{lead} (score {score:.2f}): {reasons}."
+    text = f"{lead} (score {score:.2f}): {reasons}."
+    parts = {f: v for f, v in values.items() if measured is None or f in measured}
+    worst = largest_departure(parts, usual)
+    if worst is not None and worst not in picked:
+        text += f" Largest departure from {vip}'s genuine photos: {_phrase(worst, values[worst], usual[worst], vip)}."
+    return text
