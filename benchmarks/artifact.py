@@ -22,11 +22,7 @@ AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the 
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+from one_core import DEFAULT_DATA  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -36,15 +32,10 @@ from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
-
-cv2.setNumThreads(1)
-
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_VIPS = ["Tony_Blair", "Colin_Powell", "Serena_Williams", "George_W_Bush"]
 console = Console(width=140)
 

@@ -12,11 +12,7 @@ target), ≤ --per-method per VIP, seed 1234. AUCs pool all VIPs: genuine test p
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+from one_core import DEFAULT_DATA  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
@@ -25,16 +21,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import cv2  # noqa: E402
-
-cv2.setNumThreads(1)
-
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
 console = Console(width=130)
 
 
