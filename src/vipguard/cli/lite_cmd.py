@@ -149,7 +149,8 @@ def register(app: typer.Typer) -> None:
             return 2
         failed = 0
         items = []
-        table = Table("input", "verdict", "VIP", "score", "similarity", "explanation")
+        table = Table("input", "verdict", "VIP", "score", "sim.", "explanation")
+        table.columns[5].ratio = 1  # the explanation takes the width that is left
         with FaceAnalyzer(store=store) as analyzer:
             guard = Guard(registry, analyzer, GuardConfig(detail="fast" if fast else "full"))
             judge = guard.check
@@ -178,7 +179,7 @@ def register(app: typer.Typer) -> None:
                     emit_json(verdict.to_json())
                 style = VERDICT_STYLE.get(verdict.verdict, "")
                 table.add_row(
-                    str(path), f"[{style}]{verdict.verdict}[/]", verdict.vip or "-",
+                    path.name, f"[{style}]{verdict.verdict}[/]", verdict.vip or "-",
                     "-" if verdict.score is None else f"{verdict.score:.3f}", str(verdict.face_similarity),
                     verdict.explanation,
                 )
