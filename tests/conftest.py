@@ -51,3 +51,11 @@ def analyzer(store):
 def photos(lfw: Path, name: str, first: int = 1, last: int = 9999) -> list[Path]:
     """``name``'s LFW photos with index in [first, last]."""
     return [p for p in sorted((lfw / name).glob("*.jpg")) if first <= int(p.stem.rsplit("_", 1)[1]) <= last]
+
+
+def photo_folder(lfw: Path, name: str, first: int, last: int, folder: Path) -> Path:
+    """A folder holding copies of ``name``'s LFW photos with index in [first, last] (an enrolment folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in photos(lfw, name, first, last):
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder

@@ -4,7 +4,6 @@ made with seeds and targets never used at enrolment."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from vipguard import forge
 from vipguard.io import load_image
 
-from .conftest import VIPS, photos
+from .conftest import VIPS, photo_folder, photos
 
 # Issue targets: AUC >= 0.99 (other people, full swaps) and >= 0.95 (partial swaps, morphs) per VIP. Other people
 # meet it; the forgery bounds below are what the current head reaches on every VIP (see the issue notes).
@@ -165,10 +164,7 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
     from vipguard.cli import main
 
     db = str(tmp_path / "cli.db")
-    enrol_dir = tmp_path / "enrol"
-    enrol_dir.mkdir()
-    for p in photos(lfw, "Colin_Powell", 1, 8):
-        (enrol_dir / p.name).write_bytes(p.read_bytes())
+    enrol_dir = photo_folder(lfw, "Colin_Powell", 1, 8, tmp_path / "enrol")
     (enrol_dir / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     assert main(["enroll", "Colin_Powell", str(enrol_dir), "--db", db]) == 0
     out = capsys.readouterr()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import photos
+from .conftest import photo_folder, photos
 
 pytest.importorskip("torch")
 
@@ -15,10 +15,7 @@ def test_check_tier_mllm_json_contract(lfw, store, tmp_path, capsys):
     from vipguard.cli import main
 
     db = str(tmp_path / "r.db")
-    enrol = tmp_path / "enrol"
-    enrol.mkdir()
-    for p in photos(lfw, "Colin_Powell", 1, 5):
-        (enrol / p.name).write_bytes(p.read_bytes())
+    enrol = photo_folder(lfw, "Colin_Powell", 1, 5, tmp_path / "enrol")
     assert main(["enroll", "Colin_Powell", str(enrol), "--db", db]) == 0
     tiny = tmp_path / "tiny"
     assert main(["mllm", "build-tiny", "--out", str(tiny)]) == 0

@@ -89,29 +89,36 @@ class Guard:
             return Verdict.failed(str(path), exc.reason)
         return self.check(image, vip=vip, source=str(path))
 
-    def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
+    def profiles(self, vip: str | None) -> list[VipProfile] | str:
+        """The VIPs to judge against (``vip`` alone, or all enrolled), or the error message why there are none."""
         if vip is not None:
             try:
-                profiles = [self.registry.get(vip)]
+                return [self.registry.get(vip)]
             except UnknownVip as exc:
-                return Verdict.failed(source, str(exc))
-        else:
-            profiles = self.registry.profiles()
-            if not profiles:
-                return Verdict.failed(source, "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
+                return str(exc)
+        return self.registry.profiles() or "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
+
+    def select(self, embeddings: np.ndarray, profiles: list[VipProfile], vip: str | None
+               ) -> tuple[int, int, bool]:
+        """Adaptive selection: (face index, VIP index, whether that face claims the VIP). With ``vip`` given the
+        face nearest to it is judged; otherwise the nearest (face, VIP) pair, unless it is below the threshold."""
+        sims = np.asarray(embeddings) @ np.stack([p.centre for p in profiles]).T  # faces × VIPs
+        face_i, vip_i = (int(i) for i in np.unravel_index(int(np.argmax(sims)), sims.shape))
+        if vip is not None or float(sims[face_i, vip_i]) >= self.config.select_threshold:
+            return face_i, vip_i, True
+        return 0, int(np.argmax(sims[0])), False
+
+    def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
+        profiles = self.profiles(vip)
+        if isinstance(profiles, str):
+            return Verdict.failed(source, profiles)
         # descriptors embed the whole face and its parts in one batch, so the analyzer skips its own embedding
         fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
         faces = self.analyzer.analyze(image, max_faces=self.config.max_faces, embedders=(), mesh=not fast)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
         described = [describe_with(self.analyzer, image, f) for f in faces]
-        centres = np.stack([p.centre for p in profiles])
-        sims = np.stack([d.embeddings["global"] for d, _ in described]) @ centres.T  # faces × VIPs
-        face_i, vip_i = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        best = float(sims[face_i, vip_i])
-        claimed = vip is not None or best >= self.config.select_threshold
-        if not claimed:
-            face_i, vip_i = 0, int(np.argmax(sims[0]))
+        face_i, vip_i, claimed = self.select(np.stack([d.embeddings["global"] for d, _ in described]), profiles, vip)
         descriptor, artifact = described[face_i]
         return self._judge(faces[face_i], descriptor, artifact, profiles[vip_i], source, len(faces), claimed,
                            FAST_FEATURES if fast else None)

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..registry import Registry, RegistryError, UnknownVip, validate_name
+from ..weights import ModelStore
 from .common import emit_json, open_store, stderr, stdout
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
@@ -24,6 +25,12 @@ def _registry(db: Path | None) -> Registry | None:
     except RegistryError as exc:
         stderr().print(f"[red]error:[/] {exc}")
         return None
+
+
+def _open(models: Path | None, db: Path | None) -> tuple[ModelStore, Registry] | None:
+    """The verified model store and the registry, or None after printing what is wrong with either."""
+    store, registry = open_store(models), _registry(db)
+    return (store, registry) if store is not None and registry is not None else None
 
 
 def _progress() -> Progress:
@@ -53,10 +60,10 @@ def register(app: typer.Typer) -> None:
         if not photo_dir.exists():
             stderr().print(f"[red]error:[/] {photo_dir}: no such file or folder")
             return 2
-        store = open_store(models)
-        registry = _registry(db)
-        if store is None or registry is None:
+        opened = _open(models, db)
+        if opened is None:
             return 2
+        store, registry = opened
         with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
             tasks: dict[str, int] = {}
 
@@ -132,17 +139,17 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
         from ..faces import FaceAnalyzer
-        from ..guard import Guard, GuardConfig
+        from ..guard import Guard, GuardConfig, Verdict
         from ..io import InputError, expand_inputs, is_video, load_image
         from ..video import check_video_file
 
         if tier not in {"lite", "mllm"}:
             stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
             return 2
-        store = open_store(models)
-        registry = _registry(db)
-        if store is None or registry is None:
+        opened = _open(models, db)
+        if opened is None:
             return 2
+        store, registry = opened
         paths = list(expand_inputs(inputs))
         if not paths:
             stderr().print("[red]error:[/] no input images")
@@ -169,7 +176,7 @@ def register(app: typer.Typer) -> None:
                     try:
                         image = load_image(path)
                     except InputError as exc:
-                        verdict, image = guard_failed(str(path), exc.reason), None
+                        verdict, image = Verdict.failed(str(path), exc.reason), None
                     else:
                         verdict = judge(image, vip=vip, source=str(path))
                 failed += verdict.verdict == "error"
@@ -194,8 +201,3 @@ def register(app: typer.Typer) -> None:
             stderr().print(f"report written to {report}")
         return 1 if failed else 0
 
-
-def guard_failed(path: str, reason: str):
-    from ..guard import Verdict
-
-    return Verdict.failed(path, reason)

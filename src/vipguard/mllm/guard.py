@@ -10,7 +10,6 @@ import numpy as np
 
 from ..faces import face_score
 from ..guard import Guard, Verdict
-from ..registry import UnknownVip
 
 
 def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, device: str = "cpu",
@@ -23,22 +22,16 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
     scorer = MLLMScorer.from_dirs(model_dir, vip_dir, device=device)
 
     def judge(image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
-        try:
-            profiles = [guard.registry.get(vip)] if vip else guard.registry.profiles()
-        except UnknownVip as exc:
-            return Verdict.failed(source, str(exc))
-        if not profiles:
-            return Verdict.failed(source, "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
+        profiles = guard.profiles(vip)
+        if isinstance(profiles, str):
+            return Verdict.failed(source, profiles)
         faces = guard.analyzer.analyze(image, max_faces=guard.config.max_faces, mesh=False)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
-        embeddings = np.stack([f.embeddings["mobilefacenet"] for f in faces])
-        sims = embeddings @ np.stack([p.centre for p in profiles]).T
-        fi, vi = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        cos = float(sims[fi, vi])
-        similarity = face_score(cos)
+        fi, vi, claimed = guard.select(np.stack([f.embeddings["mobilefacenet"] for f in faces]), profiles, vip)
         face, profile = faces[fi], profiles[vi]
-        claimed = vip is not None or cos >= guard.config.select_threshold
+        cos = float(face.embeddings["mobilefacenet"] @ profile.centre)
+        similarity = face_score(cos)
         score = scorer.score(image, face.embeddings["mobilefacenet"], similarity)
         if not claimed:
             verdict, name = "different_person", None
