@@ -221,3 +221,15 @@ def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
 def test_explanation_names_the_part_that_departs(verdicts):
     texts = [v.explanation for r in verdicts.values() for v in r["swap"] + r["inner"]]
     assert any("Largest departure from" in t for t in texts)
+
+
+def test_identity_floor_is_per_vip(analyzer, enrolled):
+    from vipguard.guard import Guard
+
+    registry, results = enrolled
+    guard = Guard(registry, analyzer)
+    profile = results["Tony_Blair"].profile
+    floor = profile.meta["identity_threshold"]
+    assert 0.0 < floor < 0.6  # other people's similarity to the VIP stays well below a genuine photo's
+    assert guard.carries_identity(max(floor, 0.25) + 0.01, profile)
+    assert not guard.carries_identity(max(floor, 0.25) - 0.01, profile)

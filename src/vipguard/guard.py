@@ -108,6 +108,11 @@ class Guard:
             return face_i, vip_i, True
         return 0, int(np.argmax(sims[0])), False
 
+    def carries_identity(self, cos: float, profile: VipProfile) -> bool:
+        """Whether a face at cosine ``cos`` to the VIP's centre carries the VIP's identity: more similar than other
+        people got to this VIP at enrolment (and than the selection threshold)."""
+        return cos >= max(self.config.select_threshold, float(profile.meta.get("identity_threshold", 0.0)))
+
     def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
         profiles = self.profiles(vip)
         if isinstance(profiles, str):
@@ -135,8 +140,7 @@ class Guard:
         else:
             # the VIP's identity is in the face (more similar than other people get to this VIP) but the photo is
             # not authentic: a forgery; otherwise a different person
-            floor = max(self.config.select_threshold, float(profile.meta.get("identity_threshold", 0.0)))
-            verdict = "fake" if float(evidence[0]) >= floor else "different_person"
+            verdict = "fake" if self.carries_identity(float(evidence[0]), profile) else "different_person"
             vip_name = profile.name
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo

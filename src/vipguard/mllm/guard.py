@@ -38,7 +38,7 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
         elif score >= guard.config.threshold:
             verdict, name = "genuine", profile.name
         else:
-            verdict = "fake" if cos >= guard.config.select_threshold else "different_person"
+            verdict = "fake" if guard.carries_identity(cos, profile) else "different_person"
             name = profile.name
         answer = scorer.explain(image, face.embeddings["mobilefacenet"], similarity) if explain else ""
         text = (f"MLLM P(yes) = {score:.2f} at face similarity {similarity}/100 to {profile.name}. "
