@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing-faces", type=int, default=40, help="faces timed for artifact.score")
     ap.add_argument("--timing-reps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--artifact-weights", type=Path, default=None,
+                    help="artefact-detector folder to evaluate (default: the packaged weights)")
     args = ap.parse_args(argv)
 
     from vipguard import forge
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     fpr_noface: dict[str, int] = defaultdict(int)
     timing_faces: list[tuple[np.ndarray, object]] = []
 
-    with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(num_threads=1)) as a:
+    with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(
+            num_threads=1, artifact_weights=str(args.artifact_weights) if args.artifact_weights else None)) as a:
         enroller = Enroller(a, load_background())
         reg = Registry(Path(tmp) / "r.db")
         guard = Guard(reg, a)

@@ -34,7 +34,7 @@ def thumbnail(image: np.ndarray, box: Sequence[float] | None, colour: str, side:
 
 
 def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str:
-    """A PNG data URI of the aligned face with the artefact detector's blending-boundary map as a heat overlay."""
+    """A PNG data URI of the detector's face crop with its blending-boundary map as a heat overlay."""
     heat = cv2.applyColorMap(np.clip(boundary * 255.0, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
     heat = cv2.cvtColor(cv2.resize(heat, crop.shape[1::-1]), cv2.COLOR_BGR2RGB)
     alpha = np.clip(cv2.resize(boundary, crop.shape[1::-1]), 0.0, 1.0)[..., None] * 0.7

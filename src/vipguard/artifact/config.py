@@ -14,8 +14,11 @@ from pathlib import Path
 class ArtifactConfig:
     """Architecture and operating point, saved as ``config.json`` beside the weights."""
 
-    size: int = 128  # aligned crop side (pixels)
-    margin: float = 0.25  # crop margin (fraction of size; keeps the face outline inside)
+    size: int = 128  # crop side (pixels)
+    margin: float = 0.25  # aligned crop margin (fraction of size; keeps the face outline inside)
+    crop: str = "aligned"  # "aligned" (similarity warp to the template) or "native" (the photo's own pixel grid)
+    iod: float = 43.0  # native crop: the training scale, inter-ocular distance in pixels (LFW median)
+    max_rescale: float = 1.25  # native crop: rescale only faces further than this factor from ``iod``
     stem: int = 16
     stages: tuple[tuple[int, int, int, int], ...] = (  # (out channels, blocks, first stride, expansion)
         (24, 1, 2, 2), (32, 2, 1, 4), (64, 2, 2, 4), (96, 2, 2, 4))

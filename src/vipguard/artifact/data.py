@@ -1,8 +1,8 @@
 """Training data for the artefact detector: aligned face crops of LFW's *other* identities plus their geometry.
 
-The face pipeline runs once per photo; the aligned ``size``×``size`` crops (``margin`` 0.25 keeps the face outline
-inside the crop), the 5 landmarks and the 478 mesh points — both mapped into the crop frame — are cached to one
-``.npz`` under a cache directory (never in the repository). The 19 protected identities are never used.
+The face pipeline runs once per photo; the ``size``×``size`` crops in the detector's crop geometry
+(:mod:`vipguard.artifact.crop`: aligned, or the photo's native pixel grid), the 5 landmarks and the 478 mesh points —
+both mapped into the crop frame — are cached to one ``.npz`` under a cache directory (never in the repository). The 19 protected identities are never used.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import ArtifactConfig
+
 VIP_IDENTITIES: tuple[str, ...] = (
     "Tony_Blair", "Gerhard_Schroeder", "George_W_Bush", "Donald_Rumsfeld", "Colin_Powell", "Ariel_Sharon",
     "Hugo_Chavez", "Junichiro_Koizumi", "Jean_Chretien", "John_Ashcroft", "Serena_Williams", "Jacques_Chirac",
     "Vladimir_Putin", "Luiz_Inacio_Lula_da_Silva", "Gloria_Macapagal_Arroyo", "Jennifer_Capriati",
     "Arnold_Schwarzenegger", "Lleyton_Hewitt", "Laura_Bush",
 )
-
-CROP_SIZE = 128
-CROP_MARGIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -86,14 +85,13 @@ def other_photos(lfw_dir: Path, per_identity: int = 4, held_out: bool | None = N
 
 
 def crop_face(image: np.ndarray, landmarks: np.ndarray, mesh_points: np.ndarray | None,
-              size: int = CROP_SIZE, margin: float = CROP_MARGIN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(crop, landmarks, points) in the aligned crop frame; points are NaN when ``mesh_points`` is None."""
-    import cv2
+              config: ArtifactConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crop, landmarks, points) in ``config``'s crop frame; points are NaN when ``mesh_points`` is None."""
+    from ..faces.align import transform_points
+    from .crop import apply_crop, crop_matrix
 
-    from ..faces.align import estimate_norm, transform_points
-
-    matrix = estimate_norm(landmarks, size, margin)
-    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    matrix = crop_matrix(landmarks, config.crop, config.size, config.margin, config.iod, config.max_rescale)
+    crop = apply_crop(image, matrix, config.size)
     lms = transform_points(landmarks, matrix).astype(np.float32)
     if mesh_points is None:
         pts = np.full((478, 2), np.nan, np.float32)
@@ -102,8 +100,7 @@ def crop_face(image: np.ndarray, landmarks: np.ndarray, mesh_points: np.ndarray 
     return crop, lms, pts
 
 
-def build_crops(paths: Sequence[Path], analyzer: object, size: int = CROP_SIZE, margin: float = CROP_MARGIN,
-                progress: bool = True) -> FaceCrops:
+def build_crops(paths: Sequence[Path], analyzer: object, config: ArtifactConfig, progress: bool = True) -> FaceCrops:
     """Run ``analyzer`` (a :class:`~vipguard.faces.FaceAnalyzer`) on each photo; keep the primary face."""
     from tqdm import tqdm
 
@@ -120,7 +117,7 @@ def build_crops(paths: Sequence[Path], analyzer: object, size: int = CROP_SIZE, 
             continue
         face = faces[0]
         crop, lm, pt = crop_face(rgb, face.detection.landmarks, face.mesh.points if face.mesh else None,
-                                 size, margin)
+                                 config)
         images.append(crop)
         lms.append(lm)
         pts.append(pt)
@@ -131,17 +128,26 @@ def build_crops(paths: Sequence[Path], analyzer: object, size: int = CROP_SIZE, 
     return FaceCrops(np.stack(images), np.stack(lms), np.stack(pts), np.array(ids), np.array(kept))
 
 
-def load_or_build(lfw_dir: Path, cache_dir: Path, per_identity: int = 4, size: int = CROP_SIZE,
-                  margin: float = CROP_MARGIN, progress: bool = True) -> FaceCrops:
+def cache_name(config: ArtifactConfig, per_identity: int) -> str:
+    """The cache file's name: one per crop geometry."""
+    if config.crop == "native":
+        geometry = f"native_s{config.size}_iod{config.iod:g}_r{config.max_rescale:g}"
+    else:
+        geometry = f"s{config.size}_m{int(config.margin * 100)}"
+    return f"lfw_others_{geometry}_p{per_identity}.npz"
+
+
+def load_or_build(lfw_dir: Path, cache_dir: Path, config: ArtifactConfig, per_identity: int = 4,
+                  progress: bool = True) -> FaceCrops:
     """The cached crops of all non-VIP identities (built once, then read from ``cache_dir``)."""
-    cache = Path(cache_dir) / f"lfw_others_s{size}_m{int(margin * 100)}_p{per_identity}.npz"
+    cache = Path(cache_dir) / cache_name(config, per_identity)
     if cache.is_file():
         return FaceCrops.load(cache)
     from ..faces import AnalyzerConfig, FaceAnalyzer
 
     paths = other_photos(lfw_dir, per_identity)
     with FaceAnalyzer(AnalyzerConfig(embedders=(), num_threads=1)) as analyzer:
-        crops = build_crops(paths, analyzer, size, margin, progress)
+        crops = build_crops(paths, analyzer, config, progress)
     crops.save(cache)
     return crops
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..faces.align import estimate_norm, transform_points
+from ..faces.align import transform_points
 from ..weights import WeightsError
 from .config import ArtifactConfig
+from .crop import apply_crop, crop_matrix
 
 NO_BOUNDARY = "no clear boundary"
 ZONES = ("at the forehead", "around the eyes", "around the nose", "around the mouth", "along the cheeks",
@@ -127,11 +128,10 @@ class ArtifactDetector:
         return self.config.size
 
     def crop(self, image_rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(aligned crop, its 5 landmarks in the crop frame) for this detector's size and margin."""
-        matrix = estimate_norm(landmarks, self.size, self.config.margin)
-        crop = cv2.warpAffine(image_rgb, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT)
-        return crop, transform_points(landmarks, matrix).astype(np.float32)
+        """(crop, its 5 landmarks in the crop frame) in this detector's crop geometry (:mod:`.crop`)."""
+        c = self.config
+        matrix = crop_matrix(landmarks, c.crop, c.size, c.margin, c.iod, c.max_rescale)
+        return apply_crop(image_rgb, matrix, c.size), transform_points(landmarks, matrix).astype(np.float32)
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs for (N, S, S, 3) uint8 crops: probabilities (N,) and boundary maps (N, b, b)."""

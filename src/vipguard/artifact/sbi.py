@@ -1,4 +1,5 @@
-"""Self-blended pseudo-fakes (Shiohara & Yamasaki, CVPR 2022) with Face X-ray boundary targets (Li et al., 2020).
+"""Pseudo-fakes with Face X-ray boundary targets (Li et al., 2020): self-blended images (Shiohara & Yamasaki,
+CVPR 2022) and Face X-ray's blended images of two different people.
 
 A face is blended with a slightly transformed copy of itself inside a deformed, softened landmark mask: the
 result carries the statistical traces of a face swap (a colour / frequency / geometry mismatch along a blending
@@ -190,10 +191,29 @@ def affine_jitter(image: np.ndarray, rng: np.random.Generator, shift: float = 0.
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def resample_jitter(image: np.ndarray, rng: np.random.Generator, amplitude: tuple[float, float] = (0.3, 1.5),
+                    ) -> np.ndarray:
+    """Resample through a smooth random sub-pixel displacement field (bilinear), as any landmark warp does.
+
+    The content barely moves, but every pixel is interpolated: the texture loses the photo's own fine grain and
+    compression grid, which is what a warped-in face carries even when its colours match perfectly.
+    """
+    h, w = image.shape[:2]
+    amp = float(rng.uniform(*amplitude))
+    grid = int(rng.integers(3, 7))
+    dx = cv2.resize(rng.uniform(-amp, amp, (grid, grid)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(rng.uniform(-amp, amp, (grid, grid)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, gx + dx, gy + dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
 def source_transform(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The slightly transformed copy that is blended back: colour, frequency and geometry jitter."""
-    out = colour_jitter(image, rng)
+    """The slightly transformed copy that is blended back: colour (of random strength, down to nearly seamless,
+    as after a colour transfer or Poisson blend), frequency, sub-pixel resampling and geometry jitter."""
+    out = colour_jitter(image, rng, strength=float(rng.uniform(0.1, 1.0)))
     out = frequency_jitter(out, rng)
+    if rng.random() < 0.5:
+        out = resample_jitter(out, rng)
     return affine_jitter(out, rng)
 
 
@@ -211,6 +231,45 @@ def self_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | No
     out = source.astype(np.float32) * m + target.astype(np.float32) * (1.0 - m)
     blended = np.clip(np.round(out), 0, 255).astype(np.uint8)
     return SelfBlend(image=blended, mask=mask, boundary=boundary_target(mask), ratio=ratio, hull=kind)
+
+
+def nearest_donors(landmarks: np.ndarray, identities: np.ndarray, k: int = 16) -> np.ndarray:
+    """(N, k) indices of the faces whose 5-landmark layout (normalised for position and scale) is nearest each
+    face's, among faces of *other* identities: Face X-ray's donors, so that a blend needs little warping."""
+    lm = np.asarray(landmarks, np.float64).reshape(len(landmarks), 5, 2)
+    centred = lm - lm.mean(1, keepdims=True)
+    norm = centred / np.linalg.norm(centred, axis=(1, 2), keepdims=True).clip(1e-6)
+    flat = norm.reshape(len(lm), -1)
+    sq = (flat**2).sum(1)
+    dist = sq[:, None] + sq[None, :] - 2.0 * flat @ flat.T
+    ids = np.asarray(identities)
+    dist[ids[:, None] == ids[None, :]] = np.inf
+    k = max(1, min(k, len(lm) - 1))
+    return np.argsort(dist, axis=1)[:, :k]
+
+
+def pair_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | None, donor: np.ndarray,
+               donor_landmarks: np.ndarray, rng: np.random.Generator) -> SelfBlend:
+    """Face X-ray's blended image (Li et al. 2020): another person's face, similarity-aligned on the 5 landmarks
+    (resampled), colour-corrected towards ``image`` by a random amount and frequency-jittered, blended into
+    ``image`` inside a deformed, softened landmark hull of ``image``'s face."""
+    from ..faces.align import similarity_transform
+    from ..forge.warp import match_colour
+
+    h, w = image.shape[:2]
+    matrix = similarity_transform(np.asarray(donor_landmarks, np.float64), np.asarray(landmarks, np.float64))
+    warped = cv2.warpAffine(donor, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    hull, kind = hull_mask(landmarks, points, (h, w), rng)
+    mask = soften_mask(deform_mask(hull, rng), rng)
+    matched = match_colour(warped, image, hull)
+    amount = float(rng.uniform(0.6, 1.0))
+    source = np.clip(matched.astype(np.float32) * amount + warped.astype(np.float32) * (1 - amount), 0, 255)
+    source = frequency_jitter(source.astype(np.uint8), rng)
+    ratio = float(BLEND_RATIOS[int(rng.integers(len(BLEND_RATIOS)))])
+    m = (mask * ratio)[..., None]
+    out = source.astype(np.float32) * m + image.astype(np.float32) * (1.0 - m)
+    blended = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return SelfBlend(image=blended, mask=mask, boundary=boundary_target(mask), ratio=ratio, hull=f"pair:{kind}")
 
 
 def degrade(image: np.ndarray, rng: np.random.Generator, p_jpeg: float = 0.5, p_resize: float = 0.4,

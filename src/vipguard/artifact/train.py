@@ -23,7 +23,7 @@ import numpy as np
 
 from .data import FaceCrops, load_or_build, split
 from .config import ArtifactConfig
-from .sbi import degrade, jpeg, rescale, self_blend
+from .sbi import degrade, jpeg, nearest_donors, pair_blend, rescale, self_blend
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,11 @@ class TrainConfig:
     seed: int = 0
     per_identity: int = 4
     threads: int = 1
-    target_fpr: float = 0.05  # operating threshold: this FPR on validation reals (clean, JPEG 60, 0.5× resize)
+    target_fpr: float = 0.05  # operating threshold: at most this FPR on validation reals, clean, JPEG 60 and 0.5× resize
     p_resize_real: float = 0.4  # probability of the down-up resize augmentation for real crops
     p_resize_fake: float = 0.4  # ... and for self-blends (higher for reals: blur alone is not evidence)
     init: str = ""  # start from the weights in this folder (model.safetensors + config.json)
+    p_pair: float = 0.0  # share of pseudo-fakes that are Face X-ray pair blends (another identity) instead of self-blends
 
 
 def _to_tensor(images: list[np.ndarray]):
@@ -61,10 +62,13 @@ def boundary_at(mask: np.ndarray, size: int) -> np.ndarray:
 
 def make_batch(crops: FaceCrops, rng: np.random.Generator, batch: int, boundary_size: int,
                augment: bool = True, p_resize: tuple[float, float] = (0.4, 0.4),
+               donors: np.ndarray | None = None, p_pair: float = 0.0,
                ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """(images, labels (B,), boundary targets (B, b, b)): first half real, second half self-blended.
+    """(images, labels (B,), boundary targets (B, b, b)): first half real, second half pseudo-fakes.
 
-    ``p_resize``: probability of the down-up resize augmentation for (real, self-blended) crops.
+    ``p_resize``: probability of the down-up resize augmentation for (real, pseudo-fake) crops. A pseudo-fake is
+    a Face X-ray pair blend with a donor from ``donors`` (:func:`~.sbi.nearest_donors`) with probability
+    ``p_pair``, else a self-blend.
     """
     idx = rng.integers(0, len(crops), batch)
     half = batch // 2
@@ -74,7 +78,12 @@ def make_batch(crops: FaceCrops, rng: np.random.Generator, batch: int, boundary_
         if j < half:
             img = crops.images[i]
         else:
-            sb = self_blend(crops.images[i], crops.landmarks[i], crops.points[i], rng)
+            if donors is not None and rng.random() < p_pair:
+                d = int(donors[i][int(rng.integers(donors.shape[1]))])
+                sb = pair_blend(crops.images[i], crops.landmarks[i], crops.points[i], crops.images[d],
+                                crops.landmarks[d], rng)
+            else:
+                sb = self_blend(crops.images[i], crops.landmarks[i], crops.points[i], rng)
             img, labels[j], targets[j] = sb.image, 1.0, boundary_at(sb.mask, boundary_size)
         if augment:
             if rng.random() < 0.5:
@@ -114,18 +123,27 @@ def predict(net, images: list[np.ndarray], batch: int = 64) -> np.ndarray:
 
 
 def held_out_sets(crops: FaceCrops, seed: int) -> dict[str, list[np.ndarray]]:
-    """Fixed evaluation sets: clean reals, JPEG-60 reals, 0.5×-resized reals, and one self-blend per face."""
+    """Fixed evaluation sets: clean reals, JPEG-60 reals, 0.5×-resized reals, one self-blend per face and (with
+    faces of two or more identities) one Face X-ray pair blend per face, its donor another held-out identity."""
     fakes = [self_blend(crops.images[i], crops.landmarks[i], crops.points[i],
                         np.random.default_rng([seed, 999_999, i])).image for i in range(len(crops))]
     reals = list(crops.images)
-    return {"real": reals, "real_jpeg60": [jpeg(r, 60) for r in reals],
+    sets = {"real": reals, "real_jpeg60": [jpeg(r, 60) for r in reals],
             "real_resize05": [rescale(r, 0.5) for r in reals], "fake": fakes,
             "fake_jpeg60": [jpeg(f, 60) for f in fakes]}
+    if len(set(crops.identities.tolist())) > 1:
+        donors = nearest_donors(crops.landmarks, crops.identities, k=1)[:, 0]
+        sets["fake_pair"] = [pair_blend(crops.images[i], crops.landmarks[i], crops.points[i], crops.images[d],
+                                        crops.landmarks[d], np.random.default_rng([seed, 888_888, i])).image
+                             for i, d in enumerate(donors)]
+    return sets
 
 
 def evaluate(net, sets: dict[str, list[np.ndarray]], threshold: float | None = None) -> dict[str, float]:
     probs = {k: predict(net, v) for k, v in sets.items()}
     out = {"auc": auc(probs["real"], probs["fake"]), "auc_jpeg60": auc(probs["real_jpeg60"], probs["fake_jpeg60"])}
+    if "fake_pair" in probs:
+        out["auc_pair"] = auc(probs["real"], probs["fake_pair"])
     if threshold is not None:
         out.update({f"fpr_{k[5:] or 'clean'}" if k.startswith("real") else f"tpr_{k[5:] or 'clean'}":
                     float((probs[k] >= threshold).mean()) for k in probs})
@@ -152,8 +170,7 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
     out_dir.mkdir(parents=True, exist_ok=True)
     mcfg = model_config or ArtifactConfig()
     if crops is None:
-        crops = load_or_build(Path(config.data), Path(config.cache_dir), config.per_identity, mcfg.size,
-                              mcfg.margin, progress)
+        crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
     train_set, held = split(crops)
     if len(train_set) == 0:
         train_set = held
@@ -178,7 +195,9 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
     start_epoch, history = 0, []
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if ckpt["train_config"] != asdict(config):
+        # the operating point does not change training: a finished run can be resumed to re-pick its threshold
+        same = {k: v for k, v in asdict(config).items() if k != "target_fpr"}
+        if {k: v for k, v in ckpt["train_config"].items() if k != "target_fpr"} != same:
             raise ValueError(f"{ckpt_path} was written with a different training config; use a new --out")
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -188,6 +207,7 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
 
         net.load_state_dict(load_file(str(Path(config.init) / "model.safetensors")))
 
+    donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
     bce = torch.nn.BCEWithLogitsLoss()
     losses: list[float] = []
     val_sets = held_out_sets(val, config.seed) if len(val) and export else None
@@ -203,7 +223,8 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
                 group["lr"] = lr_at(global_step)
             rng = np.random.default_rng([config.seed, epoch, step])
             images, labels, targets = make_batch(train_set, rng, config.batch, mcfg.boundary_size,
-                                                 p_resize=(config.p_resize_real, config.p_resize_fake))
+                                                 p_resize=(config.p_resize_real, config.p_resize_fake),
+                                                 donors=donors, p_pair=config.p_pair)
             logit, bmap = net(_to_tensor(images))
             loss_cls = bce(logit, torch.from_numpy(labels))
             loss_b = bce(bmap.squeeze(1), torch.from_numpy(targets))
@@ -243,10 +264,10 @@ def finish(net, mcfg: ArtifactConfig, config: TrainConfig, out_dir: Path, val: F
     from .model import export_onnx, save_pretrained
 
     net.eval()
-    reals = list(val.images)
-    reals += [jpeg(r, 60) for r in val.images] + [rescale(r, 0.5) for r in val.images]
-    val_real = predict(net, reals) if reals else np.zeros(1)
-    threshold = float(np.quantile(val_real, 1.0 - config.target_fpr))
+    conditions = [list(val.images), [jpeg(r, 60) for r in val.images], [rescale(r, 0.5) for r in val.images]]
+    # every condition (clean, JPEG 60, 0.5× resize) stays at or below the target FPR on validation reals
+    threshold = max(float(np.quantile(predict(net, reals), 1.0 - config.target_fpr)) if reals else 0.5
+                    for reals in conditions)
     metrics = evaluate(net, held_out_sets(test, config.seed + 1), threshold) if len(test) else {}
     metrics = {k: round(v, 4) for k, v in metrics.items()}
     onnx_path = out_dir / "model.onnx"
@@ -261,15 +282,34 @@ def finish(net, mcfg: ArtifactConfig, config: TrainConfig, out_dir: Path, val: F
     return {"metrics": metrics, "threshold": threshold, "onnx_sha256": digest}
 
 
+def crop_words(mcfg: ArtifactConfig) -> str:
+    """The crop geometry in words, for the model card."""
+    if mcfg.crop == "native":
+        return (f"the photo's native pixel grid, centred on the face;\nrescaled only when the inter-ocular distance "
+                f"is more than ×{mcfg.max_rescale:g} away from {mcfg.iod:g} px")
+    return f"aligned on 5 landmarks, margin {mcfg.margin}"
+
+
+def pair_words(config: TrainConfig) -> str:
+    """The Face X-ray pair-blend part of the recipe, for the model card (empty without pair blends)."""
+    if config.p_pair <= 0:
+        return ""
+    return (f"\n- A share {config.p_pair:g} of the fakes are Face X-ray blended images (Li et al. 2020) instead: the face "
+            "of another\n  identity with the nearest 5-landmark layout (one of 16), similarity-aligned (resampled), "
+            "colour-transferred\n  in LAB by a random amount (60–100 %) and frequency-jittered, blended inside the "
+            "same kind of deformed hull.")
+
+
 def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics: dict, history: list[dict],
                n_val: int, n_test: int) -> None:
     from .model import ArtifactNet, count_parameters
 
-    cmd = (f"vipguard artifact train --data {shlex.quote(config.data)} --out {shlex.quote(str(out_dir))} "
+    cmd = (f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data {shlex.quote(config.data)} --out {shlex.quote(str(out_dir))} "
            f"--epochs {config.epochs} --steps {config.steps} --seed {config.seed}")
     defaults = TrainConfig(data="", cache_dir="")
     for name, flag in (("batch", "--batch"), ("lr", "--lr"), ("warmup", "--warmup"),
-                       ("p_resize_real", "--resize-real"), ("p_resize_fake", "--resize-fake"), ("init", "--init")):
+                       ("p_resize_real", "--resize-real"), ("p_resize_fake", "--resize-fake"), ("init", "--init"),
+                       ("threads", "--threads"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
         if getattr(config, name) != getattr(defaults, name):
             cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
@@ -278,27 +318,28 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
     m = metrics
     text = f"""# vipguard artefact detector (self-blended images, Face X-ray boundary)
 
-A small CNN ({count_parameters(ArtifactNet(mcfg)):,} parameters, inverted-residual blocks) that scores an aligned
-face crop ({mcfg.size}×{mcfg.size}, margin {mcfg.margin}) for blending artefacts: output 1 is the probability
+A small CNN ({count_parameters(ArtifactNet(mcfg)):,} parameters, inverted-residual blocks) that scores a face
+crop ({mcfg.size}×{mcfg.size}: {crop_words(mcfg)}) for blending artefacts: output 1 is the probability
 that the face was blended in (a face swap / reenactment composite), output 2 a
 {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending boundary lies (Face X-ray target 4·M·(1−M)).
 
 ## Data recipe
 - Photos: LFW, identities **other than** the 19 protected VIPs; at most {config.per_identity} photos per identity.
-  Faces found by the project's YuNet detector, aligned on 5 landmarks, 478-point MediaPipe mesh for the masks.
+  Faces found by the project's YuNet detector, cropped as above (5 landmarks), 478-point MediaPipe mesh for the masks.
 - Identity-level split (SHA-256 of the name): 10 % of identities held out, halved into validation
   ({n_val} faces, used only for the operating threshold and per-epoch monitoring) and test ({n_test} faces).
 - Fakes: self-blended images made on the fly (Shiohara & Yamasaki 2022): the face is blended with a copy of
-  itself after colour jitter (RGB / hue / saturation / brightness / contrast), frequency jitter (down-up scaling,
-  blur, sharpening, JPEG) and a small shift/scale, inside a landmark hull (face oval, inner face, lower face or
+  itself after colour jitter of random strength (RGB / hue / saturation / brightness / contrast, from nearly
+  seamless to strong), frequency jitter (down-up scaling, blur, sharpening, JPEG), a sub-pixel resampling through a
+  smooth random displacement field (p 0.5) and a small shift/scale, inside a landmark hull (face oval, inner face, lower face or
   oval minus a random arc; 5-point ellipse without a mesh), elastically deformed, eroded/dilated and blurred
-  twice; blend ratio from {{0.25, 0.5, 0.75, 1, 1, 1}}.
-- Every batch: half real, half self-blended; both halves get horizontal flips, global colour jitter (p 0.3),
-  down-up resize ×0.4–0.95 (p {config.p_resize_real} for reals, {config.p_resize_fake} for self-blends) and JPEG
+  twice; blend ratio from {{0.25, 0.5, 0.75, 1, 1, 1}}.{pair_words(config)}
+- Every batch: half real, half pseudo-fakes; both halves get horizontal flips, global colour jitter (p 0.3),
+  down-up resize ×0.4–0.95 (p {config.p_resize_real} for reals, {config.p_resize_fake} for pseudo-fakes) and JPEG
   quality 40–95 (p 0.5).
 - Loss: BCE(logit) + {config.boundary_weight}·BCE(boundary map). AdamW lr {config.lr}, weight decay
   {config.weight_decay}, {config.warmup} warm-up steps then cosine; batch {config.batch};
-  {config.epochs} epochs × {config.steps} steps; seed {config.seed}; one CPU thread.
+  {config.epochs} epochs × {config.steps} steps; seed {config.seed}; {config.threads} CPU thread(s).
 
 ## Exact command
 ```
@@ -312,8 +353,10 @@ that the face was blended in (a face swap / reenactment composite), output 2 a
 |---|---|
 | AUC real vs self-blend (clean) | {m.get('auc', float('nan')):.4f} |
 | AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
-| operating threshold ({100 * config.target_fpr:g} % FPR on validation reals: clean ∪ JPEG 60 ∪ 0.5× resize) | {mcfg.threshold:.4f} |
+| operating threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize) | {mcfg.threshold:.4f} |
+| AUC real vs Face X-ray pair blend (another identity) | {m.get('auc_pair', float('nan')):.4f} |
 | TPR self-blend at threshold | {m.get('tpr_clean', float('nan')):.4f} |
+| TPR pair blend at threshold | {m.get('tpr_pair', float('nan')):.4f} |
 | TPR self-blend after JPEG q60 | {m.get('tpr_jpeg60', float('nan')):.4f} |
 | FPR real (clean) | {m.get('fpr_clean', float('nan')):.4f} |
 | FPR real after JPEG q60 | {m.get('fpr_jpeg60', float('nan')):.4f} |
@@ -325,7 +368,8 @@ that the face was blended in (a face swap / reenactment composite), output 2 a
 {rows}
 
 ## Limits
-Trained only on self-blends of LFW (250×250, low resolution, JPEG) faces: it detects blending boundaries and
+Trained only on pseudo-fakes of LFW (250×250, low resolution, JPEG) faces, never on the project's forgery
+methods nor on any VIP: it detects blending boundaries and
 colour/frequency mismatches, not fully synthesised faces (GAN/diffusion), and it has not been validated on real
 deepfake datasets. Scores on very small or heavily compressed faces are less reliable. The ONNX SHA-256 is in
 `config.json` and is verified when the detector loads.

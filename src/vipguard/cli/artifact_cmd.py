@@ -32,20 +32,38 @@ def register(app: typer.Typer) -> None:
         resize_real: Annotated[float, typer.Option(help="resize-augmentation probability, reals")] = 0.4,
         resize_fake: Annotated[float, typer.Option(help="resize-augmentation probability, self-blends")] = 0.4,
         init: Annotated[Optional[Path], typer.Option(help="start from the weights in this folder")] = None,
+        crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
+        size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
+        pair: Annotated[float, typer.Option(help="share of pseudo-fakes that are Face X-ray blends of two "
+                                                 "different people (the rest: self-blends)")] = 0.0,
+        target_fpr: Annotated[float, typer.Option(help="operating threshold: at most this false-positive rate on "
+                                                       "validation reals (clean, JPEG 60, 0.5× resize); with "
+                                                       "--resume on a finished run, re-picks it")] = 0.05,
     ) -> int:
         """Train on self-blends of the non-VIP identities in DATA; export to OUT."""
         from platformdirs import user_cache_dir
 
+        from ..artifact.config import ArtifactConfig
+        from ..artifact.crop import CROP_MODES
         from ..artifact.train import TrainConfig, train
 
         if not data.is_dir():
             stderr().print(f"[red]error:[/] data folder not found: {data}")
             return 2
+        if crop not in CROP_MODES or size < 32 or size % 16:
+            stderr().print(f"[red]error:[/] --crop must be one of {', '.join(CROP_MODES)} and --size a multiple of "
+                           f"16 (at least 32); got {crop!r}, {size}")
+            return 2
+        if not 0.0 < target_fpr < 0.5 or not 0.0 <= pair <= 1.0:
+            stderr().print(f"[red]error:[/] --target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, "
+                           f"{pair}")
+            return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         config = TrainConfig(data=str(data), cache_dir=str(cache_dir), epochs=epochs, steps=steps, batch=batch,
                              seed=seed, threads=threads, lr=lr, warmup=warmup, p_resize_real=resize_real,
-                             p_resize_fake=resize_fake, init=str(init) if init else "")
-        result = train(config, out, resume=resume)
+                             p_resize_fake=resize_fake, init=str(init) if init else "", p_pair=pair,
+                             target_fpr=target_fpr)
+        result = train(config, out, resume=resume, model_config=ArtifactConfig(size=size, crop=crop))
         stdout().print(json.dumps({"metrics": result.get("metrics"), "threshold": result.get("threshold")}))
         return 0
 

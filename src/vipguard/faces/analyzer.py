@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,7 @@ class AnalyzerConfig:
     embedders: tuple[str, ...] = ("mobilefacenet",)
     mesh: bool = True
     num_threads: int | None = None
+    artifact_weights: str | None = None  # artefact-detector folder (default: the weights shipped in the package)
 
 
 @dataclass
@@ -64,7 +66,9 @@ class FaceAnalyzer:
         if self._artifact is None:
             from ..artifact.detector import ArtifactDetector
 
-            self._artifact = ArtifactDetector(num_threads=self.config.num_threads or 1)
+            folder = self.config.artifact_weights
+            self._artifact = ArtifactDetector(Path(folder) if folder else None,
+                                              num_threads=self.config.num_threads or 1)
         return self._artifact
 
     def close(self) -> None:
