@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         t1.add_row(f"  … {kind} targets", f"{len(sub)}", *map(fmt, row_aucs(sub)))
     console.print(t1)
 
-    t2 = Table(title=f"(2) Artefact-only AUC per method on all forgeries (detector trained on self-blends only); "
+    t2 = Table(title=f"(2) Artefact-only AUC per method on all forgeries (detector trained on pseudo-fakes only: "
+                     f"self-blends and Face X-ray pair blends, never these methods); "
                      f"operating threshold {threshold:.3f}")
     for c in ["method", "n", "artefact-only AUC", "mean artefact score", "TPR at threshold", "forge failures",
               "no face"]:
