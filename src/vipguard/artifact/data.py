@@ -2,7 +2,8 @@
 
 The face pipeline runs once per photo; the ``size``×``size`` crops in the detector's crop geometry
 (:mod:`vipguard.artifact.crop`: aligned, or the photo's native pixel grid), the 5 landmarks and the 478 mesh points —
-both mapped into the crop frame — are cached to one ``.npz`` under a cache directory (never in the repository). The 19 protected identities are never used.
+both mapped into the crop frame — are cached to one ``.npz`` under a cache directory (never in the repository).
+The 19 protected identities are never used.
 """
 
 from __future__ import annotations

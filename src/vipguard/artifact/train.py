@@ -40,11 +40,11 @@ class TrainConfig:
     seed: int = 0
     per_identity: int = 4
     threads: int = 1
-    target_fpr: float = 0.05  # operating threshold: at most this FPR on validation reals, clean, JPEG 60 and 0.5× resize
+    target_fpr: float = 0.05  # threshold: at most this FPR on validation reals, clean, JPEG 60 and 0.5× resize
     p_resize_real: float = 0.4  # probability of the down-up resize augmentation for real crops
     p_resize_fake: float = 0.4  # ... and for self-blends (higher for reals: blur alone is not evidence)
     init: str = ""  # start from the weights in this folder (model.safetensors + config.json)
-    p_pair: float = 0.0  # share of pseudo-fakes that are Face X-ray pair blends (another identity) instead of self-blends
+    p_pair: float = 0.5  # share of pseudo-fakes that are Face X-ray pair blends (another identity), not self-blends
 
 
 def _to_tensor(images: list[np.ndarray]):
@@ -294,8 +294,9 @@ def pair_words(config: TrainConfig) -> str:
     """The Face X-ray pair-blend part of the recipe, for the model card (empty without pair blends)."""
     if config.p_pair <= 0:
         return ""
-    return (f"\n- A share {config.p_pair:g} of the fakes are Face X-ray blended images (Li et al. 2020) instead: the face "
-            "of another\n  identity with the nearest 5-landmark layout (one of 16), similarity-aligned (resampled), "
+    return (f"\n- A share {config.p_pair:g} of the fakes are Face X-ray blended images (Li et al. 2020) instead: "
+            "the face of another\n  identity with the nearest 5-landmark layout (one of 16), similarity-aligned "
+            "(resampled), "
             "colour-transferred\n  in LAB by a random amount (60–100 %) and frequency-jittered, blended inside the "
             "same kind of deformed hull.")
 
@@ -304,7 +305,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
                n_val: int, n_test: int) -> None:
     from .model import ArtifactNet, count_parameters
 
-    cmd = (f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data {shlex.quote(config.data)} --out {shlex.quote(str(out_dir))} "
+    cmd = (f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data {shlex.quote(config.data)} "
+           f"--out {shlex.quote(str(out_dir))} "
            f"--epochs {config.epochs} --steps {config.steps} --seed {config.seed}")
     defaults = TrainConfig(data="", cache_dir="")
     for name, flag in (("batch", "--batch"), ("lr", "--lr"), ("warmup", "--warmup"),
@@ -316,7 +318,7 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h['seconds']:.0f} |" for h in history)
     m = metrics
-    text = f"""# vipguard artefact detector (self-blended images, Face X-ray boundary)
+    text = f"""# vipguard artefact detector (self-blended and Face X-ray blended pseudo-fakes, Face X-ray boundary)
 
 A small CNN ({count_parameters(ArtifactNet(mcfg)):,} parameters, inverted-residual blocks) that scores a face
 crop ({mcfg.size}×{mcfg.size}: {crop_words(mcfg)}) for blending artefacts: output 1 is the probability
@@ -331,9 +333,9 @@ that the face was blended in (a face swap / reenactment composite), output 2 a
 - Fakes: self-blended images made on the fly (Shiohara & Yamasaki 2022): the face is blended with a copy of
   itself after colour jitter of random strength (RGB / hue / saturation / brightness / contrast, from nearly
   seamless to strong), frequency jitter (down-up scaling, blur, sharpening, JPEG), a sub-pixel resampling through a
-  smooth random displacement field (p 0.5) and a small shift/scale, inside a landmark hull (face oval, inner face, lower face or
-  oval minus a random arc; 5-point ellipse without a mesh), elastically deformed, eroded/dilated and blurred
-  twice; blend ratio from {{0.25, 0.5, 0.75, 1, 1, 1}}.{pair_words(config)}
+  smooth random displacement field (p 0.5) and a small shift/scale, inside a landmark hull (face oval, inner face,
+  lower face or oval minus a random arc; 5-point ellipse without a mesh), elastically deformed, eroded/dilated and
+  blurred twice; blend ratio from {{0.25, 0.5, 0.75, 1, 1, 1}}.{pair_words(config)}
 - Every batch: half real, half pseudo-fakes; both halves get horizontal flips, global colour jitter (p 0.3),
   down-up resize ×0.4–0.95 (p {config.p_resize_real} for reals, {config.p_resize_fake} for pseudo-fakes) and JPEG
   quality 40–95 (p 0.5).
@@ -353,7 +355,8 @@ that the face was blended in (a face swap / reenactment composite), output 2 a
 |---|---|
 | AUC real vs self-blend (clean) | {m.get('auc', float('nan')):.4f} |
 | AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
-| operating threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize) | {mcfg.threshold:.4f} |
+| threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize) | \
+{mcfg.threshold:.4f} |
 | AUC real vs Face X-ray pair blend (another identity) | {m.get('auc_pair', float('nan')):.4f} |
 | TPR self-blend at threshold | {m.get('tpr_clean', float('nan')):.4f} |
 | TPR pair blend at threshold | {m.get('tpr_pair', float('nan')):.4f} |

@@ -30,12 +30,12 @@ def register(app: typer.Typer) -> None:
         lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
         warmup: Annotated[int, typer.Option(help="warm-up steps")] = 100,
         resize_real: Annotated[float, typer.Option(help="resize-augmentation probability, reals")] = 0.4,
-        resize_fake: Annotated[float, typer.Option(help="resize-augmentation probability, self-blends")] = 0.4,
+        resize_fake: Annotated[float, typer.Option(help="resize-augmentation probability, pseudo-fakes")] = 0.4,
         init: Annotated[Optional[Path], typer.Option(help="start from the weights in this folder")] = None,
         crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
         size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
         pair: Annotated[float, typer.Option(help="share of pseudo-fakes that are Face X-ray blends of two "
-                                                 "different people (the rest: self-blends)")] = 0.0,
+                                                 "different people (the rest: self-blends)")] = 0.5,
         target_fpr: Annotated[float, typer.Option(help="operating threshold: at most this false-positive rate on "
                                                        "validation reals (clean, JPEG 60, 0.5× resize); with "
                                                        "--resume on a finished run, re-picks it")] = 0.05,
