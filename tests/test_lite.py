@@ -14,8 +14,10 @@ from vipguard.io import load_image
 
 from .conftest import VIPS, photo_folder, photos
 
-# Issue targets: AUC >= 0.99 (other people, full swaps) and >= 0.95 (partial swaps, morphs) per VIP. Other people
-# meet it; the forgery bounds below are what the current head reaches on every VIP (see the issue notes).
+# Issue targets: AUC >= 0.99 (other people, full swaps) and >= 0.95 (partial swaps, morphs) per VIP. Other people,
+# partial swaps and morphs meet it; full swaps reach 0.96-1.0 per VIP (George_W_Bush_0023, a hand over a dark face,
+# scores below one swap; Colin_Powell 0.98), so the per-VIP swap bound below is 0.95 (it was 0.9 before the
+# native-crop artefact detector).
 FULL = ("swap",)
 PARTIAL = ("eyes", "nose", "mouth", "inner", "morph")
 
@@ -100,7 +102,7 @@ def test_full_swaps(verdicts, method):
     pos = [v for r in verdicts.values() for v in r["genuine"]]
     for name, res in verdicts.items():
         assert len(res[method]) >= 4
-        assert _auc(res["genuine"], res[method]) >= 0.9, name
+        assert _auc(res["genuine"], res[method]) >= 0.95, name
     pooled = [v for r in verdicts.values() for v in r[method]]
     assert _auc(pos, pooled) >= 0.97
 
