@@ -113,36 +113,41 @@ def test_self_blend_without_mesh_uses_landmark_ellipse(held_out_crops):
 def test_native_crop_copies_the_photos_pixels(lfw, analyzer):
     """At the training scale the crop is the photo's own pixels (no interpolation); far from it, it is rescaled
     so the face keeps the training inter-ocular distance; windows that leave the photo are reflected."""
-    from vipguard.artifact.crop import apply_crop, crop_matrix
+    from dataclasses import replace
+
+    from vipguard.artifact.config import ArtifactConfig
+    from vipguard.artifact.crop import crop_matrix, face_crop, window
     from vipguard.faces.align import transform_points
     from vipguard.io import load_image
 
+    native = ArtifactConfig(size=144, crop="native", iod=43.0, max_rescale=1.25)
     rgb = load_image(sorted((lfw / "Tony_Blair").glob("*.jpg"))[25])
     lm = analyzer.analyze(rgb, primary_only=True, embedders=())[0].detection.landmarks
-    m = crop_matrix(lm, "native", 144, 0.25, iod=43.0, max_rescale=1.25)
-    crop = apply_crop(rgb, m, 144)
+    crop, m = face_crop(rgb, lm, native)
     x0, y0 = int(-m[0, 2]), int(-m[1, 2])
     assert m[0, 0] == 1.0 and 0 <= x0 and 0 <= y0
     np.testing.assert_array_equal(crop, rgb[y0:y0 + 144, x0:x0 + 144])
+    np.testing.assert_array_equal(crop_matrix(lm, native), m)
     inside = transform_points(lm, m)
     assert (inside > 20).all() and (inside < 124).all()  # the face sits inside the window
 
     # a 3× larger face is shrunk to the training scale: the same picture as the photo brought to that scale
     big = cv2.resize(rgb, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
-    mb = crop_matrix(lm * 3, "native", 144, 0.25, iod=43.0, max_rescale=1.25)
-    assert mb[0, 0] == pytest.approx(43.0 / np.linalg.norm(lm[1] - lm[0]) / 3)
-    small = apply_crop(big, mb, 144)
-    forced = apply_crop(rgb, crop_matrix(lm, "native", 144, 0.25, iod=43.0, max_rescale=1.0), 144)
+    small, mb = face_crop(big, lm * 3, native)
+    assert mb[0, 0] == pytest.approx(43.0 / np.linalg.norm(lm[1] - lm[0]) / 3, rel=0.01)
+    forced, _ = face_crop(rgb, lm, replace(native, max_rescale=1.0))
     assert small.shape == forced.shape == (144, 144, 3)
     assert np.abs(small.astype(int) - forced.astype(int)).mean() < 8
+    np.testing.assert_allclose(transform_points(lm * 3, mb), transform_points(lm, crop_matrix(
+        lm, replace(native, max_rescale=1.0))), atol=1.5)  # landmarks land where the pixels went
 
-    edge = apply_crop(rgb, np.array([[1.0, 0, 10.0], [0, 1.0, 10.0]]), 144)  # the window hangs off the top-left
+    edge = window(rgb, -10, -10, 144)  # the window hangs off the top-left
     np.testing.assert_array_equal(edge[10:, 10:], rgb[:134, :134])
     np.testing.assert_array_equal(edge[:10, 10:], rgb[10:0:-1, :134])  # reflected about the first row
-    aligned = apply_crop(rgb, crop_matrix(lm, "aligned", 128, 0.25, 43.0, 1.25), 128)
+    aligned, _ = face_crop(rgb, lm, ArtifactConfig())
     assert aligned.shape == (128, 128, 3)
     with pytest.raises(ValueError, match="crop mode"):
-        crop_matrix(lm, "sideways", 128, 0.25, 43.0, 1.25)
+        crop_matrix(lm, ArtifactConfig(crop="sideways"))
 
 
 def test_auc_helper():

@@ -89,10 +89,9 @@ def crop_face(image: np.ndarray, landmarks: np.ndarray, mesh_points: np.ndarray 
               config: ArtifactConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(crop, landmarks, points) in ``config``'s crop frame; points are NaN when ``mesh_points`` is None."""
     from ..faces.align import transform_points
-    from .crop import apply_crop, crop_matrix
+    from .crop import face_crop
 
-    matrix = crop_matrix(landmarks, config.crop, config.size, config.margin, config.iod, config.max_rescale)
-    crop = apply_crop(image, matrix, config.size)
+    crop, matrix = face_crop(image, landmarks, config)
     lms = transform_points(landmarks, matrix).astype(np.float32)
     if mesh_points is None:
         pts = np.full((478, 2), np.nan, np.float32)

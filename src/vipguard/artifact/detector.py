@@ -18,7 +18,7 @@ import numpy as np
 from ..faces.align import transform_points
 from ..weights import WeightsError
 from .config import ArtifactConfig
-from .crop import apply_crop, crop_matrix
+from .crop import face_crop
 
 NO_BOUNDARY = "no clear boundary"
 ZONES = ("at the forehead", "around the eyes", "around the nose", "around the mouth", "along the cheeks",
@@ -129,9 +129,8 @@ class ArtifactDetector:
 
     def crop(self, image_rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(crop, its 5 landmarks in the crop frame) in this detector's crop geometry (:mod:`.crop`)."""
-        c = self.config
-        matrix = crop_matrix(landmarks, c.crop, c.size, c.margin, c.iod, c.max_rescale)
-        return apply_crop(image_rgb, matrix, c.size), transform_points(landmarks, matrix).astype(np.float32)
+        crop, matrix = face_crop(image_rgb, landmarks, self.config)
+        return crop, transform_points(landmarks, matrix).astype(np.float32)
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs for (N, S, S, 3) uint8 crops: probabilities (N,) and boundary maps (N, b, b)."""

@@ -226,11 +226,17 @@ def self_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | No
         source, target = target, source
     hull, kind = hull_mask(landmarks, points, (h, w), rng)
     mask = soften_mask(deform_mask(hull, rng), rng)
+    return compose(source, target, mask, rng, kind)
+
+
+def compose(source: np.ndarray, target: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+            hull: str) -> SelfBlend:
+    """``source`` over ``target`` inside the soft ``mask``, at a blend ratio drawn from :data:`BLEND_RATIOS`."""
     ratio = float(BLEND_RATIOS[int(rng.integers(len(BLEND_RATIOS)))])
     m = (mask * ratio)[..., None]
     out = source.astype(np.float32) * m + target.astype(np.float32) * (1.0 - m)
     blended = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return SelfBlend(image=blended, mask=mask, boundary=boundary_target(mask), ratio=ratio, hull=kind)
+    return SelfBlend(image=blended, mask=mask, boundary=boundary_target(mask), ratio=ratio, hull=hull)
 
 
 def nearest_donors(landmarks: np.ndarray, identities: np.ndarray, k: int = 16) -> np.ndarray:
@@ -265,11 +271,7 @@ def pair_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | No
     amount = float(rng.uniform(0.6, 1.0))
     source = np.clip(matched.astype(np.float32) * amount + warped.astype(np.float32) * (1 - amount), 0, 255)
     source = frequency_jitter(source.astype(np.uint8), rng)
-    ratio = float(BLEND_RATIOS[int(rng.integers(len(BLEND_RATIOS)))])
-    m = (mask * ratio)[..., None]
-    out = source.astype(np.float32) * m + image.astype(np.float32) * (1.0 - m)
-    blended = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return SelfBlend(image=blended, mask=mask, boundary=boundary_target(mask), ratio=ratio, hull=f"pair:{kind}")
+    return compose(source, image, mask, rng, f"pair:{kind}")
 
 
 def degrade(image: np.ndarray, rng: np.random.Generator, p_jpeg: float = 0.5, p_resize: float = 0.4,
