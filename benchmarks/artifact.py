@@ -16,8 +16,11 @@ seeds derive from --seed (default 2024; training used seeds 0/1, enrolment 0).
 Tables: (1) per method, on identity-passing forgeries (sim_global ≥ the 5th percentile of that VIP's genuine test
 photos), lite-score AUC, similarity-only AUC and artefact-only AUC (1 − artifact score) vs the genuine test photos;
 (2) artefact-only AUC per method on all forgeries; (3) the detector's false-positive rate on genuine test photos at
-its operating threshold (clean, JPEG 60, 0.5× resize down and back up); (4) ms per face of ``a.artifact.score``.
-AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the AUCs and counted.
+its operating threshold (clean, JPEG 60, 0.5× resize down and back up); (4) ms per face of ``a.artifact.score``;
+with ``--probe`` (needs torch), (5) a logistic probe on the detector's pooled features fitted on *real forgeries*
+(leave one VIP and one method out) beside the shipped self-blend read-out: whether the limit is the training
+target or the representation. AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the
+AUCs and counted.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--artifact-weights", type=Path, default=None,
                     help="artefact-detector folder to evaluate (default: the packaged weights)")
+    ap.add_argument("--probe", action="store_true",
+                    help="also table (5): a linear probe on the detector's features fitted on forgeries (needs torch)")
     args = ap.parse_args(argv)
 
     from vipguard import forge
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     fpr_scores: dict[str, list[float]] = {"clean": [], "JPEG 60": [], "0.5× resize": []}
     fpr_noface: dict[str, int] = defaultdict(int)
     timing_faces: list[tuple[np.ndarray, object]] = []
+    probe_rows: list[tuple[str, str, np.ndarray]] = []  # (vip, method or "genuine", detector crop) for --probe
 
     with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(
             num_threads=1, artifact_weights=str(args.artifact_weights) if args.artifact_weights else None)) as a:
@@ -152,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                     no_face["genuine"] += 1
                     continue
                 genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), float(v.evidence["artifact"])))
+                if args.probe:
+                    probe_rows.append((vip, "genuine", v.face_crop))
                 faces = a.analyze(img, primary_only=True)
                 if faces:
                     test.append((p, img, faces[0]))
@@ -196,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
                                      float(v.evidence["artifact"]), kind))
+                    if args.probe:
+                        probe_rows.append((vip, m, v.face_crop))
             console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "
                           f"{sum(len(fakes[m]) for m in methods)} forgeries so far "
                           f"({time.perf_counter() - t_all:.0f} s)")
@@ -281,7 +291,57 @@ def main(argv: list[str] | None = None) -> int:
                    f"{args.timing_reps}; target ≤ 10)")
     t4.add_row("whole run", f"{time.perf_counter() - t_all:.0f} s")
     console.print(t4)
+    if args.probe:
+        probe_table(probe_rows, methods, args.artifact_weights)
     return 0
+
+
+def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], weights: Path | None) -> None:
+    """(5) Is the detector limited by its self-blend training target or by its representation? A logistic probe on
+    its pooled features (``ArtifactNet.features``) is fitted on genuine photos vs *real forgeries* — for each
+    (VIP, method), on the other VIPs and the other methods only — and scored on that VIP's genuine photos and that
+    method's forgeries. If the probe does no better than the self-blend read-out, more training on the same
+    backbone with other targets will not help; a stronger representation is needed."""
+    try:
+        import torch
+    except ImportError:
+        console.print("(5) skipped: the linear probe needs torch (pip install 'vipguard[mllm]')")
+        return
+    from sklearn.linear_model import LogisticRegression
+
+    from vipguard.artifact.detector import default_weights
+    from vipguard.artifact.model import from_pretrained
+
+    net = from_pretrained(weights or default_weights())
+    crops = np.stack([c for _, _, c in rows]).astype(np.float32) / 255.0
+    with torch.no_grad():
+        feats = np.concatenate([net.features(torch.from_numpy(crops[i : i + 64]).permute(0, 3, 1, 2)).numpy()
+                                for i in range(0, len(crops), 64)])
+    vip = np.array([r[0] for r in rows])
+    method = np.array([r[1] for r in rows])
+    real = method == "genuine"
+    with torch.no_grad():
+        readout = net.classifier(torch.from_numpy(feats)).squeeze(1).numpy()
+    t5 = Table(title="(5) Linear probe on the detector's features, fitted on real forgeries of the other VIPs by the "
+                     "other methods (leave one VIP and one method out), vs the shipped self-blend read-out")
+    for c in ["method", "n", "self-blend read-out AUC", "forgery-fitted probe AUC"]:
+        t5.add_column(c, justify="left" if c == "method" else "right")
+    for m in methods:
+        probe = np.full(len(rows), np.nan)
+        for v in np.unique(vip):
+            train = (vip != v) & (real | ((method != m) & ~real))
+            test = (vip == v) & (real | (method == m))
+            if not (test & ~real).any() or len(np.unique(real[train])) < 2:
+                continue
+            mu, sd = feats[train].mean(0), feats[train].std(0) + 1e-6
+            model = LogisticRegression(C=0.01, max_iter=3000, class_weight="balanced")
+            model.fit((feats[train] - mu) / sd, (~real[train]).astype(int))
+            probe[test & ~real] = model.decision_function((feats[test & ~real] - mu) / sd)
+            probe[test & real] = model.decision_function((feats[test & real] - mu) / sd)
+        fake = method == m
+        t5.add_row(m, str(int(fake.sum())), fmt(auc_value(list(readout[fake]), list(readout[real]))),
+                   fmt(auc_value(list(probe[fake]), list(probe[real]))))
+    console.print(t5)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,11 @@ def test_onnx_export_matches_torch(tmp_path, held_out_crops):
             tp, tb = ExportWrapper(torch_net)(x)
         np.testing.assert_allclose(prob, tp.numpy(), atol=1e-4)
         np.testing.assert_allclose(boundary, tb.numpy(), atol=1e-4)
+        with torch.no_grad():  # the probability is a linear read-out of ``features`` (what the benchmark probes)
+            feats = torch_net.features(x)
+            read_out = torch.sigmoid(torch_net.classifier(feats).squeeze(1))
+        assert feats.shape == (len(crops), 2 * torch_net.config.head)
+        np.testing.assert_allclose(prob, read_out.numpy(), atol=1e-4)
 
 
 def test_training_lowers_the_loss_and_resumes(tmp_path, held_out_crops):

@@ -69,13 +69,25 @@ class ArtifactNet(nn.Module):
         self.neck = _conv_bn(cin, config.head, 1)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * config.head, 1))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (x - self.mean) / self.std
-        x = self.stem(x)
+    def _backbone(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem((x - self.mean) / self.std)
         feats = []
         for stage in self.stages:
             x = stage(x)
             feats.append(x)
+        return feats
+
+    def _pool(self, top: torch.Tensor) -> torch.Tensor:
+        h = self.neck(top)
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled representation (N, 2·head) that the real/fake logit is a linear read-out of."""
+        return self._pool(self._backbone(x)[-1])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self._backbone(x)
+        x = feats[-1]
         taps = feats[-3:]
         top = taps[0].shape[-2:]
         fused = self.lateral[0](taps[0])
@@ -84,9 +96,7 @@ class ArtifactNet(nn.Module):
         b = self.boundary(fused)
         if self.resize_boundary:
             b = F.interpolate(b, size=(self.config.boundary_size,) * 2, mode="bilinear", align_corners=False)
-        h = self.neck(x)
-        pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
-        return self.classifier(pooled).squeeze(1), b
+        return self.classifier(self._pool(x)).squeeze(1), b
 
 
 class ExportWrapper(nn.Module):
