@@ -308,6 +308,8 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
         console.print("(5) skipped: the linear probe needs torch (pip install 'vipguard[mllm]')")
         return
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from vipguard.artifact.detector import default_weights
     from vipguard.artifact.model import from_pretrained
@@ -315,13 +317,13 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
     net = from_pretrained(weights or default_weights())
     crops = np.stack([c for _, _, c in rows]).astype(np.float32) / 255.0
     with torch.no_grad():
-        feats = np.concatenate([net.features(torch.from_numpy(crops[i : i + 64]).permute(0, 3, 1, 2)).numpy()
-                                for i in range(0, len(crops), 64)])
+        feats = torch.cat([net.features(torch.from_numpy(crops[i : i + 64]).permute(0, 3, 1, 2))
+                           for i in range(0, len(crops), 64)])
+        readout = net.classifier(feats).squeeze(1).numpy()
+    feats = feats.numpy()
     vip = np.array([r[0] for r in rows])
     method = np.array([r[1] for r in rows])
     real = method == "genuine"
-    with torch.no_grad():
-        readout = net.classifier(torch.from_numpy(feats)).squeeze(1).numpy()
     t5 = Table(title="(5) Linear probe on the detector's features, fitted on real forgeries of the other VIPs by the "
                      "other methods (leave one VIP and one method out), vs the shipped self-blend read-out")
     for c in ["method", "n", "self-blend read-out AUC", "forgery-fitted probe AUC"]:
@@ -333,11 +335,8 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
             test = (vip == v) & (real | (method == m))
             if not (test & ~real).any() or len(np.unique(real[train])) < 2:
                 continue
-            mu, sd = feats[train].mean(0), feats[train].std(0) + 1e-6
-            model = LogisticRegression(C=0.01, max_iter=3000, class_weight="balanced")
-            model.fit((feats[train] - mu) / sd, (~real[train]).astype(int))
-            probe[test & ~real] = model.decision_function((feats[test & ~real] - mu) / sd)
-            probe[test & real] = model.decision_function((feats[test & real] - mu) / sd)
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000, class_weight="balanced"))
+            probe[test] = model.fit(feats[train], ~real[train]).decision_function(feats[test])
         fake = method == m
         t5.add_row(m, str(int(fake.sum())), fmt(auc_value(list(readout[fake]), list(readout[real]))),
                    fmt(auc_value(list(probe[fake]), list(probe[real]))))
