@@ -235,3 +235,40 @@ def test_identity_floor_is_per_vip(analyzer, enrolled):
     assert 0.0 < floor < 0.6  # other people's similarity to the VIP stays well below a genuine photo's
     assert guard.carries_identity(max(floor, 0.25) + 0.01, profile)
     assert not guard.carries_identity(max(floor, 0.25) - 0.01, profile)
+
+
+def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analyzer, monkeypatch):
+    """A forgery made from enrolment photo i is compared with centres that leave photo i out (two photos out for a
+    self-swap), as an attacker's photos are not the enrolled ones; comparing with the full centres would give the
+    head forgeries more like the VIP than real ones are."""
+    import vipguard.enrol as enrol_module
+    from vipguard.background import load_background
+    from vipguard.faces import l2_normalise
+
+    calls = []
+    original = enrol_module.compare
+
+    def recording(descriptor, profile):
+        calls.append((descriptor, profile))
+        return original(descriptor, profile)
+
+    monkeypatch.setattr(enrol_module, "compare", recording)
+    config = enrol_module.EnrolConfig(augmentations=0, fakes_per_photo=3.0)
+    enroller = enrol_module.Enroller(analyzer, load_background(), config)
+    result = enroller.enrol("Tony_Blair", photos(lfw, "Tony_Blair", 1, 6))
+    used = result.used
+    assert result.fakes >= 6 and len(calls) == used + result.others + result.fakes
+    genuine = [d.embeddings["global"] for d, _ in calls[:used]]
+    full = result.profile.centres["global"]
+
+    def centre_without(skip):
+        return l2_normalise(np.mean([e for i, e in enumerate(genuine) if i not in skip], axis=0))
+
+    one_out = [centre_without({i}) for i in range(used)]
+    two_out = [centre_without({i, j}) for i in range(used) for j in range(i + 1, used)]
+    for _, profile in calls[used:used + result.others]:  # other people: never in the centres, so the full ones
+        np.testing.assert_allclose(profile.centres["global"], full, atol=1e-6)
+    for _, profile in calls[used + result.others:]:
+        centre = profile.centres["global"]
+        assert not np.allclose(centre, full, atol=1e-6)
+        assert any(np.allclose(centre, c, atol=1e-6) for c in one_out + two_out)

@@ -3,7 +3,8 @@
 The per-VIP head is trained on the VIP's genuine photos (with augmentation) against forgeries of the VIP made with
 :mod:`vipguard.forge` and photos of other people (the bundled background set), weighted in the paper's Stage-3
 ratio 1 : 5 : 5 (genuine : other real : fake), and calibrated (cross-validated Platt scaling). Genuine photos
-are compared with leave-one-out centres, so the head sees the similarity a *new* genuine photo would have.
+are compared with leave-one-out centres, so the head sees the similarity a *new* genuine photo would have; so are
+forgeries, with the photos they were made from left out, as an attacker's photos are not among the enrolment ones.
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else out
 
 
-def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: int | None = None) -> VipProfile:
-    """Centres and templates from ``descriptors`` (all but index ``skip``); heads are filled in later."""
-    keep = [d for i, d in enumerate(descriptors) if i != skip] or list(descriptors)
+def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: frozenset[int] = frozenset()
+                  ) -> VipProfile:
+    """Centres and templates from ``descriptors`` (all but the indices in ``skip``); heads are filled in later."""
+    keep = [d for i, d in enumerate(descriptors) if i not in skip] or list(descriptors)
     centres = {p: l2_normalise(np.mean([d.embeddings[p] for d in keep], axis=0)) for p in ID_PARTS}
     patches = {p: l2_normalise(np.mean([d.patches[p] for d in keep], axis=0)) for p in PATCH_PARTS}
     geoms = np.stack([d.geometry for d in keep if d.has_mesh] or [np.zeros((478, 2), np.float32)])
@@ -211,22 +213,31 @@ class Enroller:
         fakes, rejected = self._forge(used, rng, step)
         others = list(self.background.descriptors)
         full = _stub_profile(name, genuine)
-        loo = [_stub_profile(name, genuine, skip=i) for i in range(len(genuine))] if len(genuine) > 1 else [full]
+        centres: dict[frozenset[int], VipProfile] = {}
+
+        def without(skip: frozenset[int]) -> VipProfile:
+            """The profile a photo made from the enrolment photos in ``skip`` would meet if they were not enrolled."""
+            if len(genuine) - len(skip) < 1:
+                return full
+            if skip not in centres:
+                centres[skip] = _stub_profile(name, genuine, skip=skip)
+            return centres[skip]
+
         rows, labels, groups = [], [], []
         for i, d in enumerate(genuine):
-            rows.append(compare(d, loo[min(i, len(loo) - 1)]))
+            rows.append(compare(d, without(frozenset({i}))))
             labels.append(1)
             groups.append(0)
         for i, d in augmented:
-            rows.append(compare(d, loo[min(i, len(loo) - 1)]))
+            rows.append(compare(d, without(frozenset({i}))))
             labels.append(1)
             groups.append(0)
         for d in others:
             rows.append(compare(d, full))
             labels.append(0)
             groups.append(1)
-        for d in fakes:
-            rows.append(compare(d, full))
+        for sources, d in fakes:
+            rows.append(compare(d, without(sources)))
             labels.append(0)
             groups.append(2)
         x, y, g = np.stack(rows), np.array(labels), np.array(groups)
@@ -252,25 +263,30 @@ class Enroller:
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds)
 
     def _forge(self, used: list[_Photo], rng: np.random.Generator, step: Callable[[str, int, int], None]
-               ) -> tuple[list[FaceDescriptor], Counter]:
+               ) -> tuple[list[tuple[frozenset[int], FaceDescriptor]], Counter]:
+        """Forgeries of the VIP, each with the indices (into ``used``) of the VIP photos it was made from."""
         cfg = self.config
         methods = [m for m in cfg.methods if m in forge.FORGERS]
         targets = self.targets()
         n = int(round(cfg.fakes_per_photo * len(used)))
-        out: list[FaceDescriptor] = []
+        out: list[tuple[frozenset[int], FaceDescriptor]] = []
         rejected: Counter = Counter()
         if not methods or not targets:
             return out, rejected
         for k in range(n):
             method = methods[k % len(methods)]
-            src = used[int(rng.integers(len(used)))]
+            i = int(rng.integers(len(used)))
+            src = used[i]
+            sources = frozenset({i})
             source = forge.ForgeInput(src.image, src.face, str(src.path))
             if method == "selfswap":
                 if len(used) < 2:
                     continue
-                other = used[int(rng.integers(len(used)))]
+                j = int(rng.integers(len(used)))
+                other = used[j]
                 if other.path == src.path:
                     continue
+                sources = frozenset({i, j})
                 target = forge.ForgeInput(other.image, other.face, str(other.path))
             else:
                 target = targets[int(rng.integers(len(targets)))]
@@ -283,6 +299,6 @@ class Enroller:
             if not faces or faces[0].mesh is None:
                 rejected[f"{method}: no face in result"] += 1
                 continue
-            out.append(self.describe(result.image, faces[0]))
+            out.append((sources, self.describe(result.image, faces[0])))
             step("forgeries", k + 1, n)
         return out, rejected
