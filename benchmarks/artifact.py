@@ -331,15 +331,16 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
     for m in methods:
         probe = np.full(len(rows), np.nan)
         for v in np.unique(vip):
-            train = (vip != v) & (real | ((method != m) & ~real))
+            train = (vip != v) & (method != m)  # genuine photos and the other methods' forgeries
             test = (vip == v) & (real | (method == m))
             if not (test & ~real).any() or len(np.unique(real[train])) < 2:
                 continue
             model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000, class_weight="balanced"))
             probe[test] = model.fit(feats[train], ~real[train]).decision_function(feats[test])
         fake = method == m
+        scored = ~np.isnan(probe)  # a VIP with no forgery of this method has no probe of its own
         t5.add_row(m, str(int(fake.sum())), fmt(auc_value(list(readout[fake]), list(readout[real]))),
-                   fmt(auc_value(list(probe[fake]), list(probe[real]))))
+                   fmt(auc_value(list(probe[fake & scored]), list(probe[real & scored]))))
     console.print(t5)
 
 

@@ -216,9 +216,8 @@ class Enroller:
         centres: dict[frozenset[int], VipProfile] = {}
 
         def without(skip: frozenset[int]) -> VipProfile:
-            """The profile a photo made from the enrolment photos in ``skip`` would meet if they were not enrolled."""
-            if len(genuine) - len(skip) < 1:
-                return full
+            """The profile a photo made from the enrolment photos in ``skip`` would meet if they were not enrolled
+            (the full one when that would leave none: see ``_stub_profile``)."""
             if skip not in centres:
                 centres[skip] = _stub_profile(name, genuine, skip=skip)
             return centres[skip]

@@ -87,7 +87,6 @@ class ArtifactNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self._backbone(x)
-        x = feats[-1]
         taps = feats[-3:]
         top = taps[0].shape[-2:]
         fused = self.lateral[0](taps[0])
@@ -96,7 +95,7 @@ class ArtifactNet(nn.Module):
         b = self.boundary(fused)
         if self.resize_boundary:
             b = F.interpolate(b, size=(self.config.boundary_size,) * 2, mode="bilinear", align_corners=False)
-        return self.classifier(self._pool(x)).squeeze(1), b
+        return self.classifier(self._pool(feats[-1])).squeeze(1), b
 
 
 class ExportWrapper(nn.Module):
