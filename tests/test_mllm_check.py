@@ -32,6 +32,8 @@ def test_check_tier_mllm_json_contract(lfw, store, tmp_path, capsys):
     assert first["vip"] == "Colin_Powell" and first["face_similarity"] > 50
     assert 0.0 <= first["score"] <= 1.0 and first["verdict"] in {"genuine", "fake"}
     assert "MLLM P(yes)" in first["explanation"]
+    # the same decision module as the lite tier: the VIP's genuine range at the enrolment operating point
+    assert first["decision"]["genuine_reject_rate"] == 0.03 and "genuine range" in first["explanation"]
     assert second["verdict"] == "error" and second["score"] is None
 
     assert main(["check", str(genuine), "--db", db, "--tier", "mllm"]) == 2

@@ -71,6 +71,9 @@ def test_genuine_and_forged_clips_differ(guard, clips):
     assert real.verdict == "genuine" and real.vip == VIP
     assert fake.verdict in {"fake", "different_person"}
     assert fake.score < real.score
+    # every frame is judged by the one decision module (genuine range at the VIP's operating point)
+    assert all(f.verdict.decision is not None and f.verdict.decision.verdict == f.verdict.verdict
+               for f in real.frames + fake.frames)
     record = fake.to_json()
     assert {"path", "vip", "verdict", "score", "face_similarity", "explanation", "error"} <= set(record)
     assert len(record["frames"]) == 6 and record["worst_frames"] and "Video:" in record["explanation"]

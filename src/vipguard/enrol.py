@@ -20,7 +20,9 @@ import numpy as np
 
 from . import forge
 from .background import Background
-from .evidence import FEATURES, ID_PARTS, PATCH_PARTS, FaceDescriptor, compare, describe_with
+from .decision import (DEFAULT_REJECT_RATE, FEATURES, SCORED, SIMILARITY, GenuinePrior, GenuineRange,
+                       bundled_prior, column, loo_similarities, signs)
+from .evidence import ID_PARTS, PATCH_PARTS, FaceDescriptor, compare, describe_with
 from .faces import FaceAnalyzer, l2_normalise
 from .faces.types import Face
 from .head import fit_head
@@ -46,6 +48,9 @@ class EnrolConfig:
     ratio: tuple[float, float, float] = (1.0, 5.0, 5.0)  # genuine : other real : fake
     c: float = 0.1
     seed: int = 0
+    reject_rate: float = DEFAULT_REJECT_RATE  # the operating point: expected genuine-reject rate
+    duplicate_similarity: float = 0.985  # whole-face cosine at or above which two photos are near-duplicates
+    identity_percentile: float = 99.5  # other people's similarity percentile that separates "carries the identity"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,17 @@ class PhotoReport:
     path: str
     used: bool
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The rows the per-VIP head was fitted on: evidence (ordered as FEATURES), label (1 = genuine), group
+    (0 genuine, 1 other people, 2 forgery) and, for forgeries, the method that made them."""
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    methods: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -64,10 +80,21 @@ class EnrolResult:
     others: int
     rejected_fakes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+    training: TrainingSet | None = field(default=None, repr=False)
 
     @property
     def used(self) -> int:
         return sum(p.used for p in self.photos)
+
+    @property
+    def similarity_floor(self) -> float:
+        """Whole-face similarity below which a face is not accepted as genuine, at the enrolment operating point."""
+        return float(self.profile.meta["similarity_floor"])
+
+    @property
+    def expected_genuine_accept(self) -> float:
+        return float(self.profile.meta["expected_genuine_accept"])
 
 
 @dataclass(frozen=True)
@@ -101,17 +128,24 @@ def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: frozen
     std = geoms.std(0) if len(geoms) > 1 else np.full_like(geoms[0], 2.0)
     return VipProfile(name=name, centres=centres, patches=patches, geometry_mean=geoms.mean(0),
                       geometry_std=np.maximum(std, 0.5), typical=np.zeros(len(FEATURES), np.float32),
-                      head=None)  # type: ignore[arg-type]
+                      head=None, genuine=None)  # type: ignore[arg-type]
 
 
-# What the scored evidence means for "genuine VIP": +1 more is more genuine, -1 more is less; the head keeps only
-# evidence whose fitted weight agrees with its meaning (head.sign_consistent_columns). Measured on held-out LFW
-# photos (benchmarks/check.py), the per-part similarities, templates, geometry and boundary cues made the score
-# *worse* than whole-face similarity on swaps, self-swaps and reenactments: with ~20 enrolment photos they fit
-# hair, expression and lighting. They stay in the evidence (explanations, forgery-vs-other decision, report) and
-# out of the score until they generalise.
-EVIDENCE_SIGNS = {"sim_global": 1, "artifact": -1}
-SCORE_COLUMNS = tuple(FEATURES.index(f) for f in EVIDENCE_SIGNS)
+SCORE_COLUMNS = tuple(column(f) for f in SCORED)  # which evidence the head reads: decision.FEATURE_TABLE
+
+
+def fit_score_head(training: TrainingSet, config: EnrolConfig, features: tuple[str, ...] = SCORED,
+                   exclude_method: str | None = None):
+    """The per-VIP head on ``features`` (genuine vs other people vs forgeries, weighted ``config.ratio``),
+    optionally without the forgeries of one method (for leave-one-method-out measurements)."""
+    keep = np.ones(len(training.y), bool)
+    if exclude_method is not None:
+        keep = np.array([m != exclude_method for m in training.methods])
+    x, y, g = training.x[keep], training.y[keep], training.groups[keep]
+    genuine_share, other_share, fake_share = config.ratio
+    cols = tuple(column(f) for f in features)
+    return fit_head(x, y, _weights(g, {0: genuine_share, 1: other_share, 2: fake_share}), tuple(features),
+                    c=config.c, seed=config.seed, columns=cols, signs=signs(features))
 
 
 def _weights(groups: np.ndarray, shares: dict[int, float]) -> np.ndarray:
@@ -127,10 +161,12 @@ def _weights(groups: np.ndarray, shares: dict[int, float]) -> np.ndarray:
 class Enroller:
     """Builds VIP profiles; keeps the analysed background targets between enrolments."""
 
-    def __init__(self, analyzer: FaceAnalyzer, background: Background, config: EnrolConfig = EnrolConfig()):
+    def __init__(self, analyzer: FaceAnalyzer, background: Background, config: EnrolConfig = EnrolConfig(),
+                 prior: GenuinePrior | None = None):
         self.analyzer = analyzer
         self.background = background
         self.config = config
+        self.prior = prior if prior is not None else bundled_prior()
         self._targets: list[forge.ForgeInput] | None = None
 
     def _analyse(self, image: np.ndarray, primary_only: bool = False) -> list[Face]:
@@ -201,6 +237,15 @@ class Enroller:
         if not used:
             raise EnrolError(f"no usable photo of {name} among {len(paths)} files")
         genuine = [self.describe(p.image, p.face) for p in used]
+        others = list(self.background.descriptors)
+        used, genuine, dropped = self._consistent(used, genuine, others)
+        reports = [dropped.get(r.path, r) for r in reports]
+        warnings = []
+        if relaxed:
+            warnings.append("too few photos passed the quality filter; some were accepted anyway (see reasons)")
+        if len(used) < cfg.min_photos:
+            warnings.append(f"only {len(used)} usable photo(s) (at least {cfg.min_photos} recommended): the "
+                            f"genuine range leans on the population prior; add photos from other days")
         # augmented copies keep the index of the photo they came from (for leave-one-out centres)
         augmented: list[tuple[int, FaceDescriptor]] = []
         for i, photo in enumerate(used):
@@ -211,7 +256,6 @@ class Enroller:
                     augmented.append((i, self.describe(image, faces[0])))
             step("genuine", i + 1, len(used))
         fakes, rejected = self._forge(used, rng, step)
-        others = list(self.background.descriptors)
         full = _stub_profile(name, genuine)
         centres: dict[frozenset[int], VipProfile] = {}
 
@@ -222,53 +266,96 @@ class Enroller:
                 centres[skip] = _stub_profile(name, genuine, skip=skip)
             return centres[skip]
 
-        rows, labels, groups = [], [], []
-        for i, d in enumerate(genuine):
+        rows, labels, groups, methods = [], [], [], []
+        for i, d in [*enumerate(genuine), *augmented]:
             rows.append(compare(d, without(frozenset({i}))))
             labels.append(1)
             groups.append(0)
-        for i, d in augmented:
-            rows.append(compare(d, without(frozenset({i}))))
-            labels.append(1)
-            groups.append(0)
+            methods.append("")
         for d in others:
             rows.append(compare(d, full))
             labels.append(0)
             groups.append(1)
-        for sources, d in fakes:
+            methods.append("")
+        for method, sources, d in fakes:
             rows.append(compare(d, without(sources)))
             labels.append(0)
             groups.append(2)
-        x, y, g = np.stack(rows), np.array(labels), np.array(groups)
-        genuine_share, other_share, fake_share = cfg.ratio
-        # score head: genuine vs other people and forgeries of the VIP (weights 1 : 5 : 5)
-        score_head = fit_head(x, y, _weights(g, {0: genuine_share, 1: other_share, 2: fake_share}),
-                              tuple(FEATURES[i] for i in SCORE_COLUMNS), c=cfg.c, seed=cfg.seed,
-                              columns=SCORE_COLUMNS, signs=tuple(EVIDENCE_SIGNS.values()))
+            methods.append(method)
+        training = TrainingSet(np.stack(rows), np.array(labels), np.array(groups), tuple(methods))
+        score_head = fit_score_head(training, cfg)
+        x, g = training.x, training.groups
+        genuine_range = GenuineRange.fit(loo_similarities(np.stack([d.embeddings["global"] for d in genuine])),
+                                         self.prior)
+        floor = genuine_range.floor(cfg.reject_rate)
         seconds = time.perf_counter() - start
         # the similarity other people reach to this VIP: above it, the VIP's identity is in the face
-        identity_threshold = float(np.percentile(x[g == 1, FEATURES.index("sim_global")], 99.5))
+        identity_threshold = float(np.percentile(x[g == 1, column(SIMILARITY)], cfg.identity_percentile))
         meta = {
             "identity_threshold": round(identity_threshold, 4),
+            "reject_rate": cfg.reject_rate, "similarity_floor": round(floor, 4),
+            "expected_genuine_accept": round(1.0 - cfg.reject_rate, 4),
+            "genuine_prior": self.prior.to_dict(),
             "used": len(used), "rejected": len(paths) - len(used), "relaxed": relaxed, "fakes": len(fakes),
+            "duplicates": sorted(p for p, r in dropped.items() if r.reasons[0].startswith("near-duplicate")),
+            "outliers": sorted(p for p, r in dropped.items() if r.reasons[0].startswith("identity")),
+            "warnings": warnings,
             "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},
         }
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
-            geometry_std=full.geometry_std, typical=x[y == 1].mean(0).astype(np.float32), head=score_head,
-            meta=meta,
+            geometry_std=full.geometry_std, typical=x[training.y == 1].mean(0).astype(np.float32),
+            head=score_head, genuine=genuine_range, meta=meta,
         )
-        return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds)
+        return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds,
+                           tuple(warnings), training)
+
+    def _consistent(self, used: list[_Photo], genuine: list[FaceDescriptor], others: list[FaceDescriptor]
+                    ) -> tuple[list[_Photo], list[FaceDescriptor], dict[str, PhotoReport]]:
+        """Drop near-duplicate photos (keeping the first) and photos whose identity disagrees with the rest: one
+        no more similar to the centre of the other photos than other people are (``identity_percentile`` of the
+        background's similarity to that centre). Returns the kept photos, their descriptors and the reports of
+        the dropped ones, keyed by path."""
+        cfg = self.config
+        vectors = np.stack([d.embeddings["global"] for d in genuine]).astype(np.float64)
+        dropped: dict[str, PhotoReport] = {}
+        keep: list[int] = []
+        for i in range(len(used)):
+            twin = next((j for j in keep if float(vectors[i] @ vectors[j]) >= cfg.duplicate_similarity), None)
+            if twin is None:
+                keep.append(i)
+            else:
+                dropped[str(used[i].path)] = PhotoReport(
+                    str(used[i].path), False,
+                    (f"near-duplicate of {used[twin].path.name} (similarity {float(vectors[i] @ vectors[twin]):.3f})",))
+        if len(keep) >= 3:
+            background = np.stack([d.embeddings["global"] for d in others]).astype(np.float64)
+            loo = loo_similarities(vectors[keep])
+            total = vectors[keep].sum(0)
+            strays = []
+            for k, i in enumerate(keep):
+                centre = (total - vectors[i]) / np.linalg.norm(total - vectors[i])
+                stranger = float(np.percentile(background @ centre, cfg.identity_percentile))
+                if loo[k] < stranger:
+                    strays.append((i, loo[k], stranger))
+            if len(strays) < len(keep) / 2:  # a majority defines the identity
+                for i, sim, stranger in strays:
+                    keep.remove(i)
+                    dropped[str(used[i].path)] = PhotoReport(
+                        str(used[i].path), False,
+                        (f"identity disagrees with the other photos (similarity {sim:.2f} to their centre; other "
+                         f"people reach {stranger:.2f}): left out of the profile",))
+        return [used[i] for i in keep], [genuine[i] for i in keep], dropped
 
     def _forge(self, used: list[_Photo], rng: np.random.Generator, step: Callable[[str, int, int], None]
-               ) -> tuple[list[tuple[frozenset[int], FaceDescriptor]], Counter]:
-        """Forgeries of the VIP, each with the indices (into ``used``) of the VIP photos it was made from."""
+               ) -> tuple[list[tuple[str, frozenset[int], FaceDescriptor]], Counter]:
+        """Forgeries of the VIP: (method, indices into ``used`` of the VIP photos it was made from, descriptor)."""
         cfg = self.config
         methods = [m for m in cfg.methods if m in forge.FORGERS]
         targets = self.targets()
         n = int(round(cfg.fakes_per_photo * len(used)))
-        out: list[tuple[frozenset[int], FaceDescriptor]] = []
+        out: list[tuple[str, frozenset[int], FaceDescriptor]] = []
         rejected: Counter = Counter()
         if not methods or not targets:
             return out, rejected
@@ -298,6 +385,6 @@ class Enroller:
             if not faces or faces[0].mesh is None:
                 rejected[f"{method}: no face in result"] += 1
                 continue
-            out.append((sources, self.describe(result.image, faces[0])))
+            out.append((method, sources, self.describe(result.image, faces[0])))
             step("forgeries", k + 1, n)
         return out, rejected

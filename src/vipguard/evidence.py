@@ -7,7 +7,7 @@ Two steps, so that descriptors of other people can be shipped once and compared 
    appearance templates of the eyes, nose and mouth, the mesh in the aligned frame, and blending cues.
 2. :func:`compare` — the evidence vector of a descriptor against a :class:`~vipguard.profile.VipProfile`:
    similarities to the VIP's per-region centres, inner/outer identity consistency, geometry deviations and
-   blending cues, with stable feature names (:data:`FEATURES`) that the head and the explanations share.
+   blending cues, with the stable feature names of :data:`vipguard.decision.FEATURES` (the one feature table).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .decision import FEATURES
 from .faces.align import estimate_norm, transform_points
 from .faces.embed import MobileFaceNetEmbedder
 from .faces.regions import region_indices, region_mask
@@ -32,12 +33,6 @@ PATCH_PARTS = ("eyes", "nose", "mouth")  # appearance templates
 GEOMETRY_PARTS = ("eyes", "nose", "mouth", "outline")
 PATCH = 20
 
-FEATURES: tuple[str, ...] = (
-    "sim_global", "sim_eyes", "sim_inner", "sim_outer", "inner_outer",
-    "patch_eyes", "patch_nose", "patch_mouth",
-    "geom_eyes", "geom_nose", "geom_mouth", "geom_outline",
-    "blend_colour", "blend_sharpness", "artifact",
-)
 
 
 @dataclass(frozen=True, slots=True)

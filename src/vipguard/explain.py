@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evidence import FEATURES
+from .decision import FEATURES, Decision
 
 PARTS = {"eyes": "eyes and brows", "inner": "inner face", "outer": "outer face and head", "nose": "nose",
          "mouth": "mouth", "outline": "face outline"}
@@ -15,7 +15,8 @@ def _phrase(feature: str, value: float, typical: float, vip: str, where: str | N
         return f"face similarity to {vip} is {round(100 * max(value, 0))}/100 (genuine photos: ~{round(100 * max(typical, 0))})"
     if feature.startswith("sim_"):
         part = PARTS[feature[4:]]
-        verb = "match" if value >= typical - 0.1 else "do not match"
+        verb = ("match" if value >= typical - 0.1 else "do not match") if part.endswith("s") else \
+            ("matches" if value >= typical - 0.1 else "does not match")
         return f"the {part} {verb} {vip}'s ({value:.2f} vs {typical:.2f} typical)"
     if feature == "inner_outer":
         verb = "agree" if value >= typical - 0.1 else "disagree"
@@ -60,17 +61,38 @@ def largest_departure(values: dict[str, float], usual: dict[str, float], margin:
     return worst if gaps[worst] > margin else None
 
 
-def explain(verdict: str, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
-            contributions: dict[str, float] | None, score: float | None, where: str | None = None,
+def genuine_range_phrase(decision: Decision, vip: str) -> str:
+    """Where the face's similarity lies against the VIP's genuine range, with the numbers the report shows."""
+    sim = round(100 * max(decision.similarity, 0))
+    floor = round(100 * max(decision.floor, 0))
+    share = round(100 * (1 - decision.reject_rate))
+    where = "below" if decision.below_floor else "inside"
+    return f"face similarity {sim}/100 is {where} {vip}'s genuine range (≥ {floor} for {share} % of their photos)"
+
+
+def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
+            contributions: dict[str, float] | None, where: str | None = None,
             measured: frozenset[str] | None = None) -> str:
-    """One or two sentences naming the evidence that decided ``verdict``, with its values."""
+    """One or two sentences naming what decided ``decision.verdict``, with its values: the VIP's genuine range
+    when it set the score (``decision.anchor`` ≤ ``decision.head``), otherwise the evidence the head weighed most."""
     values = dict(zip(FEATURES, (float(v) for v in evidence)))
     usual = dict(zip(FEATURES, (float(v) for v in typical)))
+    verdict, score = decision.verdict, decision.score
     if vip is None:
         return (f"The face matches no enrolled VIP: the nearest is at similarity "
                 f"{round(100 * max(values['sim_global'], 0))}/100, below the selection threshold.")
-    picked = top_evidence(contributions or {}, verdict == "genuine")
-    reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
+    anchored = decision.anchor <= decision.head
+    if anchored:
+        reasons = genuine_range_phrase(decision, vip)
+        if verdict == "fake":
+            reasons += (f", yet above what other people reach ({round(100 * max(decision.identity_floor, 0))}): "
+                        f"the identity is partly there")
+        picked: list[str] = ["sim_global"]
+    else:
+        picked = top_evidence(contributions or {}, verdict == "genuine")
+        reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
+        if verdict == "genuine":
+            reasons += f"; {genuine_range_phrase(decision, vip)}"
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
             "different_person": f"Likely a different person than {vip}"}[verdict]
     text = f"{lead} (score {score:.2f}): {reasons}."

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .evidence import FEATURES, FaceDescriptor, compare, describe_with
+from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
+from .evidence import FaceDescriptor, compare, describe_with
 from .explain import explain
 from .faces import FaceAnalyzer, face_score
 from .faces.types import Face
@@ -21,13 +22,15 @@ from .io import InputError, load_image
 from .profile import VipProfile
 from .registry import Registry, UnknownVip
 
-VERDICTS = ("genuine", "fake", "different_person", "no_face", "error")
+__all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict"]
 
 
 @dataclass(frozen=True)
 class GuardConfig:
     select_threshold: float = 0.25  # cosine to a VIP centre below which a face claims no VIP
-    threshold: float = 0.5  # score at or above which a face is the genuine VIP
+    # the operating point: a strictness name (lenient 1 %, default 3 %, strict 10 %) or an expected genuine-reject
+    # rate in (0, 0.5); None = each VIP's own, chosen at enrolment (decision.reject_rate)
+    strictness: str | float | None = None
     max_faces: int = 5
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
     # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity and the artefact
@@ -37,9 +40,15 @@ class GuardConfig:
     def __post_init__(self) -> None:
         if self.detail not in {"full", "fast"}:
             raise ValueError(f"detail must be 'full' or 'fast', not {self.detail!r}")
+        if self.strictness is not None:
+            reject_rate(self.strictness)  # raises ValueError naming the accepted values
+
+    def rate(self, profile: VipProfile) -> float:
+        """The expected genuine-reject rate this check uses for ``profile``."""
+        return profile.reject_rate if self.strictness is None else reject_rate(self.strictness)
 
 
-FAST_FEATURES = frozenset({"sim_global", "artifact"})  # evidence that needs no dense mesh
+FAST_FEATURES = NO_MESH  # evidence that needs no dense mesh (decision.FEATURE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Verdict:
     box: tuple[float, ...] | None = None
     faces: int = 0
     evidence: dict[str, float] = field(default_factory=dict)
+    decision: Decision | None = None  # how the verdict was reached (score terms, floor, operating point)
     typical: dict[str, float] = field(default_factory=dict)
     artifact_where: str | None = None  # where the artefact detector sees a blending boundary
     boundary: np.ndarray | None = field(default=None, repr=False)  # its boundary map (aligned-crop frame)
@@ -68,6 +78,11 @@ class Verdict:
             "box": None if self.box is None else [round(float(v), 1) for v in self.box], "faces": self.faces,
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
             "boundary": self.artifact_where,
+            "decision": None if self.decision is None else {
+                "head": round(self.decision.head, 6), "anchor": round(self.decision.anchor, 6),
+                "similarity_floor": round(self.decision.floor, 4),
+                "genuine_reject_rate": self.decision.reject_rate,
+                "identity_floor": round(self.decision.identity_floor, 4)},
         }
 
     @classmethod
@@ -108,11 +123,6 @@ class Guard:
             return face_i, vip_i, True
         return 0, int(np.argmax(sims[0])), False
 
-    def carries_identity(self, cos: float, profile: VipProfile) -> bool:
-        """Whether a face at cosine ``cos`` to the VIP's centre carries the VIP's identity: more similar than other
-        people got to this VIP at enrolment (and than the selection threshold)."""
-        return cos >= max(self.config.select_threshold, float(profile.meta.get("identity_threshold", 0.0)))
-
     def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
         profiles = self.profiles(vip)
         if isinstance(profiles, str):
@@ -131,26 +141,20 @@ class Guard:
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool, measured: frozenset[str] | None = None) -> Verdict:
         evidence = compare(descriptor, profile)
-        score = profile.score(evidence)
-        similarity = face_score(float(evidence[0]))
-        if not claimed:
-            verdict, vip_name = "different_person", None
-        elif score >= self.config.threshold:
-            verdict, vip_name = "genuine", profile.name
-        else:
-            # the VIP's identity is in the face (more similar than other people get to this VIP) but the photo is
-            # not authentic: a forgery; otherwise a different person
-            verdict = "fake" if self.carries_identity(float(evidence[0]), profile) else "different_person"
-            vip_name = profile.name
+        decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
+                                  rate=self.config.rate(profile))
+        verdict, score = decision.verdict, decision.score
+        vip_name = profile.name if claimed else None
+        similarity = face_score(decision.similarity)
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo
         reference = None if verdict == "genuine" else profile.typical
         contributions = profile.head.contributions(evidence, reference)
-        text = explain(verdict, vip_name, evidence, profile.typical, contributions, score, artifact.where, measured)
+        text = explain(decision, vip_name, evidence, profile.typical, contributions, artifact.where, measured)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,
             box=face.detection.box, faces=n_faces,
             evidence={f: float(v) for f, v in zip(FEATURES, evidence) if measured is None or f in measured},
             typical={f: float(v) for f, v in zip(FEATURES, profile.typical) if measured is None or f in measured},
-            artifact_where=artifact.where, boundary=artifact.boundary, face_crop=artifact.crop,
+            artifact_where=artifact.where, boundary=artifact.boundary, face_crop=artifact.crop, decision=decision,
         )

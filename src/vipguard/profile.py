@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import FEATURES, ID_PARTS, PATCH_PARTS
+from .decision import FEATURES, Decision, GenuineRange, decide, reject_rate
+from .evidence import ID_PARTS, PATCH_PARTS
 from .head import Head
 
-PROFILE_VERSION = 4
+PROFILE_VERSION = 5  # 5: the genuine range (open-set verification)
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,26 @@ class VipProfile:
     geometry_std: np.ndarray
     typical: np.ndarray  # mean evidence over the genuine enrolment photos, ordered as FEATURES
     head: Head
-    meta: dict = field(default_factory=dict)  # photos used/rejected, enrolment settings, timings
+    genuine: GenuineRange  # where the VIP's genuine photos' whole-face similarity lies (decision.GenuineRange)
+    meta: dict = field(default_factory=dict)  # photos used/rejected, operating point, enrolment settings, timings
 
-    def score(self, evidence: np.ndarray) -> float:
-        """P(genuine VIP) for one evidence vector."""
-        return float(self.head.predict(evidence)[0])
+    @property
+    def reject_rate(self) -> float:
+        """The operating point chosen at enrolment: the expected genuine-reject rate."""
+        return reject_rate(self.meta.get("reject_rate"))
+
+    @property
+    def identity_threshold(self) -> float:
+        """The similarity other people reach to this VIP (99.5th percentile at enrolment)."""
+        return float(self.meta.get("identity_threshold", 0.0))
+
+    def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
+               rate: float | None = None, head: float | None = None) -> Decision:
+        """The verdict for one face (:func:`vipguard.decision.decide`): this VIP's head (or ``head``, e.g. the
+        MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point)."""
+        p = float(self.head.predict(evidence)[0]) if head is None else head
+        return decide(p, similarity, self.genuine, self.reject_rate if rate is None else rate,
+                      self.identity_threshold, select_threshold, claimed)
 
     @property
     def centre(self) -> np.ndarray:
@@ -40,7 +56,7 @@ class VipProfile:
     def to_blobs(self) -> tuple[str, bytes]:
         """(JSON text, npz bytes) for the registry."""
         doc = {"version": PROFILE_VERSION, "name": self.name, "features": list(FEATURES),
-               "head": self.head.to_dict(), "meta": self.meta}
+               "head": self.head.to_dict(), "genuine": self.genuine.to_dict(), "meta": self.meta}
         arrays = {f"centre_{k}": v for k, v in self.centres.items()}
         arrays |= {f"patch_{k}": v for k, v in self.patches.items()}
         arrays |= {"geometry_mean": self.geometry_mean, "geometry_std": self.geometry_std, "typical": self.typical}
@@ -52,7 +68,8 @@ class VipProfile:
     def from_blobs(cls, text: str, blob: bytes) -> VipProfile:
         doc = json.loads(text)
         if doc.get("version") != PROFILE_VERSION:
-            raise ValueError(f"profile version {doc.get('version')} is not supported (expected {PROFILE_VERSION})")
+            raise ValueError(f"profile version {doc.get('version')} is not supported (expected {PROFILE_VERSION}); "
+                             f"re-enrol {doc.get('name', 'this VIP')} with `vipguard enroll`")
         if tuple(doc["features"]) != FEATURES:
             raise ValueError("profile was built with a different evidence layout; re-enrol this VIP")
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
@@ -62,5 +79,5 @@ class VipProfile:
             centres={k: arrays[f"centre_{k}"] for k in ID_PARTS},
             patches={k: arrays[f"patch_{k}"] for k in PATCH_PARTS},
             geometry_mean=arrays["geometry_mean"], geometry_std=arrays["geometry_std"], typical=arrays["typical"],
-            head=Head.from_dict(doc["head"]), meta=doc["meta"],
+            head=Head.from_dict(doc["head"]), genuine=GenuineRange.from_dict(doc["genuine"]), meta=doc["meta"],
         )

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .decision import ACCEPT
 from .guard import Guard, Verdict
 
 DEFAULT_FPS = 2.0
@@ -171,7 +172,7 @@ def _clip_verdict(verdicts: Sequence[str], score: float, threshold: float) -> st
 
 
 def aggregate(path: str, frames: Sequence[FrameResult], fps: float, duration: float | None,
-              n_worst: int = 3, threshold: float = 0.5) -> ClipVerdict:
+              n_worst: int = 3, threshold: float = ACCEPT) -> ClipVerdict:
     """The clip verdict from per-frame results: median score and similarity; genuine when the median score
     passes ``threshold``, else the majority non-genuine verdict of the frames."""
     faced = [f for f in frames if f.verdict.verdict in {"genuine", "fake", "different_person"}]
@@ -227,7 +228,7 @@ def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: flo
     except VideoError as exc:
         if not frames:
             return ClipVerdict.failed(source, exc.reason)
-    return aggregate(source, frames, fps, last_time, threshold=guard.config.threshold)
+    return aggregate(source, frames, fps, last_time, threshold=ACCEPT)
 
 
 def frame_image(path: str | Path, index: int) -> np.ndarray | None:
@@ -254,7 +255,7 @@ def check_video_file(guard: Guard, path: str | Path, vip: str | None = None, fps
     return clip, None if frame is None else frame_image(path, frame.index)
 
 
-def timeline_png(clip: ClipVerdict, threshold: float = 0.5, width: float = 6.0, height: float = 2.2) -> bytes:
+def timeline_png(clip: ClipVerdict, threshold: float = ACCEPT, width: float = 6.0, height: float = 2.2) -> bytes:
     """A PNG of the per-frame score over time (matplotlib, Agg; no global pyplot state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -15,6 +16,9 @@ from .common import emit_json, open_store, stderr, stdout
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
 ModelsOption = Annotated[Optional[Path], typer.Option(help="model folder (default: $VIPGUARD_HOME/models)")]
+StrictnessOption = Annotated[Optional[str], typer.Option(
+    help="operating point: lenient (1 % of genuine photos rejected), default (3 %), strict (10 %), or a "
+         "genuine-reject rate in (0, 0.5) such as 0.05")]
 VERDICT_STYLE = {"genuine": "green", "fake": "bold red", "different_person": "yellow", "no_face": "dim",
                  "error": "red"}
 
@@ -46,14 +50,18 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         models: ModelsOption = None,
         seed: Annotated[int, typer.Option(help="seed for augmentation and forgeries")] = 0,
+        strictness: StrictnessOption = None,
     ) -> int:
-        """Enrol a VIP from authentic photos (quality filter, forgeries, calibrated per-VIP head)."""
+        """Enrol a VIP from authentic photos (quality filter, duplicates and identity outliers left out, genuine
+        range, forgeries, calibrated per-VIP head)."""
         from ..background import load_background
+        from ..decision import reject_rate
         from ..enrol import EnrolConfig, Enroller, EnrolError
         from ..faces import FaceAnalyzer
 
         try:
             validate_name(name)
+            rate = reject_rate(strictness)
         except ValueError as exc:
             stderr().print(f"[red]error:[/] {exc}")
             return 2
@@ -72,7 +80,7 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(stage, total=n)
                 bar.update(tasks[stage], completed=i)
 
-            enroller = Enroller(analyzer, load_background(), EnrolConfig(seed=seed))
+            enroller = Enroller(analyzer, load_background(), EnrolConfig(seed=seed, reject_rate=rate))
             try:
                 result = enroller.enrol(name, [photo_dir], progress=step)
             except EnrolError as exc:
@@ -83,12 +91,18 @@ def register(app: typer.Typer) -> None:
         for photo in result.photos:
             table.add_row(Path(photo.path).name, "yes" if photo.used else "[red]no[/]", "; ".join(photo.reasons))
         stdout().print(table)
-        if result.relaxed:
-            stderr().print(f"[yellow]warning:[/] fewer than {enroller.config.min_photos} photos passed the quality "
-                           "filter; some were accepted anyway (see reasons)")
+        for warning in result.warnings:
+            stderr().print(f"[yellow]warning:[/] {escape(warning)}")
+        meta = result.profile.meta
+        if meta["duplicates"] or meta["outliers"]:
+            stdout().print(f"left out: {len(meta['duplicates'])} near-duplicate(s), {len(meta['outliers'])} photo(s) "
+                           "whose identity disagrees with the rest (see reasons)")
         stdout().print(
             f"enrolled [bold]{name}[/]: {result.used} photos used, {len(result.photos) - result.used} rejected; "
-            f"trained against {result.fakes} forgeries and {result.others} other people in {result.seconds:.1f} s"
+            f"trained against {result.fakes} forgeries and {result.others} other people in {result.seconds:.1f} s\n"
+            f"genuine range: face similarity ≥ {round(100 * result.similarity_floor)}/100 expected for "
+            f"{100 * result.expected_genuine_accept:.0f} % of {name}'s genuine photos (strictness: genuine-reject "
+            f"rate {100 * rate:g} %); other people reach {round(100 * meta['identity_threshold'])}/100"
         )
         return 0
 
@@ -135,6 +149,7 @@ def register(app: typer.Typer) -> None:
         fps: Annotated[float, typer.Option(help="videos: frames sampled per second")] = 2.0,
         fast: Annotated[bool, typer.Option("--fast", help="measure only the evidence the score reads (no dense "
                                                           "mesh): same scores, shorter explanations, ~2x faster")] = False,
+        strictness: StrictnessOption = None,
         models: ModelsOption = None,
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
@@ -145,6 +160,11 @@ def register(app: typer.Typer) -> None:
 
         if tier not in {"lite", "mllm"}:
             stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
+            return 2
+        try:
+            config = GuardConfig(detail="fast" if fast else "full", strictness=strictness)
+        except ValueError as exc:
+            stderr().print(f"[red]error:[/] --strictness: {exc}")
             return 2
         opened = _open(models, db)
         if opened is None:
@@ -159,7 +179,7 @@ def register(app: typer.Typer) -> None:
         table = Table("input", "verdict", "VIP", "score", "sim.", "explanation")
         table.columns[5].ratio = 1  # the explanation takes the width that is left
         with FaceAnalyzer(store=store) as analyzer:
-            guard = Guard(registry, analyzer, GuardConfig(detail="fast" if fast else "full"))
+            guard = Guard(registry, analyzer, config)
             judge = guard.check
             if tier == "mllm":
                 from ..mllm.guard import mllm_judge

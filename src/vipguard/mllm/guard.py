@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..explain import genuine_range_phrase
 from ..faces import face_score
 from ..guard import Guard, Verdict
 
@@ -32,17 +33,16 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
         face, profile = faces[fi], profiles[vi]
         cos = float(face.embeddings["mobilefacenet"] @ profile.centre)
         similarity = face_score(cos)
-        score = scorer.score(image, face.embeddings["mobilefacenet"], similarity)
-        if not claimed:
-            verdict, name = "different_person", None
-        elif score >= guard.config.threshold:
-            verdict, name = "genuine", profile.name
-        else:
-            verdict = "fake" if guard.carries_identity(cos, profile) else "different_person"
-            name = profile.name
+        p_yes = scorer.score(image, face.embeddings["mobilefacenet"], similarity)
+        # the same rule as the lite tier (vipguard.decision), with the MLLM's Yes-probability as the head
+        decision = profile.decide(np.zeros(0), cos, guard.config.select_threshold, claimed,
+                                  rate=guard.config.rate(profile), head=p_yes)
+        verdict, score = decision.verdict, decision.score
+        name = profile.name if claimed else None
         answer = scorer.explain(image, face.embeddings["mobilefacenet"], similarity) if explain else ""
-        text = (f"MLLM P(yes) = {score:.2f} at face similarity {similarity}/100 to {profile.name}. "
+        text = (f"MLLM P(yes) = {p_yes:.2f}; {genuine_range_phrase(decision, profile.name)}; score {score:.2f}. "
                 f"{answer}").strip()
-        return Verdict(source, name, verdict, score, similarity, text, box=face.detection.box, faces=len(faces))
+        return Verdict(source, name, verdict, score, similarity, text, box=face.detection.box, faces=len(faces),
+                       decision=decision)
 
     return judge

@@ -1,0 +1,293 @@
+"""The verdict, measured where users meet it: 5 LFW VIPs, held-out photos, forgeries made with seeds and targets
+never used at enrolment, accuracy at the project's own verdict beside every AUC, and the do-no-harm table.
+
+    python benchmarks/verdict.py                         # 5 VIPs, ~6 min on one core
+    python benchmarks/verdict.py --out out/verdict --plot docs/eval/morph_strictness.png
+
+Per VIP: enrol from ``_0001``–``_0020``; genuine test = ``_0021`` onward (≤ --genuine); other people = one photo of
+each of --others people whose names start with M–Z (the bundled background and the genuine prior use A–L);
+forgeries = every ``vipguard.forge`` method with a VIP test photo as the source and an M–Z person as the target
+(self-swap: another VIP test photo), plus look-alike swaps (targets: the M–Z people nearest the VIP) and morphs
+at ratios 0.5…0.9. Seeds differ from enrolment's.
+
+Reported:
+1. accuracy at the verdict per category (genuine accepted; each forgery kind and other people rejected, i.e. any
+   verdict but ``genuine``), AUC of the score beside it, and similarity alone at its best single threshold;
+2. forgeries below the VIP's own held-out genuine 2nd percentile of similarity: share given a non-genuine verdict;
+3. do-no-harm: for each held-out method (leave-one-method-out: the head is refitted without that method's
+   enrolment forgeries), AUC of the score with and without each candidate evidence term;
+4. the rejection rate of morphs by ratio at three strictness settings, with their genuine-accept rates (plot).
+"""
+
+from __future__ import annotations
+
+from one_core import DEFAULT_DATA  # first: pins every thread pool to one core
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+VIPS = ["Tony_Blair", "George_W_Bush", "Colin_Powell", "Serena_Williams", "Junichiro_Koizumi"]
+RATIOS = (0.5, 0.6, 0.7, 0.8, 0.9)
+STRICT = ("lenient", "default", "strict")
+
+
+@dataclass
+class Row:
+    vip: str
+    kind: str  # genuine | other | a method | lookalike | morph@0.7
+    evidence: np.ndarray  # ordered as decision.FEATURES, or None when no face
+
+
+def auc(pos, neg) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
+
+
+def collect(args) -> tuple[list[Row], dict, dict]:
+    from vipguard import forge
+    from vipguard.background import load_background
+    from vipguard.enrol import Enroller
+    from vipguard.evidence import compare, describe_with
+    from vipguard.faces import FaceAnalyzer
+    from vipguard.forge.morph import make_morph
+    from vipguard.io import load_image
+
+    lfw = args.data / "lfw"
+    rng = np.random.default_rng(args.seed)
+    mz = sorted(d.name for d in lfw.iterdir() if d.is_dir() and "M" <= d.name[:1].upper() <= "Z" and d.name not in VIPS)
+    other_names = [mz[i] for i in sorted(rng.choice(len(mz), size=min(args.others, len(mz)), replace=False))]
+    rows: list[Row] = []
+    profiles, trainings = {}, {}
+    t0 = time.perf_counter()
+    with FaceAnalyzer() as a:
+        enroller = Enroller(a, load_background())
+
+        def analysed(path):
+            image = load_image(path)
+            faces = a.analyze(image, primary_only=True, embedders=())
+            return (image, faces[0]) if faces and faces[0].mesh is not None else None
+
+        def evidence(image, profile):
+            faces = a.analyze(image, max_faces=1, embedders=())
+            if not faces:
+                return None
+            return compare(describe_with(a, image, faces[0])[0], profile)
+
+        others = [(n, analysed(sorted((lfw / n).glob("*.jpg"))[0])) for n in other_names]
+        others = [(n, o) for n, o in others if o is not None]
+        other_vecs = np.stack([a.embedder("mobilefacenet").embed_aligned(o[1].aligned[None])[0] for _, o in others])
+        for vip in args.vips:
+            photos = sorted((lfw / vip).glob("*.jpg"))
+            result = enroller.enrol(vip, photos[:20])
+            profile = profiles[vip] = result.profile
+            trainings[vip] = result.training
+            test = [t for t in (analysed(p) for p in photos[20: 20 + args.genuine]) if t is not None]
+            for image, _ in test:
+                rows.append(Row(vip, "genuine", evidence(image, profile)))
+            for _, (image, _) in others:
+                rows.append(Row(vip, "other", evidence(image, profile)))
+            near = np.argsort(-(other_vecs @ profile.centre))[:5]
+            mrng = np.random.default_rng(args.seed + 1)
+            jobs = [(m, None, m) for m in forge.FORGERS.names] + [("swap", None, "lookalike")]
+            jobs += [("morph", r, f"morph@{r:.1f}") for r in RATIOS]
+            for method, ratio, kind in jobs:
+                forger = make_morph(ratio) if ratio is not None else forge.FORGERS.create(method)
+                made = tries = 0
+                while made < args.per_method and tries < 4 * args.per_method and len(test) >= 2:
+                    tries += 1
+                    si = int(mrng.integers(len(test)))
+                    if method == "selfswap":
+                        ti = int(mrng.integers(len(test) - 1))
+                        target = test[ti + (ti >= si)]
+                    elif kind == "lookalike":
+                        target = others[int(near[int(mrng.integers(len(near)))])][1]
+                    else:
+                        target = others[int(mrng.integers(len(others)))][1]
+                    try:
+                        res = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
+                                           np.random.default_rng(10_000 + args.seed + tries))
+                    except forge.ForgeError:
+                        continue
+                    rows.append(Row(vip, kind, evidence(res.image, profile)))
+                    made += 1
+            print(f"  {vip}: enrolled {result.used} photos, floor {profile.meta['similarity_floor']:.3f}; "
+                  f"{time.perf_counter() - t0:.0f} s so far", flush=True)
+    return rows, profiles, trainings
+
+
+def scores(rows, profiles, heads, rate_of) -> np.ndarray:
+    """The score of every row: min(head, anchor), as decision.decide computes it."""
+    from vipguard.decision import SIMILARITY, anchor_probability, value
+
+    out = np.zeros(len(rows))
+    for i, r in enumerate(rows):
+        if r.evidence is None:
+            continue
+        p = profiles[r.vip]
+        head = float(heads[r.vip].predict(r.evidence)[0])
+        out[i] = min(head, anchor_probability(value(r.evidence, SIMILARITY), p.genuine, rate_of(p)))
+    return out
+
+
+def verdicts(rows, profiles, score) -> list[str]:
+    from vipguard.decision import ACCEPT, SIMILARITY, value
+
+    out = []
+    for r, s in zip(rows, score):
+        if r.evidence is None:
+            out.append("no_face")
+            continue
+        p = profiles[r.vip]
+        if s >= ACCEPT:
+            out.append("genuine")
+        else:
+            out.append("fake" if value(r.evidence, SIMILARITY) >= max(0.25, p.identity_threshold) else
+                       "different_person")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--vips", nargs="+", default=VIPS)
+    ap.add_argument("--genuine", type=int, default=40)
+    ap.add_argument("--others", type=int, default=200)
+    ap.add_argument("--per-method", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--out", type=Path, default=None, help="write results.md and results.json here")
+    ap.add_argument("--plot", type=Path, default=None, help="morph ratio vs strictness plot (PNG)")
+    args = ap.parse_args(argv)
+
+    from vipguard.decision import FEATURE_TABLE, SCORED, SIMILARITY, reject_rate, value
+    from vipguard.enrol import EnrolConfig, fit_score_head
+
+    start = time.perf_counter()
+    rows, profiles, trainings = collect(args)
+    cfg = EnrolConfig()
+    heads = {v: p.head for v, p in profiles.items()}
+    score = scores(rows, profiles, heads, lambda p: p.reject_rate)
+    verdict = verdicts(rows, profiles, score)
+    sim = np.array([-1.0 if r.evidence is None else value(r.evidence, SIMILARITY) for r in rows])
+    kinds = list(dict.fromkeys(r.kind for r in rows))
+    by_kind = {k: np.array([r.kind == k for r in rows]) for k in kinds}
+    gen = by_kind["genuine"]
+    lines = [f"# Verdict benchmark ({len(args.vips)} VIPs: {', '.join(args.vips)}; seed {args.seed})", ""]
+
+    # similarity alone at its best single threshold: the one that maximises the mean per-category accuracy
+    def sim_acc(t):
+        return {k: float(np.mean(sim[m] >= t)) if k == "genuine" else float(np.mean(sim[m] < t))
+                for k, m in by_kind.items()}
+    grid = np.linspace(0.3, 0.95, 131)
+    best = max(grid, key=lambda t: np.mean(list(sim_acc(t).values())))
+    base = sim_acc(best)
+
+    lines += ["## 1. Accuracy at the verdict (genuine accepted; every other row rejected) and AUC", "",
+              f"Similarity alone: one threshold for all VIPs, the best for it on this very test set ({best:.3f}).", "",
+              "| category | n | VIPGuard-lite verdict ACC % | score AUC % | similarity-only ACC % (best threshold) "
+              "| similarity AUC % |", "|---|---|---|---|---|---|"]
+    results = {"similarity_threshold": float(best), "categories": {}}
+    for k, m in by_kind.items():
+        ok = [(v == "genuine") == (k == "genuine") for v, keep in zip(verdict, m) if keep]
+        a = "" if k == "genuine" else f"{100 * auc(score[gen], score[m]):.2f}"
+        sa = "" if k == "genuine" else f"{100 * auc(sim[gen], sim[m]):.2f}"
+        acc = 100 * float(np.mean(ok))
+        results["categories"][k] = {"n": int(m.sum()), "acc": acc, "sim_acc": 100 * base[k]}
+        lines.append(f"| {k} | {int(m.sum())} | {acc:.2f} | {a} | {100 * base[k]:.2f} | {sa} |")
+    fakes = np.array([k not in ("genuine", "other") for k in (r.kind for r in rows)])
+    lines += [f"| all forgeries | {int(fakes.sum())} | "
+              f"{100 * np.mean([v != 'genuine' for v, f in zip(verdict, fakes) if f]):.2f} | "
+              f"{100 * auc(score[gen], score[fakes]):.2f} | "
+              f"{100 * np.mean(sim[fakes] < best):.2f} | {100 * auc(sim[gen], sim[fakes]):.2f} |", ""]
+
+    # 2. forgeries below each VIP's own held-out genuine 2nd percentile
+    below = []
+    for vip in args.vips:
+        p2 = np.percentile(sim[gen & np.array([r.vip == vip for r in rows])], 2)
+        below += [v != "genuine" for r, v, s, f in zip(rows, verdict, sim, fakes) if f and r.vip == vip and s < p2]
+    lines += ["## 2. Forgeries less similar than the VIP's own held-out genuine 2nd percentile", "",
+              f"{len(below)} such forgeries; given a non-genuine verdict: **{100 * np.mean(below):.2f} %**.", ""]
+    results["below_p2_rejected"] = 100 * float(np.mean(below)) if below else None
+
+    # 3. do-no-harm: leave-one-method-out heads, with and without each candidate term
+    candidates = [f.name for f in FEATURE_TABLE if f.name not in SCORED and f.sign != 0]
+    held = [k for k in kinds if k not in ("genuine", "other")]
+    lines += ["## 3. Do no harm: AUC % of the score without → with each evidence term, per held-out method", "",
+              "Each method's enrolment forgeries are left out of the head's training (look-alike swaps, morphs by "
+              "ratio and reenactment are never in enrolment). A term may enter the score only if no cell drops by "
+              "more than 0.5 points.", "",
+              "| term | " + " | ".join(held) + " | worst Δ | enters |", "|---" * (len(held) + 3) + "|"]
+    harm = {}
+    for term in ["(scored: " + ", ".join(SCORED) + ")", *candidates]:
+        cells, deltas = [], []
+        for k in held:
+            method = k.split("@")[0] if k != "lookalike" else "swap"
+            feats_without = SCORED
+            feats_with = SCORED if term.startswith("(") else (*SCORED, term)
+            h0 = {v: fit_score_head(t, cfg, feats_without, exclude_method=method) for v, t in trainings.items()}
+            h1 = h0 if term.startswith("(") else {v: fit_score_head(t, cfg, feats_with, exclude_method=method)
+                                                  for v, t in trainings.items()}
+            s0 = scores(rows, profiles, h0, lambda p: p.reject_rate)
+            s1 = s0 if h1 is h0 else scores(rows, profiles, h1, lambda p: p.reject_rate)
+            a0, a1 = 100 * auc(s0[gen], s0[by_kind[k]]), 100 * auc(s1[gen], s1[by_kind[k]])
+            deltas.append(a1 - a0)
+            cells.append(f"{a0:.1f}" if h1 is h0 else f"{a0:.1f}→{a1:.1f}")
+        worst = min(deltas)
+        harm[term] = worst
+        enters = "yes (scored)" if term.startswith("(") else ("yes" if worst >= -0.5 else "no")
+        lines.append(f"| {term} | " + " | ".join(cells) + f" | {worst:+.2f} | {enters} |")
+    results["do_no_harm_worst_delta"] = harm
+    lines.append("")
+
+    # 4. morph ratio × strictness
+    lines += ["## 4. Morph rejection by ratio at three strictness settings", "",
+              "| strictness (genuine-reject target) | genuine accepted % | " +
+              " | ".join(f"morph {r}" for r in RATIOS) + " |", "|---" * (len(RATIOS) + 2) + "|"]
+    curves = {}
+    for name in STRICT:
+        rate = reject_rate(name)
+        s = scores(rows, profiles, heads, lambda p, rate=rate: rate)
+        v = verdicts(rows, profiles, s)
+        accept = 100 * np.mean([x == "genuine" for x, g in zip(v, gen) if g])
+        rej = [100 * np.mean([x != "genuine" for x, m in zip(v, by_kind[f"morph@{r:.1f}"]) if m]) for r in RATIOS]
+        curves[name] = (rate, accept, rej)
+        lines.append(f"| {name} ({100 * rate:.0f} %) | {accept:.1f} | " + " | ".join(f"{x:.1f}" for x in rej) + " |")
+    results["morph_strictness"] = {k: {"rate": c[0], "genuine_accept": c[1], "morph_reject": c[2]}
+                                   for k, c in curves.items()}
+    lines += ["", f"Whole run: {time.perf_counter() - start:.0f} s."]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.md").write_text(text + "\n")
+        (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for name, (rate, accept, rej) in curves.items():
+            ax.plot(RATIOS, rej, marker="o", label=f"{name}: genuine accepted {accept:.1f} %")
+        ax.set_xlabel("morph ratio (share of the VIP)")
+        ax.set_ylabel("morphs rejected (%)")
+        ax.set_ylim(0, 102)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title("Morph rejection vs strictness (held-out photos, 5 LFW VIPs)", fontsize=9)
+        fig.tight_layout()
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.plot, dpi=120)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

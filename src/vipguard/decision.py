@@ -1,0 +1,274 @@
+"""How a verdict is decided — the one place, for every tier and input kind (lite, MLLM, video, scan, service).
+
+Open-set verification anchored on the VIP's own genuine photos. A forgery can be made by any generator, most of
+which we cannot run, so the negatives we make (other people, our own forgeries) can train a head but cannot say
+where *genuine* ends. What we know well is how similar the VIP's genuine photos are to the VIP:
+
+* :class:`GenuineRange` — the predictive distribution of a new genuine photo's whole-face similarity to the VIP's
+  centre: leave-one-out similarities of the enrolment photos, shrunk toward a population prior of how much one
+  person's photos vary (:class:`GenuinePrior`, learned from the bundled background identities). Its lower
+  quantile at the operating point (an expected genuine-reject rate, default 3 %) is the VIP's *similarity floor*.
+* :func:`anchor_probability` — the genuine-range term of the score: 0.5 exactly at the floor, towards 1 for a
+  typical genuine similarity, towards 0 below the floor.
+* :func:`decide` — ``score = min(head, anchor)`` (both must hold: the evidence the head learned, and being inside
+  the VIP's genuine range), then the verdict: ``genuine`` at score ≥ 0.5; below it ``fake`` if the face still
+  carries the VIP's identity (more similar than other people get to this VIP), else ``different_person``.
+
+:data:`FEATURE_TABLE` is the one table of evidence features: what each means for "genuine VIP", whether it needs
+the dense mesh, its label, and whether it may enter the score (the do-no-harm rule, measured in
+``benchmarks/verdict.py``: a term enters only if, on every held-out forgery method, the score with it is not worse
+than without it by more than 0.005 AUC).
+"""
+
+from __future__ import annotations
+
+import math
+import json
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+# --------------------------------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    sign: int  # +1: higher means more like the genuine VIP; -1: higher means less
+    needs_mesh: bool  # measured only with the dense mesh (not in --fast checks)
+    label: str  # what a reader sees in reports
+    part: str | None = None  # the facial part it measures, if any
+    scored: bool = False  # allowed into the score (passed the do-no-harm rule on held-out methods)
+
+
+FEATURE_TABLE: tuple[Feature, ...] = (
+    Feature("sim_global", +1, False, "face similarity", scored=True),
+    Feature("sim_eyes", +1, True, "eyes similarity", "eyes"),
+    Feature("sim_inner", +1, True, "inner-face similarity", "inner"),
+    Feature("sim_outer", +1, True, "outer-face similarity", "outer"),
+    Feature("inner_outer", +1, True, "inner/outer identity agreement"),
+    Feature("patch_eyes", +1, True, "eyes template", "eyes"),
+    Feature("patch_nose", +1, True, "nose template", "nose"),
+    Feature("patch_mouth", +1, True, "mouth template", "mouth"),
+    Feature("geom_eyes", -1, True, "eyes shape deviation", "eyes"),
+    Feature("geom_nose", -1, True, "nose shape deviation", "nose"),
+    Feature("geom_mouth", -1, True, "mouth shape deviation", "mouth"),
+    Feature("geom_outline", -1, True, "outline shape deviation", "outline"),
+    Feature("blend_colour", -1, True, "boundary colour seam"),
+    Feature("blend_sharpness", 0, True, "boundary sharpness step"),
+    # The artefact detector makes the score worse than similarity alone on held-out forgery methods
+    # (benchmarks/verdict.py, do-no-harm table), so it explains but does not score.
+    Feature("artifact", -1, False, "blending-artefact score"),
+)
+FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_TABLE)
+BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURE_TABLE}
+SCORED: tuple[str, ...] = tuple(f.name for f in FEATURE_TABLE if f.scored)
+NO_MESH: frozenset[str] = frozenset(f.name for f in FEATURE_TABLE if not f.needs_mesh)
+SIMILARITY = "sim_global"  # the feature the genuine range and the identity floor are about
+
+
+def column(name: str) -> int:
+    """Position of a feature in the evidence vector (refer to features by name; this is the one lookup)."""
+    return FEATURES.index(name)
+
+
+def value(evidence: np.ndarray, name: str) -> float:
+    return float(np.asarray(evidence).reshape(-1)[column(name)])
+
+
+def signs(names: Iterable[str]) -> tuple[int, ...]:
+    return tuple(BY_NAME[n].sign for n in names)
+
+
+# ------------------------------------------------------------------------------------------ operating point
+
+STRICTNESS = {"lenient": 0.01, "default": 0.03, "strict": 0.10}  # name → expected genuine-reject rate
+DEFAULT_REJECT_RATE = STRICTNESS["default"]
+
+
+def reject_rate(strictness: str | float | None, default: float = DEFAULT_REJECT_RATE) -> float:
+    """The expected genuine-reject rate for a strictness: a name in :data:`STRICTNESS` or a rate in (0, 0.5)."""
+    if strictness is None:
+        return default
+    if isinstance(strictness, str) and strictness.strip().lower() in STRICTNESS:
+        return STRICTNESS[strictness.strip().lower()]
+    try:
+        rate = float(strictness)
+    except (TypeError, ValueError):
+        raise ValueError(f"strictness must be one of {', '.join(STRICTNESS)} or a genuine-reject rate in "
+                         f"(0, 0.5), not {strictness!r}") from None
+    if not 0.0 < rate < 0.5:
+        raise ValueError(f"a genuine-reject rate must be in (0, 0.5), not {rate}")
+    return rate
+
+
+# ---------------------------------------------------------------------------------------------- genuine range
+
+
+@dataclass(frozen=True, slots=True)
+class GenuinePrior:
+    """What many people's photos say about one person's genuine similarity to their own centre.
+
+    A Normal–scaled-inverse-χ² prior on the mean and variance of the enrolment photos' leave-one-out similarity
+    (``loc``, with the strength of ``kappa`` photos; ``scale``, with ``dof``), and how later photos — other days,
+    other events, which is what a Guard meets — depart from it: on average by ``drift`` (enrolment minus later),
+    by ``drift_sd`` from one person to the next, and with a spread ``later_ratio`` times the enrolment spread."""
+
+    loc: float
+    kappa: float
+    scale: float
+    dof: float
+    drift: float = 0.0
+    drift_sd: float = 0.0
+    later_ratio: float = 1.0
+    identities: int = 0  # how many people it was learned from
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GenuinePrior:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class GenuineRange:
+    """The predictive distribution (Student-t) of a new genuine photo's similarity to the VIP's centre."""
+
+    loc: float
+    scale: float
+    dof: float
+    n: int  # enrolment photos it was fitted on
+
+    def cdf(self, similarity: float) -> float:
+        """Fraction of the VIP's genuine photos expected to be *less* similar than this."""
+        return float(stats.t.cdf(similarity, self.dof, self.loc, self.scale))
+
+    def floor(self, rate: float) -> float:
+        """The similarity below which a share ``rate`` of genuine photos fall (the VIP's similarity floor)."""
+        return float(stats.t.ppf(rate, self.dof, self.loc, self.scale))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GenuineRange:
+        return cls(**d)
+
+    @classmethod
+    def fit(cls, similarities: Sequence[float], prior: GenuinePrior) -> GenuineRange:
+        """Conjugate update of ``prior`` with the enrolment photos' leave-one-out similarities, then the
+        population's enrolment-to-later shift: the location moves by ``drift`` and the spread widens by the
+        later/enrolment ratio and the person-to-person uncertainty of that drift."""
+        x = np.asarray(similarities, np.float64)
+        n = len(x)
+        mean = float(x.mean()) if n else prior.loc
+        ss = float(((x - mean) ** 2).sum())
+        kappa = prior.kappa + n
+        dof = prior.dof + n
+        loc = (prior.kappa * prior.loc + n * mean) / kappa
+        var = (prior.dof * prior.scale**2 + ss + prior.kappa * n / kappa * (mean - prior.loc) ** 2) / dof
+        predictive = var * (1 + 1 / kappa) * prior.later_ratio**2 + prior.drift_sd**2
+        return cls(loc - prior.drift, math.sqrt(predictive), dof, n)
+
+
+def learn_prior(people: Sequence[dict]) -> GenuinePrior:
+    """A :class:`GenuinePrior` (empirical Bayes) from per-person statistics as ``tools/build_prior.py`` writes
+    them: ``n``, ``mean``, ``var`` of the enrolment half's leave-one-out similarities, and ``later_n``,
+    ``later_mean``, ``later_var`` of the later half's similarities to the enrolment centre."""
+    if len(people) < 2:
+        raise ValueError("a genuine prior needs statistics of at least two people")
+
+    def col(key: str) -> np.ndarray:
+        return np.array([float(p[key]) for p in people])
+
+    n, mean, var = col("n"), col("mean"), col("var")
+    later_n, later_mean, later_var = col("later_n"), col("later_mean"), col("later_var")
+    within = float(np.average(var, weights=n - 1))
+    later = float(np.average(later_var, weights=later_n - 1))
+    between = max(float(mean.var()) - float(np.mean(var / n)), 1e-6)  # spread of true means, net of noise
+    gap = mean - later_mean
+    gap_var = max(float(gap.var()) - float(np.mean(var / n + later_var / later_n)), 0.0)
+    return GenuinePrior(
+        loc=float(mean.mean()), kappa=within / between, scale=math.sqrt(within),
+        dof=float(np.median(n + later_n)), drift=float(gap.mean()), drift_sd=math.sqrt(gap_var),
+        later_ratio=math.sqrt(later / within), identities=len(people),
+    )
+
+
+def bundled_prior() -> GenuinePrior:
+    """The prior shipped in ``vipguard/data/genuine_prior.json`` (built by ``tools/build_prior.py``)."""
+    doc = json.loads((resources.files("vipguard") / "data" / "genuine_prior.json").read_text())
+    return learn_prior(doc["identities"])
+
+
+def loo_similarities(embeddings: np.ndarray) -> np.ndarray:
+    """Cosine of each (L2-normalised) embedding to the normalised mean of the others."""
+    e = np.asarray(embeddings, np.float64)
+    if len(e) < 2:
+        return np.zeros(0)
+    others = e.sum(0, keepdims=True) - e
+    others /= np.maximum(np.linalg.norm(others, axis=1, keepdims=True), 1e-12)
+    return (e * others).sum(1)
+
+
+def anchor_probability(similarity: float, genuine: GenuineRange, rate: float) -> float:
+    """P(genuine | similarity) under the open-set model: the odds that the face is inside the VIP's genuine
+    range, set so that it is exactly 0.5 at the similarity floor for ``rate`` (logit of the genuine CDF minus
+    the logit of the rate)."""
+    p = min(max(genuine.cdf(similarity), 1e-12), 1 - 1e-12)
+    z = math.log(p / (1 - p)) - math.log(rate / (1 - rate))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# ---------------------------------------------------------------------------------------------------- decision
+
+VERDICTS = ("genuine", "fake", "different_person", "no_face", "error")
+ACCEPT = 0.5  # the score at or above which a face is the genuine VIP
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: str  # genuine | fake | different_person
+    score: float  # min(head, anchor): calibrated P(genuine VIP)
+    head: float  # the per-VIP head's probability (evidence learned against our negatives)
+    anchor: float  # the genuine-range probability
+    similarity: float  # whole-face cosine to the VIP centre
+    floor: float  # the VIP's similarity floor at this operating point
+    reject_rate: float  # the operating point: expected genuine-reject rate
+    identity_floor: float  # above it, the VIP's identity is in the face
+    claimed: bool  # whether the face claims this VIP at all (adaptive selection)
+
+    @property
+    def below_floor(self) -> bool:
+        return self.similarity < self.floor
+
+    @property
+    def vip_named(self) -> bool:
+        """Whether the verdict names the VIP (it does unless the face claims no VIP)."""
+        return self.claimed
+
+
+def identity_floor(identity_threshold: float, select_threshold: float) -> float:
+    return max(select_threshold, identity_threshold)
+
+
+def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, identity_threshold: float,
+           select_threshold: float, claimed: bool = True) -> Decision:
+    """The verdict rule shared by every tier (the MLLM tier passes its Yes-probability as ``head``)."""
+    anchor = anchor_probability(similarity, genuine, rate)
+    score = min(float(head), anchor)
+    id_floor = identity_floor(identity_threshold, select_threshold)
+    if not claimed:
+        verdict = "different_person"
+    elif score >= ACCEPT:
+        verdict = "genuine"
+    elif similarity >= id_floor:
+        verdict = "fake"  # the VIP's identity is in the face, but not as the VIP's genuine photos carry it
+    else:
+        verdict = "different_person"
+    return Decision(verdict, score, float(head), anchor, float(similarity), genuine.floor(rate), rate, id_floor,
+                    claimed)
