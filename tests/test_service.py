@@ -62,6 +62,25 @@ def client(config_kwargs):
         yield c
 
 
+@pytest.fixture(scope="module")
+def bare_client(store, tmp_path_factory):
+    """A service on an empty registry (no enrolment: for checks that never reach a model)."""
+    from vipguard.service import ServiceConfig, create_app
+
+    db = tmp_path_factory.mktemp("bare") / "registry.db"
+    with TestClient(create_app(ServiceConfig(db=db, api_key=KEY)), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("name", ["Tony_Blair%0A", "Tony_Blair%0D%0A", "%0ATony_Blair", "Tony_Blair%20",
+                                  "Tony%00Blair"])
+def test_delete_refuses_names_with_control_characters(bare_client, name):
+    """``DELETE /v1/vips/Tony_Blair%0A`` is an invalid name (422), not an unknown VIP (404)."""
+    r = bare_client.delete(f"/v1/vips/{name}", headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert "invalid VIP name" in r.json()["detail"]
+
+
 def test_config_requires_key_unless_insecure():
     from vipguard.service import ServiceConfig
 
@@ -108,6 +127,21 @@ def test_check_genuine_and_other(client, lfw):
     r = client.post("/v1/check", headers=AUTH, data={"vip": VIP},
                     files={"file": ("notes.txt", other.read_bytes(), "text/plain")})
     assert r.status_code == 200 and r.json()["verdict"] != "genuine"
+
+
+def test_check_strictness(client, lfw):
+    photo = photos(lfw, VIP, 30, 40)[0].read_bytes()
+
+    def post(strictness):
+        return client.post("/v1/check", headers=AUTH, data={"vip": VIP, "strictness": strictness},
+                           files={"file": ("photo.jpg", photo, "image/jpeg")})
+
+    lenient, strict = post("lenient").json(), post("0.4").json()
+    assert lenient["decision"]["genuine_reject_rate"] == 0.01 and strict["decision"]["genuine_reject_rate"] == 0.4
+    assert strict["decision"]["similarity_floor"] > lenient["decision"]["similarity_floor"]
+    assert strict["score"] < lenient["score"]
+    r = post("paranoid")
+    assert r.status_code == 422 and "strictness" in r.text
 
 
 def test_check_no_face(client):

@@ -19,7 +19,9 @@ from .profile import VipProfile
 from .weights import default_home
 
 SCHEMA_VERSION = 1
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
+# A whole name (always ``fullmatch``: ``match`` with ``$`` would let a trailing newline through); no leading or
+# trailing space, so "Tony_Blair" and "Tony_Blair " cannot become two rows.
+NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?")
 
 
 class RegistryError(RuntimeError):
@@ -36,8 +38,9 @@ def default_db() -> Path:
 
 
 def validate_name(name: str) -> str:
-    """A VIP name: letters, digits, space, '_', '.', '-'; 1–64 characters; no path separators."""
-    if not NAME_RE.match(name or "") or ".." in name:
+    """A VIP name: letters, digits, space, '_', '.', '-'; 1–64 characters, starting with a letter or digit and not
+    ending in a space; no path separators, no '..', no control characters (a trailing newline included)."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise ValueError(f"invalid VIP name {name!r}: use 1-64 letters, digits, spaces, '_', '.', '-'")
     return name
 
