@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from vipguard.io import DecodeLimits, InputError, decode_image, expand_inputs, load_image
+from vipguard.io import DecodeLimits, InputError, decode_image, expand_inputs, load_image, to_rgb
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -79,3 +80,41 @@ def test_expand_inputs_lists_images_in_folders(tmp_path):
     (tmp_path / "sub" / "b.PNG").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in expand_inputs([tmp_path])] == ["a.jpg", "b.PNG"]
+
+
+def _float_tiff(values: np.ndarray) -> bytes:
+    return _encode(Image.fromarray(values.astype(np.float32)), "TIFF")
+
+
+def test_float_tiff_with_nan_and_inf_converts_without_warnings():
+    """One NaN (or inf) pixel must not blank a float image (it used to come out all black: no face)."""
+    ramp = np.tile(np.linspace(-1.0, 3.0, 32, dtype=np.float32), (16, 1))
+    bad = ramp.copy()
+    bad[3, 5], bad[7, 9], bad[8, 1] = np.nan, np.inf, -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean = decode_image(_float_tiff(ramp), "ramp.tif")
+        arr = decode_image(_float_tiff(bad), "nan.tif")
+    assert arr.dtype == np.uint8 and arr.shape == (16, 32, 3)
+    assert arr[0, 0, 0] == 0 and arr[0, -1, 0] == 255  # the finite range is stretched as without the bad pixels
+    keep = np.ones((16, 32), bool)
+    keep[[3, 7, 8], [5, 9, 1]] = False
+    assert np.array_equal(arr[keep], clean[keep])
+    assert arr[3, 5, 0] == 0 and arr[7, 9, 0] == 255 and arr[8, 1, 0] == 0  # NaN → black, ±inf → the extremes
+
+
+@pytest.mark.parametrize("fill", [np.nan, np.inf, 7.0])
+def test_float_image_without_range_is_black(fill):
+    img = Image.fromarray(np.full((8, 8), fill, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arr = to_rgb(img)
+    assert arr.dtype == np.uint8 and not arr.any()
+
+
+def test_float_extremes_do_not_overflow():
+    values = np.array([[-3.4e38, 0.0, 3.4e38, np.nan]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arr = to_rgb(Image.fromarray(values))
+    assert arr[0, :, 0].tolist() == [0, 128, 255, 0]

@@ -77,18 +77,13 @@ def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = De
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode → RGB ``uint8``; alpha is composited on white, 16-bit is scaled down."""
+    """Any Pillow mode → RGB ``uint8``; alpha is composited on white, 16-bit is scaled down, float is stretched to
+    its finite range (NaN → black, ±inf → the finite extremes)."""
     mode = image.mode
-    if mode in {"I;16", "I;16B", "I;16L", "I"}:
-        arr = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+    if mode in {"I;16", "I;16B", "I;16L", "I;16N", "I"}:
+        return _grey_rgb(_integer_grey(image))
     if mode == "F":
-        arr = np.asarray(image, dtype=np.float64)
-        span = max(float(arr.max() - arr.min()), 1e-12)
-        grey = ((arr - arr.min()) / span * 255.0 + 0.5).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+        return _grey_rgb(_float_grey(np.asarray(image)))
     if mode == "P":
         image = image.convert("RGBA")
         mode = "RGBA"
@@ -98,6 +93,46 @@ def to_rgb(image: Image.Image) -> np.ndarray:
         image = Image.alpha_composite(background, rgba)
     rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
     return np.ascontiguousarray(rgb)
+
+
+def _grey_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _integer_grey(image: Image.Image) -> np.ndarray:
+    """16-bit (or 32-bit integer) grey → ``uint8``: scaled by 65535 (by 255 for an ``I`` image that fits 8 bits)."""
+    arr = np.asarray(image)
+    peak = 65535.0 if image.mode.startswith("I;16") or int(arr.max(initial=0)) > 255 else 255.0
+    grey = arr.astype(np.float32)  # exact for 16-bit values; float32 keeps the copy at 4 bytes a pixel
+    grey *= np.float32(255.0 / peak)
+    grey += np.float32(0.5)
+    np.clip(grey, 0, 255, out=grey)
+    return grey.astype(np.uint8)
+
+
+def _float_grey(arr: np.ndarray, block_bytes: int = 8 * 1024 * 1024) -> np.ndarray:
+    """Float grey → ``uint8``, its finite range stretched to 0..255; NaN becomes the minimum (black) and ±inf the
+    finite extremes, so one bad pixel cannot blank the image. Works in row blocks of ``block_bytes`` (float64)
+    rather than on a float64 copy of the whole image; warning-free for any input."""
+    out = np.zeros(arr.shape, np.uint8)
+    finite = np.isfinite(arr)
+    if not finite.any():
+        return out
+    lo = float(np.min(arr, where=finite, initial=np.inf))
+    hi = float(np.max(arr, where=finite, initial=-np.inf))
+    if hi <= lo:
+        return out  # a flat image: black, as before
+    scale = 255.0 / (hi - lo)  # float64: no overflow even for float32's extremes
+    rows = max(1, block_bytes // (8 * max(1, int(np.prod(arr.shape[1:])))))
+    for start in range(0, arr.shape[0], rows):
+        block = arr[start:start + rows].astype(np.float64)
+        np.nan_to_num(block, copy=False, nan=lo, posinf=hi, neginf=lo)
+        block -= lo
+        block *= scale
+        block += 0.5
+        np.clip(block, 0, 255, out=block)
+        out[start:start + rows] = block.astype(np.uint8)
+    return out
 
 
 def is_video(path: str | Path) -> bool:
