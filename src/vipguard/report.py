@@ -59,6 +59,17 @@ def _bars(verdict: Verdict) -> str:
     return "".join(rows)
 
 
+def _genuine_range(verdict: Verdict) -> str:
+    """The operating point the verdict used, with the numbers its explanation cites."""
+    d = verdict.decision
+    if d is None or verdict.vip is None:
+        return ""
+    return (f'<p class="range">genuine range: face similarity ≥ {round(100 * max(d.floor, 0))}/100 for '
+            f'{round(100 * (1 - d.reject_rate))} % of {html.escape(verdict.vip)}\'s photos · other people reach '
+            f'{round(100 * max(d.identity_floor, 0))}/100 · score = min(head {d.head:.2f}, genuine range '
+            f'{d.anchor:.2f})</p>')
+
+
 def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vipguard report") -> str:
     cards = []
     for verdict, image in items:
@@ -70,12 +81,13 @@ def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vip
                     f'alt="blending boundary"><figcaption>blending boundary: {where} '
                     f'(artefact score {verdict.evidence.get("artifact", 0.0):.2f})</figcaption></figure>')
         score = "–" if verdict.score is None else f"{verdict.score:.3f}"
+        anchor = _genuine_range(verdict)
         cards.append(
             f'<section class="card"><div class="pic">{img}</div><div class="info">'
             f'<h2>{html.escape(Path(verdict.path).name)}</h2>'
             f'<p class="verdict" style="background:{colour}">{verdict.verdict.replace("_", " ")}</p>'
             f'<p>VIP: <b>{html.escape(verdict.vip or "none")}</b> · score {score} · '
-            f'face similarity {verdict.face_similarity}/100</p>'
+            f'face similarity {verdict.face_similarity}/100</p>{anchor}'
             f'<p class="why">{html.escape(verdict.explanation)}</p>{_bars(verdict)}</div></section>'
         )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>

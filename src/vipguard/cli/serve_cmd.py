@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Optional[Path], typer.Option("--db", help="registry file")] = None,
         models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
         workers: Annotated[int, typer.Option(help="analyzers working at once (threads)")] = 1,
+        strictness: Annotated[Optional[str], typer.Option(
+            help="default operating point of checks: lenient | default | strict or a genuine-reject rate "
+                 "(default: each VIP's own, chosen at enrolment)")] = None,
         insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth",
                                                        help="serve without an API key (local testing only)")] = False,
     ) -> int:
@@ -28,6 +31,7 @@ def register(app: typer.Typer) -> None:
         try:
             import uvicorn
 
+            from ..decision import reject_rate
             from ..service import ServiceConfig, create_app
         except ImportError as exc:
             stderr().print(f"[red]error:[/] the service needs its extra: pip install 'vipguard[service]' ({exc})")
@@ -43,7 +47,13 @@ def register(app: typer.Typer) -> None:
         if workers < 1 or not 0 < port < 65536:
             stderr().print("[red]error:[/] --workers must be ≥ 1 and --port in 1-65535")
             return 2
-        config = ServiceConfig(db=db, models=models, api_key=key, insecure=key is None, workers=workers)
+        try:
+            reject_rate(strictness)
+        except ValueError as exc:
+            stderr().print(f"[red]error:[/] --strictness: {exc}")
+            return 2
+        config = ServiceConfig(db=db, models=models, api_key=key, insecure=key is None, workers=workers,
+                               strictness=strictness)
         stderr().print(f"vipguard service on http://{host}:{port}/ (API docs at /docs)")
         uvicorn.run(create_app(config), host=host, port=port, log_level="info", server_header=False)
         return 0

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..enrol import EnrolConfig
+from ..guard import Guard, GuardConfig
 from ..io import DecodeLimits, InputError, decode_image
 from ..registry import Registry, validate_name
 from ..video import VideoLimits
@@ -50,6 +51,7 @@ class ServiceConfig:
     max_pixels: int = 25_000_000  # one image
     max_photos: int = 40  # photos in one enrolment
     video_fps: float = 2.0
+    strictness: str | float | None = None  # default operating point of checks (None: each VIP's own)
     enrol: EnrolConfig = field(default_factory=EnrolConfig)
     video: VideoLimits = field(default_factory=lambda: VideoLimits(max_frames=120, max_pixels=8_000_000))
 
@@ -292,8 +294,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
     async def check(
         file: Annotated[UploadFile, File(description="an image (JPEG, PNG, ...) or a video (MP4, MOV, AVI, MKV)")],
         vip: Annotated[str | None, Form(description="judge against this VIP (default: the nearest one)")] = None,
+        strictness: Annotated[str | None, Form(description="operating point: lenient | default | strict or a "
+                                                           "genuine-reject rate in (0, 0.5); default: the "
+                                                           "service's, else each VIP's own")] = None,
     ) -> dict:
         vip = vip or None
+        try:
+            guard_config = GuardConfig(strictness=strictness or config.strictness)
+        except ValueError as exc:
+            raise _problem(422, f"strictness: {exc}") from None
         if vip is not None:
             known_vip(vip)
         elif not registry().names():
@@ -301,13 +310,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         data = await read_upload(file)
         label = _label(file)
         kind = check_image_header(data, label, allow_video=True)
-        from ..guard import Guard
-
         if kind.kind == "image":
             image = decode(data, label)
 
             def job(analyzer):
-                return Guard(registry(), analyzer).check(image, vip=vip, source=label)
+                return Guard(registry(), analyzer, guard_config).check(image, vip=vip, source=label)
 
             verdict = await state["pool"].run(job)
             out = verdict.to_json()
@@ -320,7 +327,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             path.write_bytes(data)
 
             def video_job(analyzer):
-                return check_video(Guard(registry(), analyzer), path, vip=vip, fps=config.video_fps,
+                return check_video(Guard(registry(), analyzer, guard_config), path, vip=vip, fps=config.video_fps,
                                    limits=config.video, source=label)
 
             clip = await state["pool"].run(video_job)
