@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from vipguard.io import DecodeLimits, InputError, decode_image, expand_inputs, load_image, to_rgb
+from vipguard.io import (DecodeLimits, InputError, decode_image, expand_inputs, load_image, read_regular_file,
+                         regular_file_size, to_rgb)
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -70,7 +73,10 @@ def test_decompression_bomb_refused_before_decoding():
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         load_image(tmp_path / "nope.jpg")
-    with pytest.raises(InputError, match="folder"):
+    with pytest.raises(InputError, match="is a directory with no image or video files"):
+        load_image(tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    with pytest.raises(InputError, match="is a directory, not a file"):
         load_image(tmp_path)
 
 
@@ -118,3 +124,61 @@ def test_float_extremes_do_not_overflow():
         warnings.simplefilter("error")
         arr = to_rgb(Image.fromarray(values))
     assert arr[0, :, 0].tolist() == [0, 128, 255, 0]
+
+
+def _special_files(tmp_path):
+    """A FIFO and a socket with image / video suffixes, and a character device."""
+    socket = pytest.importorskip("socket")
+    if not hasattr(os, "mkfifo") or not hasattr(socket, "AF_UNIX"):
+        pytest.skip("needs POSIX FIFOs and Unix sockets")
+    for name in ("pipe.jpg", "pipe.mp4"):
+        os.mkfifo(tmp_path / name)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp_path / "sock.png"))
+    return sock, [tmp_path / "pipe.jpg", tmp_path / "pipe.mp4", tmp_path / "sock.png", Path(os.devnull)]
+
+
+def test_fifos_sockets_and_devices_are_refused_without_blocking(tmp_path):
+    """A FIFO named .jpg used to read as 'file is empty' (or block); each is 'not a regular file' at once."""
+    sock, paths = _special_files(tmp_path)
+    try:
+        for path, kind in zip(paths, ["FIFO", "FIFO", "socket", "character device"]):
+            with pytest.raises(InputError, match=f"not a regular file \\(a {kind}") as err:
+                load_image(path)
+            assert err.value.source == str(path)
+            with pytest.raises(InputError, match="not a regular file"):
+                regular_file_size(path)
+    finally:
+        sock.close()
+
+
+def test_read_regular_file_refuses_a_fifo_it_opens(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs POSIX FIFOs")
+    os.mkfifo(tmp_path / "late.jpg")  # as if swapped in after the stat: opened non-blocking, refused by fstat
+    with pytest.raises(InputError, match="FIFO"):
+        read_regular_file(tmp_path / "late.jpg", 1000)
+
+
+def test_expand_inputs_never_drops_an_input_silently(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "photos" / "b.jpg").symlink_to(tmp_path / "gone.jpg")  # a broken link: reported, not skipped
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "photos" / "c.jpg")
+    args = [tmp_path / "empty", tmp_path / "notes", tmp_path / "photos", tmp_path / "missing.jpg"]
+    got = list(expand_inputs(args))
+    expected = [tmp_path / "empty", tmp_path / "notes", tmp_path / "photos" / "a.jpg", tmp_path / "photos" / "b.jpg"]
+    expected += [tmp_path / "photos" / "c.jpg"] if hasattr(os, "mkfifo") else []
+    assert got == expected + [tmp_path / "missing.jpg"]
+    reasons = {}
+    for path in got:
+        with pytest.raises(InputError) as err:
+            load_image(path)
+        reasons[path.name] = err.value.reason
+    assert reasons["empty"] == reasons["notes"] == "is a directory with no image or video files in it"
+    assert reasons["b.jpg"] == reasons["missing.jpg"] == "file not found"
+    assert reasons.get("c.jpg", "not a regular file").startswith("not a regular file")

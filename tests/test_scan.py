@@ -61,6 +61,17 @@ def test_collect_inputs_folder_and_manifests(inputs, tmp_path):
         collect_inputs(tmp_path / "missing")
 
 
+def test_collect_inputs_keeps_an_empty_folder(tmp_path):
+    """A folder with no image or video in it is an input of its own (its check is an error line naming it)."""
+    from vipguard.io import InputError, load_image
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no photos here")
+    assert collect_inputs(tmp_path / "empty") == [str(tmp_path / "empty")]
+    with pytest.raises(InputError, match="no image or video files"):
+        load_image(collect_inputs(tmp_path / "empty")[0])
+
+
 def test_done_paths_drops_a_torn_line(tmp_path):
     out = tmp_path / "r.jsonl"
     out.write_text('{"path": "a"}\n{"path": "b"}\n{"path": "c", "verd')

@@ -144,3 +144,23 @@ def test_cli_check_fps_option(guard, clips, capsys):
     assert main(["check", str(clips / "genuine.mp4"), "--json", "--fps", "1", "--db", str(guard.registry.path)]) == 0
     line = json.loads(next(s for s in capsys.readouterr().out.splitlines() if s.startswith("{")))
     assert line["verdict"] == "genuine" and len(line["frames"]) == 3  # half the frames of the default 2 fps
+
+
+def test_fifo_and_folder_are_refused_without_blocking(tmp_path):
+    """A FIFO named .mp4 used to read as 'file not found' (and OpenCV would block on it); a folder named .mp4 is
+    'a directory'; neither is ever opened."""
+    import os
+
+    from vipguard.video import VideoError, frame_image, sample_frames
+
+    (tmp_path / "clips.mp4").mkdir()
+    cases = [(tmp_path / "clips.mp4", "is a directory with no image or video files"),
+             (tmp_path / "missing.mp4", "file not found")]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.mp4")
+        cases.append((tmp_path / "pipe.mp4", "not a regular file (a FIFO"))
+    for path, reason in cases:
+        with pytest.raises(VideoError) as err:
+            next(sample_frames(path))
+        assert err.value.source == str(path) and err.value.reason.startswith(reason)
+        assert frame_image(path, 0) is None

@@ -1,12 +1,15 @@
 """Safe image decoding: every input becomes an RGB ``uint8`` array or an :class:`InputError` naming the problem.
 
-Handles EXIF orientation, grey / palette / CMYK / alpha / 16-bit modes, truncated and corrupt files, files that
-are not images, and decompression bombs (the pixel count is checked from the header before decoding).
+Handles EXIF orientation, grey / palette / CMYK / alpha / 16-bit / float modes, truncated and corrupt files, files
+that are not images, paths that are not regular files (folders, FIFOs, sockets, devices: refused before anything is
+opened, so nothing blocks), and decompression bombs (the pixel count is checked from the header before decoding).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 40_000_000
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 class InputError(ValueError):
@@ -38,16 +42,63 @@ class DecodeLimits:
 def load_image(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
     """Decode an image file to an RGB ``uint8`` array of shape (H, W, 3)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), "file not found")
-    if path.is_dir():
-        raise InputError(str(path), "is a folder, not an image file")
-    size = path.stat().st_size
+    size = regular_file_size(path)
     if size == 0:
         raise InputError(str(path), "file is empty")
     if size > limits.max_bytes:
         raise InputError(str(path), f"file is {size} bytes, over the {limits.max_bytes}-byte limit")
-    return decode_image(path.read_bytes(), str(path), limits)
+    return decode_image(read_regular_file(path, limits.max_bytes), str(path), limits)
+
+
+def regular_file_size(path: str | Path) -> int:
+    """The size of ``path`` (links followed) if it is a regular file; otherwise an :class:`InputError` that says
+    what it is instead. Nothing is opened, so a FIFO, socket or device can never block or be read."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(str(path), _directory_reason(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(str(path), f"not a regular file ({_file_kind(info.st_mode)})")
+    return info.st_size
+
+
+def read_regular_file(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most ``max_bytes`` (an :class:`InputError` otherwise). Opened non-blocking
+    and checked again once open, so a file swapped for a FIFO after :func:`regular_file_size` is refused too."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(str(path), f"not a regular file ({_file_kind(mode)})")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InputError(str(path), f"file is over the {max_bytes}-byte limit")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO / named pipe"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _directory_reason(path: Path) -> str:
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "is a directory that cannot be read (permission denied)"
+    if next(_media_in(path), None) is None:
+        return "is a directory with no image or video files in it"
+    return "is a directory, not a file"
 
 
 def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
@@ -140,12 +191,26 @@ def is_video(path: str | Path) -> bool:
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders expanded (sorted, recursively) to the image and video files inside."""
+    """Files as given; folders expanded (sorted, recursively) to the image and video files inside.
+
+    Nothing vanishes silently: a folder with no image or video file in it is yielded itself, and inside a folder an
+    entry with an image or video suffix that is not a regular file (a FIFO, a socket, a broken link) is yielded
+    too, so that :func:`load_image` (or the video reader) turns each into an :class:`InputError` naming it."""
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-                    yield child
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        found = False
+        for child in _media_in(path):
+            found = True
+            yield child
+        if not found:
+            yield path
+
+
+def _media_in(folder: Path) -> Iterator[Path]:
+    """Entries under ``folder`` (sorted, recursively) with an image or video suffix, other than folders."""
+    for child in sorted(folder.rglob("*")):
+        if child.suffix.lower() in MEDIA_SUFFIXES and not child.is_dir():
+            yield child

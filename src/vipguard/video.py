@@ -26,6 +26,7 @@ import numpy as np
 
 from .decision import ACCEPT
 from .guard import Guard, Verdict
+from .io import InputError, regular_file_size
 
 DEFAULT_FPS = 2.0
 
@@ -85,8 +86,7 @@ def sample_frames(path: str | Path, fps: float = DEFAULT_FPS, limits: VideoLimit
     source = str(path)
     if fps <= 0 or not math.isfinite(fps):
         raise ValueError(f"fps must be positive, not {fps}")
-    if not Path(path).is_file():
-        raise VideoError(source, "file not found")
+    _require_regular(path, source)
     cap = cv2.VideoCapture(source)
     try:
         if not cap.isOpened():
@@ -115,6 +115,14 @@ def sample_frames(path: str | Path, fps: float = DEFAULT_FPS, limits: VideoLimit
             raise VideoError(source, "no frame could be decoded (corrupt, empty or unsupported video)")
     finally:
         cap.release()
+
+
+def _require_regular(path: str | Path, source: str) -> None:
+    """A :class:`VideoError` unless ``path`` is a regular file (OpenCV would block on a FIFO or read a device)."""
+    try:
+        regular_file_size(path)
+    except InputError as exc:
+        raise VideoError(source, exc.reason) from None
 
 
 def _centre_distance(a: Sequence[float], b: Sequence[float]) -> float:
@@ -233,6 +241,10 @@ def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: flo
 
 def frame_image(path: str | Path, index: int) -> np.ndarray | None:
     """Frame ``index`` of a clip as RGB, or None if it cannot be read."""
+    try:
+        regular_file_size(path)
+    except InputError:
+        return None  # documented: None for a clip that cannot be read (here: no longer a regular file)
     cap = cv2.VideoCapture(str(path))
     try:
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
