@@ -31,6 +31,19 @@ def test_auc_and_ap_match_sklearn(seed: int) -> None:
     np.testing.assert_allclose(tpr, sk_tpr)
 
 
+def test_best_threshold_is_the_balanced_optimum() -> None:
+    from vipguard.bench.metrics import best_threshold
+
+    groups = ["genuine"] * 4 + ["swap"] * 2 + ["other"] * 2
+    scores = [0.9, 0.8, 0.7, 0.4, 0.75, 0.3, 0.1, 0.2]
+    t, acc = best_threshold(groups, scores)
+    # 0.4: all genuine accepted, 1/2 swaps and 2/2 others rejected → 0.5·1 + 0.5·0.75 = 0.875, the best
+    # (0.7 gives 0.5·0.75 + 0.5·0.75, 0.8 gives 0.5·0.5 + 0.5·1)
+    assert t == pytest.approx(0.4) and acc == {"genuine": 1.0, "swap": 0.5, "other": 1.0}
+    t2, acc2 = best_threshold(["genuine", "other"], [0.9, 0.1])
+    assert acc2 == {"genuine": 1.0, "other": 1.0} and 0.1 < t2 <= 0.9
+
+
 def test_hand_computed_roc_eer_acc() -> None:
     # genuine: 0.9, 0.8, 0.4; negatives: 0.7, 0.3, 0.2 → ROC points (fpr, tpr):
     # (0,0) (0,1/3) (0,2/3) (1/3,2/3) (1/3,1) (2/3,1) (1,1); AUC = 1 - (1/3)(1/3) = 8/9
@@ -146,5 +159,9 @@ def test_quick_build_and_run_end_to_end(tmp_path: Path, lfw: Path, store) -> Non
     assert set(results["robustness"]) == {"none", "noise2", "blur2", "jpeg2"}
     assert set(results["ablation"]["sizes"]) == {"1", "5"}
     md = (res / "results.md").read_text()
-    assert "Table 1" in md and "Table 10" in md and "Ablation" in md
+    assert "Table 1" in md and "Table 10" in md and "Ablation" in md and "Table 4: accuracy at the verdict" in md
+    at = results["at_verdict"]
+    genuine = [r for r in results["scores"] if r["label"] == 1]
+    assert at["vipguard"]["genuine"] == pytest.approx(np.mean([r["verdict"] == "genuine" for r in genuine]))
+    assert set(at["similarity_best"]) == set(at["vipguard"]) and 0 < at["similarity_threshold"] <= 1
     assert (res / "report.html").read_text().count("data:image/png;base64") >= 2

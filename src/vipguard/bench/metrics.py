@@ -131,3 +131,25 @@ def summary(labels, scores, n_boot: int = 500, seed: int = 0) -> dict:
     if counts["genuine"] == 0 or counts["negative"] == 0:
         return {**counts, **{k: None for k in METRICS}}
     return {**counts, **{k: e.to_json() for k, e in bootstrap(y, s, n_boot, seed).items()}}
+
+
+def best_threshold(groups: Sequence[str], scores: Sequence[float], positive: str = "genuine",
+                   grid: Sequence[float] | None = None) -> tuple[float, dict[str, float]]:
+    """The single threshold that maximises the balanced accuracy — the positive group accepted, the mean over the
+    negative groups rejected, weighted equally — and each group's accuracy there (an oracle choice: a baseline at
+    its best on the very test set)."""
+    g, s = np.asarray(groups), np.asarray(scores, np.float64)
+    names = list(dict.fromkeys(g.tolist()))
+
+    def accuracy(t: float) -> dict[str, float]:
+        return {k: float(np.mean(s[g == k] >= t)) if k == positive else float(np.mean(s[g == k] < t))
+                for k in names}
+
+    def balanced(t: float) -> float:
+        acc = accuracy(t)
+        negatives = [v for k, v in acc.items() if k != positive]
+        return 0.5 * acc.get(positive, 0.0) + 0.5 * (float(np.mean(negatives)) if negatives else 0.0)
+
+    candidates = np.unique(s) if grid is None else np.asarray(grid, np.float64)
+    best = max(candidates, key=balanced)
+    return float(best), accuracy(float(best))

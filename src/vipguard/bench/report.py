@@ -71,9 +71,20 @@ def markdown(results: dict[str, Any]) -> str:
     auc_eer_table("Table 1: face swapping and partial swaps (AUC % / EER %)", swaps)
     auc_eer_table("Table 2: morphs, reenactment and other people (AUC % / EER %)", rest)
     cols = swaps + rest
-    out.extend(["## Table 3: accuracy at threshold 0.5 (ACC %)", ""])
+    out.extend(["## Table 3: accuracy at score 0.5 (ACC %; for VIPGuard-lite score ≥ 0.5 is its genuine verdict)", ""])
     out.extend(_table(["Method", *cols], [[d, *(_pct(per_method[c][s], "acc") for c in cols)]
                                           for s, d in scorers.items()]))
+    at = results.get("at_verdict")
+    if at:
+        groups = ["genuine", *cols]
+        out.extend(["", "## Table 4: accuracy at the verdict (genuine accepted; each negative given any other "
+                        "verdict), %", "",
+                    f"Similarity only is shown at its best single threshold on this very test set "
+                    f"({at['similarity_threshold']:.3f}, balanced accuracy): an oracle the verdict does not get.", ""])
+        out.extend(_table(["Method", *groups], [
+            [scorers["vipguard"], *(f"{100 * at['vipguard'][g]:.2f}" if g in at["vipguard"] else "–" for g in groups)],
+            ["Similarity only, best single threshold",
+             *(f"{100 * at['similarity_best'][g]:.2f}" if g in at["similarity_best"] else "–" for g in groups)]]))
     out.extend(["", "## All test images, pooled over VIPs (with bootstrap 95% intervals)", ""])
     out.extend(_table(["Method", "AUC %", "EER %", "ACC %", "AP %", "mean AUC over VIPs %"],
                       [[d, *(_ci(results["overall"][s], m) for m in ("auc", "eer", "acc", "ap")),

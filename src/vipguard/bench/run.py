@@ -27,7 +27,7 @@ from .baselines import EMBEDDER, SCORERS, CachedAnalyzer, score_image
 from .build import sub_seed
 from .degrade import grid
 from .manifest import Manifest, Record, group_key
-from .metrics import summary
+from .metrics import best_threshold, summary
 
 Progress = Callable[[str, int, int], None]
 ABLATION_SIZES = (1, 3, 5, 10, 15, 20)
@@ -99,7 +99,17 @@ def evaluate(rows: Sequence[dict], n_boot: int, seed: int) -> dict[str, Any]:
             vals = [x for x in vals if x is not None]
             mean[s][m] = round(float(np.mean(vals)), 5) if vals else None
     return {"overall": metrics_block(rows, n_boot, seed), "per_vip": per_vip, "per_method": per_method,
-            "mean_over_vips": mean}
+            "mean_over_vips": mean, "at_verdict": verdict_accuracy(rows)}
+
+
+def verdict_accuracy(rows: Sequence[dict]) -> dict[str, Any]:
+    """Accuracy per group at the project's own verdict (genuine accepted; any other verdict for a negative), and
+    similarity alone at its best single threshold on the same rows (:func:`~.metrics.best_threshold`)."""
+    groups = [r["group"] for r in rows]
+    ours = {g: float(np.mean([(r["verdict"] == "genuine") == (r["label"] == 1) for r in rows if r["group"] == g]))
+            for g in dict.fromkeys(groups)}
+    threshold, similarity = best_threshold(groups, [r["scores"]["similarity"] for r in rows])
+    return {"vipguard": ours, "similarity_best": similarity, "similarity_threshold": threshold}
 
 
 class _Vip:
