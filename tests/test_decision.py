@@ -124,3 +124,17 @@ def test_explanation_names_the_anchoring_with_its_numbers():
     assert text.startswith("Likely a forgery of Colin_Powell")
     assert f"face similarity {round(100 * (floor - 0.1))}/100 is below Colin_Powell's genuine range" in text
     assert f"≥ {round(100 * floor)} for 97 % of their photos" in text
+
+
+def test_every_feature_is_phrased_and_every_cited_departure_has_a_bar():
+    from vipguard.decision import KINDS
+    from vipguard.explain import PART_EVIDENCE, _phrase
+    from vipguard.report import BARS
+
+    for f in FEATURE_TABLE:
+        assert f.kind in KINDS
+        text = _phrase(f.name, 0.3, 0.8, "Tony_Blair", "at the jaw")
+        assert any(ch.isdigit() for ch in text) and "=" not in text, f.name
+    assert set(PART_EVIDENCE) <= {name for name, _ in BARS}
+    assert "the inner face does not match" in _phrase("sim_inner", 0.2, 0.8, "X")
+    assert "the eyes and brows do not match" in _phrase("sim_eyes", 0.2, 0.8, "X")

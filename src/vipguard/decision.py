@@ -37,31 +37,47 @@ from scipy import stats
 @dataclass(frozen=True, slots=True)
 class Feature:
     name: str
-    sign: int  # +1: higher means more like the genuine VIP; -1: higher means less
+    sign: int  # +1: higher means more like the genuine VIP; -1: higher means less; 0: either way
     needs_mesh: bool  # measured only with the dense mesh (not in --fast checks)
-    label: str  # what a reader sees in reports
-    part: str | None = None  # the facial part it measures, if any
+    label: str  # what a reader sees in reports (bars, tables)
+    kind: str  # how explanations phrase it: one of KINDS
+    part: str | None = None  # the facial part it measures (a key of PART_LABELS), if any
     scored: bool = False  # allowed into the score (passed the do-no-harm rule on held-out methods)
 
+    @property
+    def departure(self) -> bool:
+        """Part-level evidence whose shortfall from the VIP's typical photo an explanation may point at."""
+        return self.kind in {"part_identity", "consistency", "template"}
+
+    @property
+    def bar(self) -> bool:
+        """Shown as a bar (a similarity in [0, 1]) in the HTML report."""
+        return self.kind in {"similarity", "part_identity", "consistency", "template"}
+
+
+KINDS = ("similarity", "part_identity", "consistency", "template", "geometry", "boundary_colour",
+         "boundary_sharpness", "artefact")
+PART_LABELS = {"eyes": "eyes and brows", "inner": "inner face", "outer": "outer face and head", "nose": "nose",
+               "mouth": "mouth", "outline": "face outline"}
 
 FEATURE_TABLE: tuple[Feature, ...] = (
-    Feature("sim_global", +1, False, "face similarity", scored=True),
-    Feature("sim_eyes", +1, True, "eyes similarity", "eyes"),
-    Feature("sim_inner", +1, True, "inner-face similarity", "inner"),
-    Feature("sim_outer", +1, True, "outer-face similarity", "outer"),
-    Feature("inner_outer", +1, True, "inner/outer identity agreement"),
-    Feature("patch_eyes", +1, True, "eyes template", "eyes"),
-    Feature("patch_nose", +1, True, "nose template", "nose"),
-    Feature("patch_mouth", +1, True, "mouth template", "mouth"),
-    Feature("geom_eyes", -1, True, "eyes shape deviation", "eyes"),
-    Feature("geom_nose", -1, True, "nose shape deviation", "nose"),
-    Feature("geom_mouth", -1, True, "mouth shape deviation", "mouth"),
-    Feature("geom_outline", -1, True, "outline shape deviation", "outline"),
-    Feature("blend_colour", -1, True, "boundary colour seam"),
-    Feature("blend_sharpness", 0, True, "boundary sharpness step"),
+    Feature("sim_global", +1, False, "whole face", "similarity", scored=True),
+    Feature("sim_eyes", +1, True, "eyes + brows", "part_identity", "eyes"),
+    Feature("sim_inner", +1, True, "inner face", "part_identity", "inner"),
+    Feature("sim_outer", +1, True, "outer face", "part_identity", "outer"),
+    Feature("inner_outer", +1, True, "inner ↔ outer", "consistency"),
+    Feature("patch_eyes", +1, True, "eyes template", "template", "eyes"),
+    Feature("patch_nose", +1, True, "nose template", "template", "nose"),
+    Feature("patch_mouth", +1, True, "mouth template", "template", "mouth"),
+    Feature("geom_eyes", -1, True, "eyes shape deviation", "geometry", "eyes"),
+    Feature("geom_nose", -1, True, "nose shape deviation", "geometry", "nose"),
+    Feature("geom_mouth", -1, True, "mouth shape deviation", "geometry", "mouth"),
+    Feature("geom_outline", -1, True, "outline shape deviation", "geometry", "outline"),
+    Feature("blend_colour", -1, True, "boundary colour seam", "boundary_colour"),
+    Feature("blend_sharpness", 0, True, "boundary sharpness step", "boundary_sharpness"),
     # The artefact detector makes the score worse than similarity alone on held-out forgery methods
     # (benchmarks/verdict.py, do-no-harm table), so it explains but does not score.
-    Feature("artifact", -1, False, "blending-artefact score"),
+    Feature("artifact", -1, False, "blending-artefact score", "artefact"),
 )
 FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_TABLE)
 BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURE_TABLE}

@@ -4,41 +4,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decision import FEATURES, Decision
+from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
 
-PARTS = {"eyes": "eyes and brows", "inner": "inner face", "outer": "outer face and head", "nose": "nose",
-         "mouth": "mouth", "outline": "face outline"}
+def _plural(label: str) -> bool:
+    return label.endswith("s") or " and " in label
 
 
 def _phrase(feature: str, value: float, typical: float, vip: str, where: str | None = None) -> str:
-    if feature == "sim_global":
+    """One clause for one piece of evidence, phrased by its kind in the feature table."""
+    f = BY_NAME[feature]
+    part = PART_LABELS.get(f.part or "", "")
+    if f.kind == "similarity":
         return f"face similarity to {vip} is {round(100 * max(value, 0))}/100 (genuine photos: ~{round(100 * max(typical, 0))})"
-    if feature.startswith("sim_"):
-        part = PARTS[feature[4:]]
-        verb = ("match" if value >= typical - 0.1 else "do not match") if part.endswith("s") else \
-            ("matches" if value >= typical - 0.1 else "does not match")
+    if f.kind == "part_identity":
+        ok = value >= typical - 0.1
+        verb = ("match" if ok else "do not match") if _plural(part) else ("matches" if ok else "does not match")
         return f"the {part} {verb} {vip}'s ({value:.2f} vs {typical:.2f} typical)"
-    if feature == "inner_outer":
+    if f.kind == "consistency":
         verb = "agree" if value >= typical - 0.1 else "disagree"
         return f"inner and outer face {verb} on identity ({value:.2f} vs {typical:.2f} typical)"
-    if feature.startswith("patch_"):
-        part = PARTS[feature[6:]]
-        verb = "resembles" if value >= typical - 0.1 else "differs from"
+    if f.kind == "template":
+        ok = value >= typical - 0.1
+        verb = ("resemble" if ok else "differ from") if _plural(part) else ("resembles" if ok else "differs from")
         return f"the appearance of the {part} {verb} {vip}'s template ({value:.2f} vs {typical:.2f} typical)"
-    if feature.startswith("geom_"):
-        part = PARTS[feature[5:]]
-        where = "within" if value <= typical + 0.5 else "outside"
-        return f"the {part} shape is {where} {vip}'s usual range ({value:.1f} vs {typical:.1f} typical deviation)"
-    if feature == "blend_colour":
+    if f.kind == "geometry":
+        inside = "within" if value <= typical + 0.5 else "outside"
+        return f"the {part} shape is {inside} {vip}'s usual range ({value:.1f} vs {typical:.1f} typical deviation)"
+    if f.kind == "boundary_colour":
         kind = "a colour seam" if value > typical else "no colour seam"
         return f"{kind} at the face boundary ({value:.2f} vs {typical:.2f})"
-    if feature == "blend_sharpness":
+    if f.kind == "boundary_sharpness":
         kind = "differs" if abs(value - typical) > 0.15 else "is consistent"
         return f"sharpness inside vs outside the face {kind} ({value:+.2f} vs {typical:+.2f})"
-    if feature == "artifact":
-        place = f", a blending boundary {where}" if where and value > typical and not where.startswith("no ") else ""
-        return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f}){place}"
-    return f"{feature} = {value:.2f}"
+    place = f", a blending boundary {where}" if where and value > typical and not where.startswith("no ") else ""
+    return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f}){place}"
 
 
 def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int = 2) -> list[str]:
@@ -48,7 +47,7 @@ def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int 
     return [f for f in ranked[:k] if sign * contributions[f] > 0] or ranked[:1]
 
 
-PART_EVIDENCE = ("sim_eyes", "sim_inner", "sim_outer", "inner_outer", "patch_eyes", "patch_nose", "patch_mouth")
+PART_EVIDENCE = tuple(f.name for f in FEATURE_TABLE if f.departure)
 
 
 def largest_departure(values: dict[str, float], usual: dict[str, float], margin: float = 0.1) -> str | None:

@@ -10,13 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .decision import FEATURE_TABLE
 from .guard import Verdict
 
 COLOURS = {"genuine": "#1b873f", "fake": "#c62828", "different_person": "#ef6c00", "no_face": "#616161",
            "error": "#616161"}
-BARS = (("sim_global", "whole face"), ("sim_eyes", "eyes + brows"), ("sim_inner", "inner face"),
-        ("sim_outer", "outer face"), ("inner_outer", "inner ↔ outer"), ("patch_nose", "nose template"),
-        ("patch_mouth", "mouth template"))
+BARS = tuple((f.name, f.label) for f in FEATURE_TABLE if f.bar)  # every similarity an explanation may cite
 
 
 def thumbnail(image: np.ndarray, box: Sequence[float] | None, colour: str, side: int = 320) -> str:
