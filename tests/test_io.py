@@ -182,3 +182,43 @@ def test_expand_inputs_never_drops_an_input_silently(tmp_path):
     assert reasons["empty"] == reasons["notes"] == "is a directory with no image or video files in it"
     assert reasons["b.jpg"] == reasons["missing.jpg"] == "file not found"
     assert reasons.get("c.jpg", "not a regular file").startswith("not a regular file")
+
+
+def test_every_supported_format_decodes():
+    """AVIF (when this Pillow has libavif) and camera MPO JPEGs decode like the rest."""
+    from PIL import features
+
+    from vipguard.io import IMAGE_FORMATS, decodable_formats
+
+    img = Image.new("RGB", (24, 16), (200, 30, 30))
+    formats = [f for f in decodable_formats() if f not in {"HEIF", "MPO"}]
+    assert {"JPEG", "PNG", "TIFF", "WEBP"} <= set(formats) and set(formats) <= set(IMAGE_FORMATS)
+    assert ("AVIF" in formats) == bool(features.check("avif"))
+    for fmt in formats:
+        arr = decode_image(_encode(img, fmt), f"x.{fmt.lower()}")
+        assert arr.shape == (16, 24, 3) and abs(int(arr[8, 12, 0]) - 200) < 12, fmt
+    mpo = _encode(img, "MPO", save_all=True, append_images=[img])
+    assert decode_image(mpo, "camera.jpg").shape == (16, 24, 3)
+
+
+def test_unsupported_formats_are_named():
+    from vipguard.io import heif_brand
+
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    assert heif_brand(heic) == "HEIC" and heif_brand(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42") is None
+    with pytest.raises(InputError, match="HEIC images are not supported"):
+        decode_image(heic, "phone.heic")
+    for fmt in ("EPS", "ICO"):  # Pillow opens these, vipguard does not (EPS would run Ghostscript)
+        with pytest.raises(InputError, match=f"{fmt} images are not supported; use JPEG"):
+            decode_image(_encode(Image.new("RGB", (16, 16)), fmt), f"x.{fmt.lower()}")
+
+
+def test_avif_without_libavif_is_named(monkeypatch):
+    """Pillow registers its AVIF reader even when built without libavif; vipguard then says so, not 'video'."""
+    from vipguard import io as vio
+
+    monkeypatch.setattr(vio.features, "check_module", lambda name: False)
+    assert "AVIF" not in vio.decodable_formats()
+    avif = b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 64
+    with pytest.raises(InputError, match="AVIF images are not supported \\(this Pillow was built without libavif"):
+        decode_image(avif, "x.avif")

@@ -187,6 +187,56 @@ def test_check_video(client, tmp_path, lfw):
     assert r.status_code == 422 and "video" in r.json()["detail"]
 
 
+def _encoded(fmt: str, size=(20, 16), **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (90, 120, 150)).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def test_sniff_routes_every_decodable_image_format_to_the_image_path():
+    """AVIF and HEIC are ISO BMFF ('ftyp') files like MP4: they used to go to the video decoder ('no frame could be
+    decoded'). Every format vipguard.io decodes is an image; others are Unsupported, naming the format."""
+    from vipguard.io import decodable_formats
+    from vipguard.service.uploads import Unsupported, sniff
+
+    for fmt in [f for f in decodable_formats() if f != "HEIF"]:
+        kind = sniff(_encoded(fmt))
+        assert (kind.kind, kind.width, kind.height) == ("image", 20, 16), fmt
+    assert sniff(_encoded("JPEG")).suffix == ".jpg" and sniff(_encoded("MPO", save_all=True)).suffix == ".jpg"
+    if "AVIF" in decodable_formats():
+        assert sniff(_encoded("AVIF")).suffix == ".avif"
+    else:  # a Pillow without libavif: the magic bytes alone still say 'AVIF image', not 'video'
+        with pytest.raises(Unsupported, match="AVIF images are not supported"):
+            sniff(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf" + b"\x00" * 64)
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    with pytest.raises(Unsupported, match="HEIC images are not supported"):
+        sniff(heic)
+    with pytest.raises(Unsupported, match="ICO images are not supported"):
+        sniff(_encoded("ICO"))
+    assert sniff(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42").kind == "video"
+    assert sniff(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ").suffix == ".mov"
+
+
+def test_check_avif_and_heic_uploads(client, lfw):
+    """An AVIF photo is checked like a JPEG; a HEIC one (no decoder here) is 415 naming the format, not a 422
+    from the video decoder."""
+    from vipguard.io import decodable_formats
+
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    if "HEIF" not in decodable_formats():
+        r = client.post("/v1/check", headers=AUTH, files={"file": ("IMG_0001.HEIC", heic, "image/heic")})
+        assert r.status_code == 415 and "HEIC" in r.json()["detail"], r.text
+    r = client.post("/v1/check", headers=AUTH, files={"file": ("x.ico", _encoded("ICO"), "image/x-icon")})
+    assert r.status_code == 415 and "ICO images are not supported" in r.json()["detail"]
+    if "AVIF" not in decodable_formats():
+        pytest.skip("this Pillow has no AVIF codec")
+    buf = io.BytesIO()
+    Image.open(photos(lfw, VIP, 30, 40)[0]).save(buf, format="AVIF", quality=90)
+    r = client.post("/v1/check", headers=AUTH, files={"file": ("photo.avif", buf.getvalue(), "image/avif")})
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"] == "genuine" and r.json()["image_size"] == [250, 250]
+
+
 def test_enrol_list_remove(client, lfw):
     pics = [("photos", (p.name, p.read_bytes(), "image/jpeg")) for p in photos(lfw, "Tony_Blair", 1, 4)]
     assert client.post("/v1/vips/bad*name", headers=AUTH, files=pics).status_code == 422

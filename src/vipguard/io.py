@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 DEFAULT_MAX_PIXELS = 40_000_000
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+# The image formats vipguard decodes (Pillow's name → the suffix to store one under), for the CLI and the service
+# alike; Pillow's other formats (EPS through Ghostscript, PSD, FITS, ...) are refused, naming the format. AVIF needs
+# a Pillow built with libavif (the wheels are); HEIF/HEIC needs the pillow-heif plugin to be registered.
+IMAGE_FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif",
+                 "GIF": ".gif", "PPM": ".ppm", "AVIF": ".avif", "HEIF": ".heic"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
+                            ".avif", ".heic", ".heif"})
+# ISO BMFF major brands of still images (HEIF family); any other 'ftyp' file is a video (MP4, MOV, ...).
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+HEIF_BRANDS = AVIF_BRANDS | {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
@@ -108,7 +117,7 @@ def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = De
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=decodable_formats())
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise InputError(
@@ -119,12 +128,61 @@ def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = De
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise InputError(source, "not an image (unrecognised format)") from None
+        raise InputError(source, unrecognised_reason(data)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(source, f"refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(source, f"corrupt or truncated image: {exc}") from None
     return to_rgb(image)
+
+
+def decodable_formats() -> tuple[str, ...]:
+    """The formats of :data:`IMAGE_FORMATS` this Pillow can open (Pillow's plugins are loaded on the first call)."""
+    Image.init()  # idempotent
+    return tuple(name for name in IMAGE_FORMATS if _can_open(name))
+
+
+def _can_open(name: str) -> bool:
+    if name not in Image.OPEN:
+        return False
+    # Pillow registers its AVIF reader even without libavif (it then identifies nothing)
+    return name != "AVIF" or features.check_module("avif")
+
+
+def heif_brand(data: bytes) -> str | None:
+    """'AVIF' or 'HEIC' for an ISO BMFF still image (HEIF family, by the 'ftyp' box's major brand), else None."""
+    if len(data) < 12 or data[4:8] != b"ftyp" or data[8:12] not in HEIF_BRANDS:
+        return None
+    end = min(len(data), max(16, int.from_bytes(data[:4], "big")), 256)
+    brands = {data[8:12]} | {data[i:i + 4] for i in range(16, end - 3, 4)}  # major + compatible brands
+    return "AVIF" if brands & AVIF_BRANDS else "HEIC"
+
+
+def format_name(data: bytes) -> str | None:
+    """The image format of ``data`` as Pillow (or the HEIF brand) names it, for messages; None if unknown.
+    Only the header is parsed, never the pixels."""
+    brand = heif_brand(data)
+    if brand is not None:
+        return brand
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.format
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None  # no Pillow plugin recognises it: the caller says "unrecognised format"
+
+
+def unrecognised_reason(data: bytes) -> str:
+    """Why bytes that none of :func:`decodable_formats` opens are refused, naming their format when known."""
+    name = format_name(data)
+    return "not an image (unrecognised format)" if name is None else unsupported_format_reason(name)
+
+
+def unsupported_format_reason(name: str) -> str:
+    hints = {"HEIC": " (install and register pillow-heif)", "AVIF": " (this Pillow was built without libavif)"}
+    hint = hints.get(name, "")
+    return f"{name} images are not supported{hint}; use {', '.join(dict.fromkeys(decodable_formats()))}"
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:

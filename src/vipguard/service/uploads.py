@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif", "GIF": ".gif"}
+from ..io import IMAGE_FORMATS, decodable_formats, format_name, heif_brand, unsupported_format_reason
+
 MP4_BRANDS = {b"ftyp"}
 MOV_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip"}
 
@@ -38,7 +39,10 @@ class TooManyPixels(ValueError):
 
 
 def sniff_video(data: bytes) -> str | None:
-    """The container suffix from magic bytes: MP4/MOV (ISO BMFF), AVI (RIFF), Matroska/WebM; else None."""
+    """The container suffix from magic bytes: MP4/MOV (ISO BMFF), AVI (RIFF), Matroska/WebM; else None. An ISO BMFF
+    still image (AVIF, HEIC: the HEIF family of brands) is not a video."""
+    if heif_brand(data) is not None:
+        return None
     if len(data) >= 12 and data[4:8] in MP4_BRANDS:
         return ".mov" if data[8:10] == b"qt" else ".mp4"
     if len(data) >= 8 and data[4:8] in MOV_ATOMS:
@@ -51,8 +55,9 @@ def sniff_video(data: bytes) -> str | None:
 
 
 def sniff(data: bytes) -> Sniffed:
-    """Classify ``data``; the image header is read (size known) but not decoded. Raises :class:`Unsupported`,
-    :class:`Corrupt` or :class:`TooManyPixels`."""
+    """Classify ``data``; the image header is read (size known) but not decoded. Every image format that
+    :func:`vipguard.io.decode_image` (the CLI's decoder) opens is an image here; any other is :class:`Unsupported`,
+    naming its format. Raises :class:`Unsupported`, :class:`Corrupt` or :class:`TooManyPixels`."""
     if not data:
         raise Unsupported("the upload is empty")
     suffix = sniff_video(data)
@@ -61,15 +66,20 @@ def sniff(data: bytes) -> Sniffed:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=decodable_formats()) as image:
                 fmt, (width, height) = image.format, image.size
     except Image.DecompressionBombError as exc:
         raise TooManyPixels(str(exc)) from None
     except UnidentifiedImageError:
-        raise Unsupported("not a supported image (JPEG, PNG, BMP, WebP, TIFF, GIF) or video (MP4, MOV, AVI, "
-                          "MKV/WebM)") from None
+        raise Unsupported(_unsupported(data)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise Corrupt(f"corrupt image header: {exc}") from None
-    if fmt not in IMAGE_FORMATS:
-        raise Unsupported(f"image format {fmt} is not supported; use one of {', '.join(IMAGE_FORMATS)}")
     return Sniffed("image", IMAGE_FORMATS[fmt], int(width), int(height))
+
+
+def _unsupported(data: bytes) -> str:
+    name = format_name(data)
+    if name is None:
+        return (f"not a supported image ({', '.join(dict.fromkeys(decodable_formats()))}) or video (MP4, MOV, AVI, "
+                "MKV/WebM)")
+    return unsupported_format_reason(name)
