@@ -68,7 +68,7 @@ def bare_client(store, tmp_path_factory):
     from vipguard.service import ServiceConfig, create_app
 
     db = tmp_path_factory.mktemp("bare") / "registry.db"
-    with TestClient(create_app(ServiceConfig(db=db, api_key=KEY)), raise_server_exceptions=False) as c:
+    with TestClient(create_app(ServiceConfig(db=db, api_key=KEY, max_request_bytes=1024 * 1024)), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -79,6 +79,38 @@ def test_delete_refuses_names_with_control_characters(bare_client, name):
     r = bare_client.delete(f"/v1/vips/{name}", headers=AUTH)
     assert r.status_code == 422, r.text
     assert "invalid VIP name" in r.json()["detail"]
+
+
+def test_security_headers_and_a_page_that_needs_no_inline_code(bare_client):
+    """nosniff and DENY on every response; the page's CSP allows only its own files, so the page must have no
+    inline script, style or event handler (they would be blocked) and the files it names must be served."""
+    import re
+
+    from vipguard.service.headers import DATA_CSP, PAGE_CSP
+
+    page = bare_client.get("/")
+    responses = [page, bare_client.get("/healthz"), bare_client.get("/v1/vips"),
+                 bare_client.get("/v1/vips", headers=AUTH), bare_client.get("/nowhere"), bare_client.get("/docs"),
+                 bare_client.post("/v1/check", headers=AUTH, content=b"x" * (1024 * 1024 + 1))]
+    assert [r.status_code for r in responses] == [200, 200, 401, 200, 404, 200, 413]
+    for r in responses:
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY", r.url
+    assert page.headers["content-security-policy"] == PAGE_CSP and "unsafe" not in PAGE_CSP
+    assert "frame-ancestors 'none'" in PAGE_CSP and "script-src 'self'" in PAGE_CSP
+    assert all(r.headers["content-security-policy"] == DATA_CSP for r in responses[1:5])
+    assert "content-security-policy" not in responses[5].headers  # Swagger UI runs inline script from a CDN
+    html = page.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html
+    assert not re.search(r"\s(style|on[a-z]+)\s*=", html, re.I) and "javascript:" not in html
+    for ref, kind in [(m, "javascript") for m in re.findall(r'<script src="([^"]+)"', html)] + \
+                     [(m, "css") for m in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)]:
+        r = bare_client.get(ref)
+        assert r.status_code == 200 and kind in r.headers["content-type"] and len(r.text) > 100, ref
+        assert r.headers["content-security-policy"] == PAGE_CSP
+    script = bare_client.get("/static/app.js").text
+    assert "setAttribute(\"style\"" not in script and "innerHTML" not in script and "eval(" not in script
+    assert bare_client.get("/static/index.html").status_code == 404
+    assert bare_client.get("/static/..%2Fapp.py").status_code == 404
 
 
 def test_config_requires_key_unless_insecure():

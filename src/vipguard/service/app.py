@@ -4,7 +4,9 @@ Models are loaded once at start-up (lifespan) into an :class:`~vipguard.service.
 in worker threads, each with its own borrowed analyzer, so the event loop stays responsive. Every ``/v1`` endpoint
 needs ``Authorization: Bearer <key>`` (compared in constant time). Uploads are capped in bytes (whole request and
 each file) and pixels (413), their type is sniffed from the bytes (415), names are validated (422), and every error
-is a JSON body ``{"detail": ...}`` with a 4xx status and no traceback.
+is a JSON body ``{"detail": ...}`` with a 4xx status and no traceback. Every response carries security headers
+(:mod:`vipguard.service.headers`: nosniff, no framing, a Content-Security-Policy; the page's script and styles are
+served files, never inline).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +34,7 @@ from ..guard import Guard, GuardConfig
 from ..io import DecodeLimits, InputError, decode_image
 from ..registry import Registry, validate_name
 from ..video import VideoLimits
+from .headers import HeaderPolicy, SecurityHeaders
 from .uploads import Corrupt, TooManyPixels, Unsupported, sniff
 from .workers import AnalyzerPool
 
@@ -123,8 +126,11 @@ def _problem(status: int, detail: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail)
 
 
-def _index_html() -> str:
-    return resources.files("vipguard.service").joinpath("static/index.html").read_text(encoding="utf-8")
+STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+def _static_text(name: str) -> str:
+    return resources.files("vipguard.service").joinpath(f"static/{name}").read_text(encoding="utf-8")
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -153,6 +159,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                     "photos, then check images and videos. All /v1 endpoints need `Authorization: Bearer <key>`.",
     )
     app.add_middleware(_BodyLimit, limit=config.max_request_bytes)
+    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(SecurityHeaders, policy=HeaderPolicy(exempt_paths=docs))  # outermost: on 413s too
     bearer = HTTPBearer(auto_error=False, description="the service's API key (VIPGUARD_API_KEY)")
     expected = config.api_key.encode() if config.api_key else None
 
@@ -226,7 +234,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
-        return HTMLResponse(_index_html())
+        return HTMLResponse(_static_text("index.html"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in STATIC_TYPES:
+            raise _problem(404, "not found")
+        return Response(_static_text(name), media_type=STATIC_TYPES[name])
 
     @app.get("/healthz", summary="Liveness: the models are loaded")
     async def healthz() -> dict:
