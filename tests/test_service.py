@@ -68,7 +68,8 @@ def bare_client(store, tmp_path_factory):
     from vipguard.service import ServiceConfig, create_app
 
     db = tmp_path_factory.mktemp("bare") / "registry.db"
-    with TestClient(create_app(ServiceConfig(db=db, api_key=KEY, max_request_bytes=1024 * 1024)), raise_server_exceptions=False) as c:
+    app = create_app(ServiceConfig(db=db, api_key=KEY, max_request_bytes=1024 * 1024))
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
