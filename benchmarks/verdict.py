@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--out", type=Path, default=None, help="write results.md and results.json here")
     ap.add_argument("--plot", type=Path, default=None, help="morph ratio vs strictness plot (PNG)")
+    ap.add_argument("--save-rows", type=Path, default=None,
+                    help="also save every row's evidence and each VIP's training set (npz) for offline study")
     args = ap.parse_args(argv)
 
     from vipguard.decision import FEATURE_TABLE, SCORED, SIMILARITY, reject_rate, value
@@ -172,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows, profiles, trainings = collect(args)
     cfg = EnrolConfig()
+    if args.save_rows:
+        keep = [r for r in rows if r.evidence is not None]
+        extra = {f"{v}/{k}": getattr(t, k) for v, t in trainings.items() for k in ("x", "y", "groups")}
+        extra |= {f"{v}/methods": np.array(t.methods) for v, t in trainings.items()}
+        extra |= {f"{v}/genuine": np.array(list(p.genuine.to_dict().values())) for v, p in profiles.items()}
+        np.savez(args.save_rows, vip=np.array([r.vip for r in keep]), kind=np.array([r.kind for r in keep]),
+                 evidence=np.stack([r.evidence for r in keep]), **extra)
     heads = {v: p.head for v, p in profiles.items()}
     score = scores(rows, profiles, heads, lambda p: p.reject_rate)
     verdict = verdicts(rows, profiles, score)
