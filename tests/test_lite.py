@@ -355,3 +355,12 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
         centre = profile.centres["global"]
         assert not np.allclose(centre, full, atol=1e-6)
         assert any(np.allclose(centre, c, atol=1e-6) for c in one_out + two_out)
+
+
+def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):
+    from vipguard.background import load_background
+    from vipguard.enrol import Enroller, EnrolError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EnrolError, match="no usable photo of Nobody among 1 input.*empty: .*directory"):
+        Enroller(analyzer, load_background()).enrol("Nobody", [tmp_path / "empty"])

@@ -235,7 +235,9 @@ class Enroller:
         step = progress or (lambda stage, i, n: None)
         used, reports, relaxed = self.screen(paths)
         if not used:
-            raise EnrolError(f"no usable photo of {name} among {len(paths)} files")
+            why = "; ".join(f"{Path(r.path).name}: {', '.join(r.reasons)}" for r in reports[:3])
+            more = f" (and {len(reports) - 3} more)" if len(reports) > 3 else ""
+            raise EnrolError(f"no usable photo of {name} among {len(paths)} input(s): {why}{more}")
         genuine = [self.describe(p.image, p.face) for p in used]
         others = list(self.background.descriptors)
         used, genuine, dropped = self._consistent(used, genuine, others)
