@@ -364,3 +364,19 @@ def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EnrolError, match="no usable photo of Nobody among 1 input.*empty: .*directory"):
         Enroller(analyzer, load_background()).enrol("Nobody", [tmp_path / "empty"])
+
+
+def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, enrolled):
+    """#19 F2: a VIP among 19 other people (13th tile) is found and judged; the others are listed."""
+    from vipguard.guard import Guard, GuardConfig
+
+    registry, _ = enrolled
+    tiles = [load_image(p) for p in _others(lfw, 19)]
+    tiles.insert(12, load_image(photos(lfw, "Tony_Blair", 30, 30)[0]))
+    grid = np.concatenate([np.concatenate(tiles[r * 5:(r + 1) * 5], axis=1) for r in range(4)], axis=0)
+    verdict = Guard(registry, analyzer).check(grid, source="collage.jpg")
+    assert verdict.vip == "Tony_Blair" and verdict.verdict == "genuine", verdict.explanation
+    assert verdict.faces >= 20 and len(verdict.other_faces) == verdict.faces - 1 and verdict.faces_not_judged == 0
+    assert all(o["face_similarity"] < verdict.face_similarity for o in verdict.other_faces)
+    capped = Guard(registry, analyzer, GuardConfig(max_faces=3)).check(grid, source="collage.jpg")
+    assert capped.faces_not_judged == capped.faces - 3 > 0 and "were not judged (max_faces=3)" in capped.explanation

@@ -7,7 +7,7 @@ enrolled Face Embedding Centre and the nearest VIP is chosen; if none is near en
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_
 from .evidence import FaceDescriptor, compare, describe_with
 from .explain import explain
 from .faces import FaceAnalyzer, face_score
+from .faces.embed import DEFAULT_EMBEDDER
 from .faces.types import Face
 from .io import InputError, load_image
 from .profile import VipProfile
@@ -31,7 +32,10 @@ class GuardConfig:
     # the operating point: a strictness name (lenient 1 %, default 3 %, strict 10 %) or an expected genuine-reject
     # rate in (0, 0.5); None = each VIP's own, chosen at enrolment (decision.reject_rate)
     strictness: str | float | None = None
-    max_faces: int = 5
+    # faces judged per image: None = every detected face at least ``min_face`` px on its shorter box side (no
+    # silent cap); a number cuts the smallest-priority faces and says so in the verdict (``faces_not_judged``)
+    max_faces: int | None = None
+    min_face: float = 20.0
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
     # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity and the artefact
     # score; no dense mesh) — the same scores, about half the time.
@@ -62,6 +66,8 @@ class Verdict:
     error: str | None = None
     box: tuple[float, ...] | None = None
     faces: int = 0
+    other_faces: tuple[dict[str, Any], ...] = ()  # the other faces judged: box and similarity to this VIP
+    faces_not_judged: int = 0  # faces beyond ``GuardConfig.max_faces``
     evidence: dict[str, float] = field(default_factory=dict)
     decision: Decision | None = None  # how the verdict was reached (score terms, floor, operating point)
     typical: dict[str, float] = field(default_factory=dict)
@@ -76,6 +82,7 @@ class Verdict:
             "score": None if self.score is None else round(float(self.score), 6),
             "face_similarity": int(self.face_similarity), "explanation": self.explanation, "error": self.error,
             "box": None if self.box is None else [round(float(v), 1) for v in self.box], "faces": self.faces,
+            "other_faces": list(self.other_faces), "faces_not_judged": self.faces_not_judged,
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
             "boundary": self.artifact_where,
             "decision": None if self.decision is None else {
@@ -123,20 +130,44 @@ class Guard:
             return face_i, vip_i, True
         return 0, int(np.argmax(sims[0])), False
 
+    def faces(self, image: np.ndarray) -> tuple[list[Face], int]:
+        """Every face to judge (dominant first, at least ``min_face`` px), and how many ``max_faces`` left out."""
+        found = self.analyzer.analyze(image, embedders=(), mesh=False)
+        big = [f for f in found if min(f.detection.box[2] - f.detection.box[0],
+                                       f.detection.box[3] - f.detection.box[1]) >= self.config.min_face] or found[:1]
+        cap = self.config.max_faces
+        return (big, 0) if cap is None else (big[:cap], max(len(big) - cap, 0))
+
     def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
         profiles = self.profiles(vip)
         if isinstance(profiles, str):
             return Verdict.failed(source, profiles)
-        # descriptors embed the whole face and its parts in one batch, so the analyzer skips its own embedding
         fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
-        faces = self.analyzer.analyze(image, max_faces=self.config.max_faces, embedders=(), mesh=not fast)
+        faces, cut = self.faces(image)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
-        described = [describe_with(self.analyzer, image, f) for f in faces]
-        face_i, vip_i, claimed = self.select(np.stack([d.embeddings["global"] for d, _ in described]), profiles, vip)
-        descriptor, artifact = described[face_i]
-        return self._judge(faces[face_i], descriptor, artifact, profiles[vip_i], source, len(faces), claimed,
-                           FAST_FEATURES if fast else None)
+        # with several faces, all are embedded (one batch) to find the one that claims a VIP; only that one is
+        # described in full (a single face is described at once: its descriptor carries the same embedding)
+        if len(faces) > 1:
+            vectors = self.analyzer.embedder(DEFAULT_EMBEDDER).embed_aligned(np.stack([f.aligned for f in faces]))
+            face_i, vip_i, claimed = self.select(vectors, profiles, vip)
+        else:
+            face_i = 0
+        face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i])
+        descriptor, artifact = describe_with(self.analyzer, image, face)
+        if len(faces) == 1:
+            vectors = descriptor.embeddings["global"][None]
+            _, vip_i, claimed = self.select(vectors, profiles, vip)
+        profile = profiles[vip_i]
+        others = tuple({"box": [round(float(v), 1) for v in f.detection.box],
+                        "face_similarity": face_score(float(vectors[i] @ profile.centre))}
+                       for i, f in enumerate(faces) if i != face_i)
+        verdict = self._judge(face, descriptor, artifact, profile, source, len(faces) + cut, claimed,
+                              FAST_FEATURES if fast else None)
+        if cut:
+            verdict = replace(verdict, explanation=verdict.explanation + f" {cut} more face(s) were not judged "
+                              f"(max_faces={self.config.max_faces}).")
+        return replace(verdict, other_faces=others, faces_not_judged=cut)
 
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool, measured: frozenset[str] | None = None) -> Verdict:

@@ -40,13 +40,12 @@ SCORERS: dict[str, str] = {
 class CachedAnalyzer:
     """A :class:`FaceAnalyzer` that remembers its analyses per image content (within one run).
 
-    Every call is answered from one analysis of up to ``faces`` faces (the dominant face first), sliced to what
-    was asked; calls for more faces go to the analyzer uncached. ``capacity`` bounds the memory (LRU).
+    Every call is answered from one analysis of all the image's faces (the dominant face first), sliced to what
+    was asked. ``capacity`` bounds the memory (LRU).
     """
 
-    def __init__(self, analyzer: FaceAnalyzer, faces: int = 5, capacity: int = 4000) -> None:
+    def __init__(self, analyzer: FaceAnalyzer, capacity: int = 4000) -> None:
         self.analyzer = analyzer
-        self.faces = faces
         self.capacity = capacity
         self._cache: OrderedDict[bytes, list[Face]] = OrderedDict()
         self.hits = self.misses = 0
@@ -62,14 +61,12 @@ class CachedAnalyzer:
 
     def analyze(self, image: np.ndarray, max_faces: int | None = None, primary_only: bool = False,
                 embedders: Sequence[str] | None = None, mesh: bool | None = None) -> list[Face]:
-        limit = 1 if primary_only else max_faces
-        if limit is None or limit > self.faces:
-            return self.analyzer.analyze(image, max_faces, primary_only, embedders, mesh)
+        limit = 1 if primary_only else max_faces  # None: every face
         key = self._key(image, embedders, mesh)
         faces = self._cache.get(key)
         if faces is None:
             self.misses += 1
-            faces = self.analyzer.analyze(image, max_faces=self.faces, embedders=embedders, mesh=mesh)
+            faces = self.analyzer.analyze(image, max_faces=None, embedders=embedders, mesh=mesh)
             self._cache[key] = faces
             if len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)

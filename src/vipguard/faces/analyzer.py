@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,14 @@ class FaceAnalyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def with_mesh(self, image: np.ndarray, face: Face) -> Face:
+        """``face`` (analysed without the dense mesh) with its mesh, pose and quality measured now."""
+        if face.mesh is not None:
+            return face
+        face_mesh = self.mesher.mesh(image, face.detection)
+        return replace(face, mesh=face_mesh,
+                       quality=measure(face.detection, face.aligned, face_mesh.pose if face_mesh else None))
 
     def analyze(self, image: np.ndarray, max_faces: int | None = None, primary_only: bool = False,
                 embedders: Sequence[str] | None = None, mesh: bool | None = None) -> list[Face]:

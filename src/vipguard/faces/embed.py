@@ -25,6 +25,7 @@ class Embedder(Protocol):
 
 
 EMBEDDERS: Registry[Embedder] = Registry("face embedder")
+DEFAULT_EMBEDDER = "mobilefacenet"  # the identity embedder the Guard's evidence and selection use
 
 
 def l2_normalise(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
