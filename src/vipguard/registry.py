@@ -6,10 +6,11 @@ profile of that VIP intact, and re-enrolment replaces it only once the new one i
 
 from __future__ import annotations
 
+import difflib
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,9 +29,24 @@ class RegistryError(RuntimeError):
     """The registry file is unusable (newer schema, not a registry, ...)."""
 
 
+def suggest(name: str, names: Iterable[str]) -> str | None:
+    """The name in ``names`` closest to ``name`` (difflib, ignoring case), or None when none is close."""
+    by_key = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(name.casefold(), list(by_key), n=1, cutoff=0.6)
+    return by_key[close[0]] if close else None
+
+
 class UnknownVip(KeyError):
+    """No VIP of that name is enrolled; given the enrolled ``names``, the message suggests the closest one."""
+
+    def __init__(self, name: str, names: Iterable[str] = ()) -> None:
+        super().__init__(name, tuple(names))
+
     def __str__(self) -> str:
-        return f"no VIP named {self.args[0]!r} is enrolled"
+        name, names = self.args
+        close = suggest(name, names)
+        hint = f"; did you mean {close!r}?" if close is not None else ""
+        return f"no VIP named {name!r} is enrolled{hint}"
 
 
 def default_db() -> Path:
@@ -92,7 +108,7 @@ class Registry:
         with self._connect() as conn:
             row = conn.execute("SELECT updated, profile, arrays FROM vips WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise UnknownVip(name)
+            raise UnknownVip(name, self.names())
         cached = self._cache.get(name)
         if cached and cached[0] == row[0]:
             return cached[1]

@@ -201,6 +201,22 @@ def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def connect_ray(address: str) -> None:
+    """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``, ...), or start one in this process
+    (``local``); a :class:`ScanError` that says how to start one when there is none (or no ray package)."""
+    if not ray_available():
+        raise ScanError("--ray needs the ray package: pip install 'vipguard[ray]'")
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=None if address == "local" else address, log_to_driver=False)
+    except ConnectionError as exc:
+        raise ScanError(f"--ray {address}: no Ray cluster reachable there; start one with `ray start --head` "
+                        "(then --ray auto), or run one in this process with --ray local") from exc
+
+
 class _RayChecker:
     """Ray Data ``map_batches`` callable class: models load once per actor."""
 
@@ -215,16 +231,13 @@ def run_ray(source: str | Path, out: Path, address: str, config: ScanConfig = Sc
             on_result: Callable[[dict[str, Any]], None] | None = None,
             todo: tuple[list[str], int] | None = None) -> ScanSummary:
     """Like :func:`run_scan` on a Ray cluster (``address``: ``auto``, ``local`` or ``ray://host:port``)."""
-    if not ray_available():
-        raise ScanError("--ray needs the ray package: pip install 'vipguard[ray]'")
+    connect_ray(address)
     import ray
 
     paths, skipped = todo if todo is not None else pending(source, out)
     start = time.perf_counter()
     written = failed = 0
     if paths:
-        ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
-                 log_to_driver=False)
         dataset = ray.data.from_items([{"path": p} for p in paths]).map_batches(
             _RayChecker, fn_constructor_kwargs={"config": config}, batch_size=4, concurrency=max(1, workers))
         records = (json.loads(row["record"]) for row in dataset.iter_rows())
@@ -232,5 +245,5 @@ def run_ray(source: str | Path, out: Path, address: str, config: ScanConfig = Sc
     return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start)
 
 
-__all__ = ["Checker", "ScanConfig", "ScanError", "ScanSummary", "collect_inputs", "done_paths", "pending",
-           "ray_available", "run_ray", "run_scan", "write_results"]
+__all__ = ["Checker", "ScanConfig", "ScanError", "ScanSummary", "collect_inputs", "connect_ray", "done_paths",
+           "pending", "ray_available", "run_ray", "run_scan", "write_results"]

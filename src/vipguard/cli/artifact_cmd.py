@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import emit_json, open_store, stderr, stdout
+from .common import emit_json, error, open_store, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -48,15 +48,14 @@ def register(app: typer.Typer) -> None:
         from ..artifact.train import TrainConfig, train
 
         if not data.is_dir():
-            stderr().print(f"[red]error:[/] data folder not found: {data}")
+            error(f"data folder not found: {data}")
             return 2
         if crop not in CROP_MODES or size < 32 or size % 16:
-            stderr().print(f"[red]error:[/] --crop must be one of {', '.join(CROP_MODES)} and --size a multiple of "
-                           f"16 (at least 32); got {crop!r}, {size}")
+            error(f"--crop must be one of {', '.join(CROP_MODES)} and --size a multiple of "
+                  f"16 (at least 32); got {crop!r}, {size}")
             return 2
         if not 0.0 < target_fpr < 0.5 or not 0.0 <= pair <= 1.0:
-            stderr().print(f"[red]error:[/] --target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, "
-                           f"{pair}")
+            error(f"--target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, {pair}")
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         config = TrainConfig(data=str(data), cache_dir=str(cache_dir), epochs=epochs, steps=steps, batch=batch,
@@ -102,7 +101,7 @@ def register(app: typer.Typer) -> None:
                 if json_out:
                     emit_json(record)
                 elif record["error"]:
-                    stderr().print(f"[red]error:[/] {path}: {record['error']}")
+                    error(f"{path}: {record['error']}")
                 elif record["score"] is None:
                     stdout().print(f"{path}\tno face")
                 else:

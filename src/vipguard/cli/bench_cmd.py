@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..enrol import EnrolError
 from ..faces import AnalyzerConfig, FaceAnalyzer
-from .common import open_store, stderr, stdout
+from .common import error, open_store, stderr, stdout
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from ..bench.manifest import MANIFEST, ManifestError, from_folders as folders_manifest
 
         if (photos is None) == (from_folders is None):
-            stderr().print("[red]error:[/] give exactly one of --photos and --from-folders")
+            error("give exactly one of --photos and --from-folders")
             return 2
         try:
             if from_folders is not None:
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 with FaceAnalyzer(AnalyzerConfig(), store) as analyzer, progress_bars() as update:
                     manifest = build(photos, out, analyzer, cfg, update)
         except ManifestError as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 1
         console = stdout()
         console.print(f"{len(manifest.records)} images, {len(manifest.vips)} VIPs → {out / MANIFEST}")
@@ -117,10 +117,10 @@ def register(app: typer.Typer) -> None:
                 cfg = RunConfig(vips=vips, levels=ints(levels), robust_images=robust_images, ablation=ints(ablation),
                                 ablation_vips=ablation_vips, n_boot=bootstrap, seed=seed)
         except (ManifestError, ValueError) as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 2
         if any(not 1 <= lv <= 3 for lv in cfg.levels):
-            stderr().print("[red]error:[/] robustness levels are 1, 2 or 3")
+            error("robustness levels are 1, 2 or 3")
             return 2
         store = open_store(models)
         if store is None:
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
             with FaceAnalyzer(AnalyzerConfig(), store) as analyzer, progress_bars() as update:
                 results = run(manifest, analyzer, cfg, update)
         except EnrolError as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 1
         paths = write_reports(results, out, plots)
         console = stdout()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..weights import ModelStore, WeightsError
 
@@ -19,13 +20,19 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def error(message: object) -> None:
+    """Print ``error: message`` on stderr; the message is printed literally, so ``pip install 'vipguard[ray]'``
+    or a path with brackets is not eaten as Rich markup."""
+    stderr().print(f"[red]error:[/] {escape(str(message))}")
+
+
 def open_store(models: Path | None) -> ModelStore | None:
     """The model store, or None after printing which command fixes a missing/corrupt one."""
     store = ModelStore(models)
     bad = {k: v for k, v in store.status().items() if v != "ok"}
     if bad:
         for name, problem in bad.items():
-            stderr().print(f"[red]error:[/] model {name}: {problem} in {store.root}")
+            error(f"model {name}: {problem} in {store.root}")
         stderr().print("run: vipguard setup  (or: make setup)")
         return None
     return store
@@ -36,4 +43,4 @@ def emit_json(record: dict) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["ModelStore", "WeightsError", "emit_json", "open_store", "stderr", "stdout"]
+__all__ = ["ModelStore", "WeightsError", "emit_json", "error", "open_store", "stderr", "stdout"]

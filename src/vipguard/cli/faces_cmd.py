@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..faces import AnalyzerConfig, FaceAnalyzer
 from ..io import InputError, expand_inputs, load_image
-from .common import emit_json, open_store, stderr, stdout
+from .common import emit_json, error, open_store, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
                     image = load_image(path)
                 except InputError as exc:
                     failed += 1
-                    stderr().print(f"[red]error:[/] {exc}")
+                    error(exc)
                     if json_out:
                         emit_json({"path": str(path), "faces": [], "error": exc.reason})
                     continue

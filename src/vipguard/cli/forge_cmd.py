@@ -12,7 +12,7 @@ from ..faces import AnalyzerConfig, FaceAnalyzer
 from ..forge import FORGERS, ForgeError, ForgeInput, forge_batch, identity_centre, prepare_input
 from ..forge.output import contact_sheet, sheet_rows, write_item, write_sheet
 from ..io import InputError, expand_inputs
-from .common import open_store, stderr, stdout
+from .common import error, open_store, stderr, stdout
 
 METHOD_OPTIONS = {"ratio": ("morph",), "blend": ("swap", "selfswap")}
 
@@ -25,7 +25,7 @@ def load_inputs(paths: list[Path], analyzer: FaceAnalyzer, role: str) -> tuple[l
             items.append(prepare_input(str(path), analyzer))
         except (InputError, ForgeError) as exc:
             failed += 1
-            stderr().print(f"[red]error:[/] {role} {exc}")
+            error(f"{role} {exc}")
     return items, failed
 
 
@@ -57,16 +57,16 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Forge the VIP (--source) into --target photos; writes PNGs + JSON and prints the face similarity."""
         if method not in FORGERS:
-            stderr().print(f"[red]error:[/] unknown method {method!r}; choose one of: {', '.join(FORGERS.names)}")
+            error(f"unknown method {method!r}; choose one of: {', '.join(FORGERS.names)}")
             return 2
         if targets not in ("random", "lookalike"):
-            stderr().print(f"[red]error:[/] --targets must be random or lookalike, not {targets!r}")
+            error(f"--targets must be random or lookalike, not {targets!r}")
             return 2
         try:
             params = method_params(method, ratio, blend)
             forger = FORGERS.create(method, **params)
         except (typer.BadParameter, ForgeError) as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 2
         store = open_store(models)
         if store is None:
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
             target_items, bad_targets = load_inputs(target, analyzer, "target")
             failed = bad_sources + bad_targets
             if not sources or not target_items:
-                stderr().print("[red]error:[/] no usable " + ("source" if not sources else "target") + " photo")
+                error("no usable " + ("source" if not sources else "target") + " photo")
                 return 1
             centre = identity_centre(sources)
             report = forge_batch(forger, sources, target_items, n, seed, analyzer, targets_policy=targets,

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import open_store, stderr, stdout
+from .common import error, open_store, stderr, stdout
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
         try:
             result = run(cfg)
         except (CheckpointExists, ModelDirError, FileNotFoundError, ValueError) as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 1
         first, last = (result.losses[0], result.losses[-1]) if result.losses else (float("nan"),) * 2
         stdout().print(f"stage {stage}: {result.steps} steps, loss {first:.4f} → {last:.4f}; saved {result.out_dir}")

@@ -10,7 +10,7 @@ import typer
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from .common import open_store, stderr
+from .common import error, open_store, stderr
 
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -30,37 +30,40 @@ def register(app: typer.Typer) -> None:
                                                                   "ray://host:port); needs the ray extra")] = None,
     ) -> int:
         """Scan many inputs into a JSON Lines file (parallel, resumable, one line per input)."""
-        from ..registry import Registry, RegistryError, validate_name
-        from ..scan import ScanConfig, ScanError, pending, ray_available, run_ray, run_scan
+        from ..registry import Registry, RegistryError, UnknownVip, validate_name
+        from ..scan import ScanConfig, ScanError, connect_ray, pending, run_ray, run_scan
 
         if workers < 1:
-            stderr().print("[red]error:[/] --workers must be at least 1")
+            error("--workers must be at least 1")
             return 2
         if fps <= 0:
-            stderr().print("[red]error:[/] --fps must be positive")
+            error("--fps must be positive")
             return 2
-        if ray is not None and not ray_available():
-            stderr().print("[red]error:[/] --ray needs the ray package: pip install 'vipguard[ray]'")
-            return 2
+        if ray is not None:  # first: a missing package or cluster is cheap to find, and the user's to fix
+            try:
+                connect_ray(ray)
+            except ScanError as exc:
+                error(exc)
+                return 2
         try:
             registry = Registry(db)
             if vip is not None:
                 validate_name(vip)
                 if vip not in registry.names():
-                    stderr().print(f"[red]error:[/] no VIP named {vip!r} is enrolled")
+                    error(UnknownVip(vip, registry.names()))
                     return 2
             elif not registry.names():
-                stderr().print("[red]error:[/] no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
+                error("no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
                 return 2
         except (RegistryError, ValueError) as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 2
         if open_store(models) is None:
             return 2
         try:
             todo = pending(source, out)
         except (ScanError, OSError) as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 2
         paths, skipped = todo
         if skipped:
@@ -83,7 +86,7 @@ def register(app: typer.Typer) -> None:
                 else:
                     summary = run_scan(source, out, config, workers, advance, todo=todo)
             except ScanError as exc:
-                stderr().print(f"[red]error:[/] {exc}")
+                error(exc)
                 return 2
         stderr().print(
             f"scanned {summary.done} inputs in {summary.seconds:.1f} s ({summary.per_second:.2f}/s with "

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import stderr
+from .common import error, stderr
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -34,23 +34,23 @@ def register(app: typer.Typer) -> None:
             from ..decision import reject_rate
             from ..service import ServiceConfig, create_app
         except ImportError as exc:
-            stderr().print(f"[red]error:[/] the service needs its extra: pip install 'vipguard[service]' ({exc})")
+            error(f"the service needs its extra: pip install 'vipguard[service]' ({exc})")
             return 2
         key = os.environ.get("VIPGUARD_API_KEY") or None
         if key is None and not insecure_no_auth:
-            stderr().print("[red]error:[/] set VIPGUARD_API_KEY (clients send it as 'Authorization: Bearer …'), "
-                           "or pass --insecure-no-auth for local testing")
+            error("set VIPGUARD_API_KEY (clients send it as 'Authorization: Bearer …'), "
+                  "or pass --insecure-no-auth for local testing")
             return 2
         if key is None:
             where = "" if host in LOOPBACK else f" on {host}, reachable from other machines"
             stderr().print(f"[yellow]warning:[/] serving WITHOUT authentication{where}")
         if workers < 1 or not 0 < port < 65536:
-            stderr().print("[red]error:[/] --workers must be ≥ 1 and --port in 1-65535")
+            error("--workers must be ≥ 1 and --port in 1-65535")
             return 2
         try:
             reject_rate(strictness)
         except ValueError as exc:
-            stderr().print(f"[red]error:[/] --strictness: {exc}")
+            error(f"--strictness: {exc}")
             return 2
         config = ServiceConfig(db=db, models=models, api_key=key, insecure=key is None, workers=workers,
                                strictness=strictness)

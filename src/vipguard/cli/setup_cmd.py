@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..weights import ModelStore, WeightsError
-from .common import stderr, stdout
+from .common import error, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         try:
             results = store.setup(log=lambda line: stdout().print(line))
         except WeightsError as exc:
-            stderr().print(f"[red]error:[/] {exc}")
+            error(exc)
             return 1
         for name, state in results.items():
             stdout().print(f"{name:16s} {state}")
