@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..registry import Registry, RegistryError, UnknownVip, validate_name
 from ..weights import ModelStore
-from .common import emit_json, open_store, stderr, stdout
+from .common import emit_json, error, open_store, stderr, stdout
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
 ModelsOption = Annotated[Optional[Path], typer.Option(help="model folder (default: $VIPGUARD_HOME/models)")]
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         if registry is None:
             return 2
         if not registry.remove(name):
-            stderr().print(f"[red]error:[/] {UnknownVip(name)}")
+            error(UnknownVip(name, registry.names()))
             return 1
         stdout().print(f"removed {name}")
         return 0
