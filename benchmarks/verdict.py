@@ -123,35 +123,24 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     return rows, profiles, trainings
 
 
-def scores(rows, profiles, heads, rate_of) -> np.ndarray:
-    """The score of every row: min(head, anchor), as decision.decide computes it."""
-    from vipguard.decision import SIMILARITY, anchor_probability, value
+def judge(rows, profiles, heads, rate_of) -> tuple[np.ndarray, list[str]]:
+    """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.decision.decide`) with ``heads``
+    and each profile's genuine-reject rate from ``rate_of``."""
+    from vipguard.decision import SIMILARITY, decide, value
+    from vipguard.guard import GuardConfig
 
-    out = np.zeros(len(rows))
+    select = GuardConfig().select_threshold
+    score, verdict = np.zeros(len(rows)), []
     for i, r in enumerate(rows):
         if r.evidence is None:
+            verdict.append("no_face")
             continue
         p = profiles[r.vip]
-        head = float(heads[r.vip].predict(r.evidence)[0])
-        out[i] = min(head, anchor_probability(value(r.evidence, SIMILARITY), p.genuine, rate_of(p)))
-    return out
-
-
-def verdicts(rows, profiles, score) -> list[str]:
-    from vipguard.decision import ACCEPT, SIMILARITY, value
-
-    out = []
-    for r, s in zip(rows, score):
-        if r.evidence is None:
-            out.append("no_face")
-            continue
-        p = profiles[r.vip]
-        if s >= ACCEPT:
-            out.append("genuine")
-        else:
-            out.append("fake" if value(r.evidence, SIMILARITY) >= max(0.25, p.identity_threshold) else
-                       "different_person")
-    return out
+        d = decide(float(heads[r.vip].predict(r.evidence)[0]), value(r.evidence, SIMILARITY), p.genuine,
+                   rate_of(p), p.identity_threshold, select)
+        score[i] = d.score
+        verdict.append(d.verdict)
+    return score, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(args.save_rows, vip=np.array([r.vip for r in keep]), kind=np.array([r.kind for r in keep]),
                  evidence=np.stack([r.evidence for r in keep]), **extra)
     heads = {v: p.head for v, p in profiles.items()}
-    score = scores(rows, profiles, heads, lambda p: p.reject_rate)
-    verdict = verdicts(rows, profiles, score)
+    score, verdict = judge(rows, profiles, heads, lambda p: p.reject_rate)
     sim = np.array([-1.0 if r.evidence is None else value(r.evidence, SIMILARITY) for r in rows])
     kinds = list(dict.fromkeys(r.kind for r in rows))
     by_kind = {k: np.array([r.kind == k for r in rows]) for k in kinds}
@@ -248,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             h0 = {v: fit_score_head(t, cfg, feats_without, exclude_method=method) for v, t in trainings.items()}
             h1 = h0 if term.startswith("(") else {v: fit_score_head(t, cfg, feats_with, exclude_method=method)
                                                   for v, t in trainings.items()}
-            s0 = scores(rows, profiles, h0, lambda p: p.reject_rate)
-            s1 = s0 if h1 is h0 else scores(rows, profiles, h1, lambda p: p.reject_rate)
+            s0 = judge(rows, profiles, h0, lambda p: p.reject_rate)[0]
+            s1 = s0 if h1 is h0 else judge(rows, profiles, h1, lambda p: p.reject_rate)[0]
             a0, a1 = 100 * auc(s0[gen], s0[by_kind[k]]), 100 * auc(s1[gen], s1[by_kind[k]])
             deltas.append(a1 - a0)
             cells.append(f"{a0:.1f}" if h1 is h0 else f"{a0:.1f}→{a1:.1f}")
@@ -267,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     curves = {}
     for name in STRICT:
         rate = reject_rate(name)
-        s = scores(rows, profiles, heads, lambda p, rate=rate: rate)
-        v = verdicts(rows, profiles, s)
+        _, v = judge(rows, profiles, heads, lambda p, rate=rate: rate)
         accept = 100 * np.mean([x == "genuine" for x, g in zip(v, gen) if g])
         rej = [100 * np.mean([x != "genuine" for x, m in zip(v, by_kind[f"morph@{r:.1f}"]) if m]) for r in RATIOS]
         curves[name] = (rate, accept, rej)
