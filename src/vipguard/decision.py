@@ -262,11 +262,6 @@ class Decision:
     def below_floor(self) -> bool:
         return self.similarity < self.floor
 
-    @property
-    def vip_named(self) -> bool:
-        """Whether the verdict names the VIP (it does unless the face claims no VIP)."""
-        return self.claimed
-
 
 def identity_floor(identity_threshold: float, select_threshold: float) -> float:
     return max(select_threshold, identity_threshold)
