@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 DEFAULT_MAX_PIXELS = 40_000_000
+# ``warnings.catch_warnings`` swaps the process-wide filters: two threads doing it at once can leave them wrong.
+# Header parses (fast) take this lock, so the service's worker threads can decode at the same time.
+_HEADER_LOCK = threading.Lock()
 # The image formats vipguard decodes (Pillow's name → the suffix to store one under), for the CLI and the service
 # alike; Pillow's other formats (EPS through Ghostscript, PSD, FITS, ...) are refused, naming the format. AVIF needs
 # a Pillow built with libavif (the wheels are); HEIF/HEIC needs the pillow-heif plugin to be registered.
@@ -115,25 +119,35 @@ def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = De
     if not data:
         raise InputError(source, "file is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=decodable_formats())
-            width, height = image.size
-            if width * height > limits.max_pixels:
-                raise InputError(
-                    source, f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
-                )
-            image.load()
-            image = ImageOps.exif_transpose(image)
+        image = open_header(data, decodable_formats())
+        width, height = image.size
+        if width * height > limits.max_pixels:  # from the header: nothing has been decoded yet
+            raise InputError(
+                source, f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
+            )
+        image.load()
+        image = ImageOps.exif_transpose(image)
     except InputError:
         raise
     except UnidentifiedImageError:
         raise InputError(source, unrecognised_reason(data)) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise InputError(source, f"refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(source, f"corrupt or truncated image: {exc}") from None
     return to_rgb(image)
+
+
+def open_header(data: bytes, formats: tuple[str, ...] | None = None) -> Image.Image:
+    """``Image.open`` of ``data`` (only its header is parsed; pixels decode on ``load()``), with Pillow's
+    decompression-bomb warning raised as its :class:`PIL.Image.DecompressionBombError`, whatever the warnings
+    filters are, and safe to call from several threads."""
+    with _HEADER_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(io.BytesIO(data), formats=formats)
+        except Image.DecompressionBombWarning as exc:
+            raise Image.DecompressionBombError(str(exc)) from None
 
 
 def decodable_formats() -> tuple[str, ...]:
@@ -165,10 +179,8 @@ def format_name(data: bytes) -> str | None:
     if brand is not None:
         return brand
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                return image.format
+        with open_header(data) as image:
+            return image.format
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         return None  # no Pillow plugin recognises it: the caller says "unrecognised format"
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..registry import Registry, RegistryError, UnknownVip, validate_name
+from ..registry import EnrolmentInProgress, Loaded, Registry, RegistryError, UnknownVip, validate_name
 from ..weights import ModelStore
 from .common import emit_json, error, open_store, stderr, stdout
 
@@ -23,23 +23,61 @@ VERDICT_STYLE = {"genuine": "green", "fake": "bold red", "different_person": "ye
                  "error": "red"}
 
 
-def _registry(db: Path | None) -> Registry | None:
+def _registry(db: Path | None, readonly: bool = False) -> Registry | None:
+    """The registry (read-only for reading commands: nothing is created or written), or None after printing why it
+    cannot be used (not a registry, newer schema, read-only, locked, ...)."""
     try:
-        return Registry(db)
+        return Registry(db, readonly=readonly)
     except RegistryError as exc:
-        stderr().print(f"[red]error:[/] {exc}")
+        error(exc)
         return None
 
 
-def _open(models: Path | None, db: Path | None) -> tuple[ModelStore, Registry] | None:
+def _open(models: Path | None, db: Path | None, readonly: bool = False) -> tuple[ModelStore, Registry] | None:
     """The verified model store and the registry, or None after printing what is wrong with either."""
-    store, registry = open_store(models), _registry(db)
+    store, registry = open_store(models), _registry(db, readonly)
     return (store, registry) if store is not None and registry is not None else None
+
+
+def _load(registry: Registry) -> Loaded | None:
+    """Every profile, after printing one line per corrupt row (the other VIPs stay usable); None (printed) if the
+    registry itself has become unusable."""
+    try:
+        loaded = registry.load()
+    except RegistryError as exc:
+        error(exc)
+        return None
+    for fault in loaded.faults:
+        error(fault)
+    return loaded
 
 
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=stderr(), transient=True)
+
+
+def _enrol(store: ModelStore, registry: Registry, name: str, photo_dir: Path, config):
+    """Enrol ``name`` and store the profile; the result, or None after printing why no profile could be made."""
+    from ..background import load_background
+    from ..enrol import Enroller, EnrolError
+    from ..faces import FaceAnalyzer
+
+    with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def step(stage: str, i: int, n: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=n)
+            bar.update(tasks[stage], completed=i)
+
+        try:
+            result = Enroller(analyzer, load_background(), config).enrol(name, [photo_dir], progress=step)
+        except EnrolError as exc:
+            error(exc)
+            return None
+    registry.put(result.profile)
+    return result
 
 
 def register(app: typer.Typer) -> None:
@@ -54,10 +92,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Enrol a VIP from authentic photos (quality filter, duplicates and identity outliers left out, genuine
         range, forgeries, calibrated per-VIP head)."""
-        from ..background import load_background
         from ..decision import reject_rate
-        from ..enrol import EnrolConfig, Enroller, EnrolError
-        from ..faces import FaceAnalyzer
+        from ..enrol import EnrolConfig
 
         try:
             validate_name(name)
@@ -72,21 +108,17 @@ def register(app: typer.Typer) -> None:
         if opened is None:
             return 2
         store, registry = opened
-        with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def step(stage: str, i: int, n: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=n)
-                bar.update(tasks[stage], completed=i)
-
-            enroller = Enroller(analyzer, load_background(), EnrolConfig(seed=seed, reject_rate=rate))
-            try:
-                result = enroller.enrol(name, [photo_dir], progress=step)
-            except EnrolError as exc:
-                stderr().print(f"[red]error:[/] {exc}")
-                return 1
-        registry.put(result.profile)
+        try:
+            with registry.enrolling(name):
+                result = _enrol(store, registry, name, photo_dir, EnrolConfig(seed=seed, reject_rate=rate))
+        except EnrolmentInProgress as exc:
+            error(exc)
+            return 1
+        except RegistryError as exc:
+            error(exc)
+            return 2
+        if result is None:
+            return 1
         table = Table("photo", "used", "reasons", title=f"enrolment of {name}")
         for photo in result.photos:
             table.add_row(Path(photo.path).name, "yes" if photo.used else "[red]no[/]", "; ".join(photo.reasons))
@@ -109,19 +141,21 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_vips(db: DbOption = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> int:
         """List the enrolled VIPs."""
-        registry = _registry(db)
-        if registry is None:
+        registry = _registry(db, readonly=True)
+        loaded = None if registry is None else _load(registry)
+        if loaded is None:
             return 2
-        rows = registry.summary()
+        rows = loaded.summary()
         if json_out:
             for row in rows:
                 emit_json(row)
-            return 0
+            return 2 if loaded.faults else 0
         table = Table("name", "photos used", "enrolled")
         for row in rows:
-            table.add_row(row["name"], str(row["photos_used"]), str(row["enrolled"]))
+            table.add_row(escape(row["name"]), str(row["photos_used"]), "[red]corrupt[/]" if "error" in row
+                          else str(row["enrolled"]))
         stdout().print(table if rows else "no VIP is enrolled")
-        return 0
+        return 2 if loaded.faults else 0
 
     @app.command("remove")
     def remove(name: str, db: DbOption = None) -> int:
@@ -129,9 +163,13 @@ def register(app: typer.Typer) -> None:
         registry = _registry(db)
         if registry is None:
             return 2
-        if not registry.remove(name):
-            error(UnknownVip(name, registry.names()))
-            return 1
+        try:
+            if not registry.remove(name):
+                error(UnknownVip(name, registry.names()))
+                return 1
+        except RegistryError as exc:
+            error(exc)
+            return 2
         stdout().print(f"removed {name}")
         return 0
 
@@ -166,10 +204,15 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             stderr().print(f"[red]error:[/] --strictness: {exc}")
             return 2
-        opened = _open(models, db)
-        if opened is None:
+        opened = _open(models, db, readonly=True)
+        loaded = None if opened is None else _load(opened[1])
+        if opened is None or loaded is None:
             return 2
         store, registry = opened
+        if vip is not None and vip in {f.name for f in loaded.faults}:
+            return 2  # its one-line error (how to repair it) is printed
+        # judged adaptively without a corrupt VIP, a verdict may be wrong: the run ends with status 2
+        broken = bool(loaded.faults) and vip is None
         paths = list(expand_inputs(inputs))
         if not paths:
             stderr().print("[red]error:[/] no input images")
@@ -190,15 +233,20 @@ def register(app: typer.Typer) -> None:
                     stderr().print(f"[red]error:[/] {exc}")
                     return 2
             for path in paths:
-                if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.video
-                    verdict, image = check_video_file(guard, path, vip=vip, fps=fps, with_image=report is not None)
-                else:
-                    try:
-                        image = load_image(path)
-                    except InputError as exc:
-                        verdict, image = Verdict.failed(str(path), exc.reason), None
+                try:
+                    if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.video
+                        verdict, image = check_video_file(guard, path, vip=vip, fps=fps,
+                                                          with_image=report is not None, judge=judge)
                     else:
-                        verdict = judge(image, vip=vip, source=str(path))
+                        try:
+                            image = load_image(path)
+                        except InputError as exc:
+                            verdict, image = Verdict.failed(str(path), exc.reason), None
+                        else:
+                            verdict = judge(image, vip=vip, source=str(path))
+                except RegistryError as exc:  # the registry broke during the run (replaced, corrupted, ...)
+                    error(exc)
+                    return 2
                 failed += verdict.verdict == "error"
                 if verdict.verdict == "error":
                     stderr().print(f"[red]error:[/] {verdict.path}: {verdict.error}")
@@ -219,5 +267,5 @@ def register(app: typer.Typer) -> None:
 
             write_report(report, items)
             stderr().print(f"report written to {report}")
-        return 1 if failed else 0
+        return 2 if broken else 1 if failed else 0
 

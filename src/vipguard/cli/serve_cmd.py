@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
             import uvicorn
 
             from ..decision import reject_rate
-            from ..service import ServiceConfig, create_app
+            from ..service import ServiceConfig, StartupError, create_app
         except ImportError as exc:
             error(f"the service needs its extra: pip install 'vipguard[service]' ({exc})")
             return 2
@@ -54,6 +54,11 @@ def register(app: typer.Typer) -> None:
             return 2
         config = ServiceConfig(db=db, models=models, api_key=key, insecure=key is None, workers=workers,
                                strictness=strictness)
+        try:
+            app = create_app(config)  # checks the registry and the model files: one line, not a traceback
+        except StartupError as exc:
+            error(exc)
+            return 2
         stderr().print(f"vipguard service on http://{host}:{port}/ (API docs at /docs)")
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info", server_header=False)
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
         return 0

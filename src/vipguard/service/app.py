@@ -1,10 +1,15 @@
 """The HTTP service: ``create_app(ServiceConfig(...))`` → a FastAPI app.
 
-Models are loaded once at start-up (lifespan) into an :class:`~vipguard.service.workers.AnalyzerPool`; CPU work runs
-in worker threads, each with its own borrowed analyzer, so the event loop stays responsive. Every ``/v1`` endpoint
-needs ``Authorization: Bearer <key>`` (compared in constant time). Uploads are capped in bytes (whole request and
-each file) and pixels (413), their type is sniffed from the bytes (415), names are validated (422), and every error
-is a JSON body ``{"detail": ...}`` with a 4xx status and no traceback. Every response carries security headers
+``create_app`` checks the registry and the model files at once (:class:`StartupError`, one line); the models load
+at start-up (lifespan) into an :class:`~vipguard.service.workers.AnalyzerPool`. Every ``/v1`` request needs
+``Authorization: Bearer <key>`` (compared in constant time), checked from the headers before any of the body is
+read. Sniffing, decoding and model work run in worker threads, each with its own borrowed analyzer, behind a
+bounded queue (503 + ``Retry-After`` when it is full), so the event loop stays responsive; registry reads run in
+threads too. Uploads are capped in bytes (whole request and each file) and pixels (413, from the image header, before
+any decoding), their type is sniffed from the bytes (415), names are validated (422). A registry fault (corrupt,
+read-only, locked, replaced while serving) is a 503 naming the file and the problem; a corrupt VIP row is reported
+next to the other VIPs, which stay usable; a second enrolment of a name being enrolled is a 409. Every error is a
+JSON body ``{"detail": ...}`` and no traceback. Every response carries security headers
 (:mod:`vipguard.service.headers`: nosniff, no framing, a Content-Security-Policy; the page's script and styles are
 served files, never inline).
 """
@@ -12,7 +17,6 @@ served files, never inline).
 from __future__ import annotations
 
 import base64
-import hmac
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,18 +29,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..enrol import EnrolConfig
 from ..guard import Guard, GuardConfig
 from ..io import DecodeLimits, InputError, decode_image
-from ..registry import Registry, validate_name
+from ..registry import EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
 from ..video import VideoLimits
 from .headers import HeaderPolicy, SecurityHeaders
+from .middleware import UNAUTHORISED, BodyLimit, RequireKey, key_matches
 from .uploads import Corrupt, TooManyPixels, Unsupported, sniff
-from .workers import AnalyzerPool
+from .workers import AnalyzerPool, PoolBusy
 
 log = logging.getLogger("vipguard.service")
 MiB = 1024 * 1024
@@ -49,6 +54,7 @@ class ServiceConfig:
     api_key: str | None = None  # None: no authentication (only with insecure=True)
     insecure: bool = False
     workers: int = 1  # analyzers (threads doing CPU work at once)
+    max_queue: int = 64  # requests waiting for an analyzer; one more gets 503 + Retry-After
     max_file_bytes: int = 25 * MiB  # one uploaded file
     max_request_bytes: int = 120 * MiB  # a whole request (enrolment sends several photos)
     max_pixels: int = 25_000_000  # one image
@@ -63,63 +69,8 @@ class ServiceConfig:
             raise ValueError("an API key is required (set VIPGUARD_API_KEY), or run with --insecure-no-auth")
 
 
-class _BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes gets 413 (by Content-Length, or while streaming)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            try:
-                too_big = int(declared) > self.limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                await _send_json(send, 413, {"detail": f"request body is over the {self.limit}-byte limit"})
-                return
-        state = {"seen": 0, "tripped": False, "sent": False}
-
-        async def limited_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                state["seen"] += len(message.get("body", b""))
-                if state["seen"] > self.limit:
-                    state["tripped"] = True
-                    raise _Oversize()
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not state["tripped"]:
-                await send(message)
-            elif not state["sent"] and message["type"] == "http.response.start":
-                state["sent"] = True
-                await _send_json(send, 413, {"detail": f"request body is over the {self.limit}-byte limit"})
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _Oversize:
-            if not state["sent"]:
-                state["sent"] = True
-                await _send_json(send, 413, {"detail": f"request body is over the {self.limit}-byte limit"})
-
-
-class _Oversize(Exception):
-    pass
-
-
-async def _send_json(send: Send, status: int, body: dict) -> None:
-    import json
-
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})
+class StartupError(RuntimeError):
+    """The service cannot start (unusable registry, missing model files); the message says why, in one line."""
 
 
 def _problem(status: int, detail: str) -> HTTPException:
@@ -134,19 +85,20 @@ def _static_text(name: str) -> str:
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
-    """The service app; models load when the app starts (``with TestClient(app)`` or uvicorn)."""
+    """The service app; the registry and the model files are checked now (:class:`StartupError`), the models load
+    when the app starts (``with TestClient(app)`` or uvicorn)."""
+    from ..weights import ModelStore
+
+    store = ModelStore(config.models)
+    bad = {k: v for k, v in store.status().items() if v != "ok"}
+    if bad:
+        raise StartupError(f"model files missing or corrupt in {store.root}: {bad}; run `vipguard setup`")
+    registry = _open_registry(config.db)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from ..weights import ModelStore
-
-        store = ModelStore(config.models)
-        bad = {k: v for k, v in store.status().items() if v != "ok"}
-        if bad:
-            raise RuntimeError(f"model files missing or corrupt in {store.root}: {bad}; run `vipguard setup`")
-        state["registry"] = Registry(config.db)
-        state["pool"] = AnalyzerPool(store, config.workers)
+        state["pool"] = AnalyzerPool(store, config.workers, config.max_queue)
         state["background"] = None
         try:
             yield
@@ -158,19 +110,16 @@ def create_app(config: ServiceConfig) -> FastAPI:
         description="Identity-aware deepfake detection for protected people (VIPs): enrol a VIP from authentic "
                     "photos, then check images and videos. All /v1 endpoints need `Authorization: Bearer <key>`.",
     )
-    app.add_middleware(_BodyLimit, limit=config.max_request_bytes)
-    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
-    app.add_middleware(SecurityHeaders, policy=HeaderPolicy(exempt_paths=docs))  # outermost: on 413s too
-    bearer = HTTPBearer(auto_error=False, description="the service's API key (VIPGUARD_API_KEY)")
     expected = config.api_key.encode() if config.api_key else None
+    app.add_middleware(BodyLimit, limit=config.max_request_bytes)
+    app.add_middleware(RequireKey, expected=expected)  # outside the body limit: no key, no word on sizes
+    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(SecurityHeaders, policy=HeaderPolicy(exempt_paths=docs))  # outermost: on 401s/413s too
+    bearer = HTTPBearer(auto_error=False, description="the service's API key (VIPGUARD_API_KEY)")
 
-    def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if expected is None:
-            return
-        given = (creds.credentials if creds is not None else "").encode()
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(401, "missing or wrong API key (Authorization: Bearer <key>)",
-                                headers={"WWW-Authenticate": "Bearer"})
+    def authorised(request: Request, _: Any = Depends(bearer)) -> None:  # noqa: B008 - documents the scheme
+        if expected is not None and not key_matches(request.headers.get("authorization"), expected):
+            raise HTTPException(401, UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})  # RequireKey did first
 
     Auth = Depends(authorised)
 
@@ -183,13 +132,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
         return JSONResponse({"detail": "invalid request: " + "; ".join(problems)}, status_code=422)
 
+    @app.exception_handler(PoolBusy)
+    async def busy(request: Request, exc: PoolBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RegistryError)
+    async def registry_fault(request: Request, exc: RegistryError) -> JSONResponse:
+        status = 409 if isinstance(exc, EnrolmentInProgress) else 503
+        log.warning("%s %s: %s", request.method, request.url.path, exc)  # one line: the file and the problem
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:  # a bug, not bad input: no traceback out
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
-
-    def registry() -> Registry:
-        return state["registry"]
 
     def valid_name(name: str) -> str:
         try:
@@ -197,14 +153,27 @@ def create_app(config: ServiceConfig) -> FastAPI:
         except ValueError as exc:
             raise _problem(422, str(exc)) from None
 
-    def known_vip(name: str) -> str:
+    def known_vip(name: str) -> None:
+        """In a thread: 422 for an invalid name, 404 for an unknown VIP, 503 (RegistryError) for a corrupt one."""
         valid_name(name)
-        if name not in registry().names():
+        if name not in registry.names():
             raise _problem(404, f"no VIP named {name!r} is enrolled")
-        return name
+        registry.get(name)
 
-    async def read_upload(upload: UploadFile) -> bytes:
-        data = await upload.read(config.max_file_bytes + 1)
+    def require_vips(vip: str | None) -> None:
+        if vip is not None:
+            known_vip(vip)
+        elif not registry.names():
+            raise _problem(409, "no VIP is enrolled; enrol one with POST /v1/vips/{name}")
+
+    def size_check(upload: UploadFile) -> None:
+        """413 from the size Starlette recorded while receiving the part, before any of it is read again."""
+        if upload.size is not None and upload.size > config.max_file_bytes:
+            raise _problem(413, f"{_label(upload)} is over the {config.max_file_bytes}-byte limit")
+
+    def read_upload(upload: UploadFile) -> bytes:  # in a worker thread
+        upload.file.seek(0)
+        data = upload.file.read(config.max_file_bytes + 1)
         if len(data) > config.max_file_bytes:
             raise _problem(413, f"{_label(upload)} is over the {config.max_file_bytes}-byte limit")
         return data
@@ -244,55 +213,63 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness: the models are loaded")
     async def healthz() -> dict:
-        return {"status": "ok", "workers": config.workers}
+        pool = state.get("pool")
+        return {"status": "ok", "workers": config.workers, "waiting": pool.waiting if pool else 0,
+                "writable": not registry.readonly}
 
-    @app.get("/v1/vips", dependencies=[Auth], summary="List the enrolled VIPs")
+    @app.get("/v1/vips", dependencies=[Auth], summary="List the enrolled VIPs (a corrupt one with its `error`)")
     async def list_vips() -> dict:
-        return {"vips": registry().summary()}
+        return {"vips": await run_in_threadpool(registry.summary)}
 
     @app.delete("/v1/vips/{name}", dependencies=[Auth], summary="Remove an enrolled VIP",
-                responses={404: {"description": "unknown VIP"}, 422: {"description": "invalid name"}})
+                responses={404: {"description": "unknown VIP"}, 422: {"description": "invalid name"},
+                           503: {"description": "registry read-only or unusable"}})
     async def remove_vip(name: str) -> dict:
         valid_name(name)
-        if not registry().remove(name):
+        if not await run_in_threadpool(registry.remove, name):
             raise _problem(404, f"no VIP named {name!r} is enrolled")
         return {"removed": name}
 
     @app.post("/v1/vips/{name}", dependencies=[Auth], status_code=201,
               summary="Enrol (or re-enrol) a VIP from authentic photos",
-              responses={413: {"description": "too large"}, 415: {"description": "not an image"},
-                         422: {"description": "invalid name, or no usable photo"}})
+              responses={409: {"description": "an enrolment of this name is already running"},
+                         413: {"description": "too large"}, 415: {"description": "not an image"},
+                         422: {"description": "invalid name, or no usable photo"},
+                         503: {"description": "busy, or registry read-only or unusable"}})
     async def enrol_vip(name: str, photos: Annotated[list[UploadFile], File(description="authentic photos")]) -> dict:
         valid_name(name)
+        registry.require_writable()  # before any work (503)
         if not photos:
             raise _problem(422, "no photos were sent")
         if len(photos) > config.max_photos:
             raise _problem(413, f"{len(photos)} photos; at most {config.max_photos} per enrolment")
+        for upload in photos:
+            size_check(upload)
         from ..background import load_background
         from ..enrol import Enroller, EnrolError
 
-        with tempfile.TemporaryDirectory(prefix="vipguard-enrol-") as tmp:
-            paths, labels = [], {}
-            for i, upload in enumerate(photos):
-                data = await read_upload(upload)
-                label = _label(upload)
-                kind = check_image_header(data, label, allow_video=False)
-                decode(data, label)  # corrupt files are rejected here (422) rather than silently skipped
-                path = Path(tmp) / f"photo_{i:03d}{kind.suffix}"  # never the client's file name
-                path.write_bytes(data)
-                paths.append(path)
-                labels[str(path)] = label
-            if state["background"] is None:
-                state["background"] = load_background()
+        def job(analyzer):
+            with tempfile.TemporaryDirectory(prefix="vipguard-enrol-") as tmp:
+                paths, labels = [], {}
+                for i, upload in enumerate(photos):
+                    data, label = read_upload(upload), _label(upload)
+                    kind = check_image_header(data, label, allow_video=False)
+                    decode(data, label)  # corrupt files are rejected here (422) rather than silently skipped
+                    path = Path(tmp) / f"photo_{i:03d}{kind.suffix}"  # never the client's file name
+                    path.write_bytes(data)
+                    paths.append(path)
+                    labels[str(path)] = label
+                if state["background"] is None:
+                    state["background"] = load_background()
+                try:
+                    result = Enroller(analyzer, state["background"], config.enrol).enrol(name, paths)
+                except EnrolError as exc:
+                    raise _problem(422, str(exc)) from None
+                registry.put(result.profile)
+                return result, labels
 
-            def job(analyzer):
-                return Enroller(analyzer, state["background"], config.enrol).enrol(name, paths)
-
-            try:
-                result = await state["pool"].run(job)
-            except EnrolError as exc:
-                raise _problem(422, str(exc)) from None
-        registry().put(result.profile)
+        with registry.enrolling(name):  # a second enrolment of this name meanwhile: 409
+            result, labels = await state["pool"].run(job)
         return {
             "name": name, "used": result.used, "rejected": len(result.photos) - result.used,
             "photos": [{"filename": labels.get(p.path, Path(p.path).name), "used": p.used, "reasons": list(p.reasons)}
@@ -304,7 +281,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
               summary="Check an image or a video: genuine VIP, forgery of the VIP, or a different person",
               responses={404: {"description": "unknown VIP"}, 409: {"description": "no VIP enrolled"},
                          413: {"description": "too large"}, 415: {"description": "not an image or video"},
-                         422: {"description": "invalid VIP name, or a corrupt file"}})
+                         422: {"description": "invalid VIP name, or a corrupt file"},
+                         503: {"description": "busy (see Retry-After), or registry unusable"}})
     async def check(
         file: Annotated[UploadFile, File(description="an image (JPEG, PNG, ...) or a video (MP4, MOV, AVI, MKV)")],
         vip: Annotated[str | None, Form(description="judge against this VIP (default: the nearest one)")] = None,
@@ -317,41 +295,55 @@ def create_app(config: ServiceConfig) -> FastAPI:
             guard_config = GuardConfig(strictness=strictness or config.strictness)
         except ValueError as exc:
             raise _problem(422, f"strictness: {exc}") from None
-        if vip is not None:
-            known_vip(vip)
-        elif not registry().names():
-            raise _problem(409, "no VIP is enrolled; enrol one with POST /v1/vips/{name}")
-        data = await read_upload(file)
+        await run_in_threadpool(require_vips, vip)
+        size_check(file)
         label = _label(file)
-        kind = check_image_header(data, label, allow_video=True)
-        if kind.kind == "image":
-            image = decode(data, label)
 
-            def job(analyzer):
-                return Guard(registry(), analyzer, guard_config).check(image, vip=vip, source=label)
-
-            verdict = await state["pool"].run(job)
-            out = verdict.to_json()
-            out["image_size"] = [int(image.shape[1]), int(image.shape[0])]
+        def job(analyzer) -> dict:
+            data = read_upload(file)
+            kind = check_image_header(data, label, allow_video=True)
+            guard = Guard(registry, analyzer, guard_config)
+            if kind.kind == "image":
+                image = decode(data, label)
+                out = guard.check(image, vip=vip, source=label).to_json()
+                out["image_size"] = [int(image.shape[1]), int(image.shape[0])]
+            else:
+                out = check_video_upload(guard, data, kind.suffix, label)
+            faults = [] if vip is not None else registry.load().faults
+            if faults:  # judged without them: say so
+                out["registry_problems"] = [str(f) for f in faults]
             return out
-        from ..video import check_video, timeline_png
 
-        with tempfile.TemporaryDirectory(prefix="vipguard-video-") as tmp:
-            path = Path(tmp) / f"upload{kind.suffix}"
-            path.write_bytes(data)
+        def check_video_upload(guard: Guard, data: bytes, suffix: str, label: str) -> dict:
+            from ..video import check_video, timeline_png
 
-            def video_job(analyzer):
-                return check_video(Guard(registry(), analyzer, guard_config), path, vip=vip, fps=config.video_fps,
-                                   limits=config.video, source=label)
+            with tempfile.TemporaryDirectory(prefix="vipguard-video-") as tmp:
+                path = Path(tmp) / f"upload{suffix}"
+                path.write_bytes(data)
+                clip = check_video(guard, path, vip=vip, fps=config.video_fps, limits=config.video, source=label)
+            if clip.verdict == "error":
+                raise _problem(422, f"{label}: {clip.error}")
+            out = clip.to_json()
+            out["timeline_png"] = base64.b64encode(timeline_png(clip)).decode() if clip.frames else None
+            return out
 
-            clip = await state["pool"].run(video_job)
-        if clip.verdict == "error":
-            raise _problem(422, f"{label}: {clip.error}")
-        out = clip.to_json()
-        out["timeline_png"] = base64.b64encode(timeline_png(clip)).decode() if clip.frames else None
-        return out
+        return await state["pool"].run(job)
 
     return app
+
+
+def _open_registry(db: Path | None) -> Registry:
+    """The registry for writing; a read-only one is served read-only (checks work, enrol/remove answer 503)."""
+    try:
+        return Registry(db)
+    except ReadOnlyRegistry as exc:
+        log.warning("%s; serving it read-only", exc)
+    except RegistryError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        return Registry(db, readonly=True)
+    except RegistryError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def _label(upload: UploadFile) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from ..io import IMAGE_FORMATS, decodable_formats, format_name, heif_brand, unsupported_format_reason
+from ..io import IMAGE_FORMATS, decodable_formats, format_name, heif_brand, open_header, unsupported_format_reason
 
 MP4_BRANDS = {b"ftyp"}
 MOV_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip"}
@@ -64,10 +62,8 @@ def sniff(data: bytes) -> Sniffed:
     if suffix is not None:
         return Sniffed("video", suffix)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=decodable_formats()) as image:
-                fmt, (width, height) = image.format, image.size
+        with open_header(data, decodable_formats()) as image:
+            fmt, (width, height) = image.format, image.size
     except Image.DecompressionBombError as exc:
         raise TooManyPixels(str(exc)) from None
     except UnidentifiedImageError:
