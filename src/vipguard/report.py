@@ -18,18 +18,35 @@ COLOURS = {"genuine": "#1b873f", "fake": "#c62828", "different_person": "#ef6c00
 BARS = tuple((f.name, f.label) for f in FEATURE_TABLE if f.bar)  # every similarity an explanation may cite
 
 
-def thumbnail(image: np.ndarray, box: Sequence[float] | None, colour: str, side: int = 320) -> str:
-    """A PNG data URI of the image with the face box drawn."""
+def boxed(image: np.ndarray, box: Sequence[float] | None, colour: str, side: int = 320) -> np.ndarray:
+    """A copy of the RGB ``image`` with the face box drawn in ``colour`` (``#rrggbb``), at most ``side`` px."""
     img = np.array(image, dtype=np.uint8, copy=True)
     if box is not None:
         rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        x1, y1, x2, y2 = (int(round(v)) for v in box[:4])
         cv2.rectangle(img, (x1, y1), (x2, y2), rgb, max(2, img.shape[1] // 150))
     scale = side / max(img.shape[:2])
     if scale < 1:
         img = cv2.resize(img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
+    return img
+
+
+def encoded(image: np.ndarray, fmt: str = "png", quality: int = 85) -> bytes:
+    """The RGB ``image`` as PNG or JPEG bytes."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if fmt == "jpeg" else []
+    ok, buf = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as {fmt}")
+    return buf.tobytes()
+
+
+def data_uri(data: bytes, fmt: str = "png") -> str:
+    return f"data:image/{fmt};base64," + base64.b64encode(data).decode()
+
+
+def thumbnail(image: np.ndarray, box: Sequence[float] | None, colour: str, side: int = 320) -> str:
+    """A PNG data URI of the image with the face box drawn."""
+    return data_uri(encoded(boxed(image, box, colour, side)))
 
 
 def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str:
@@ -39,8 +56,7 @@ def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str
     alpha = np.clip(cv2.resize(boundary, crop.shape[1::-1]), 0.0, 1.0)[..., None] * 0.7
     mixed = (crop.astype(np.float32) * (1 - alpha) + heat.astype(np.float32) * alpha).astype(np.uint8)
     mixed = cv2.resize(mixed, (side, side), interpolation=cv2.INTER_LINEAR)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(mixed, cv2.COLOR_RGB2BGR))
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
+    return data_uri(encoded(mixed))
 
 
 def _bars(verdict: Verdict) -> str:
