@@ -4,7 +4,9 @@
 2. measure facial attributes and face embeddings on a few real photos (../shared/data/lfw),
 3. build D_FA, D_ID general (2:1:1) and D_ID VIP (1:5:5) JSON files,
 4. run Stages 1–3 for a few steps each,
-5. score held-out images (genuine VIP, other people, forgeries) and print a table.
+5. score held-out images (genuine VIP, other people, forgeries) and print a table,
+6. enrol the VIP and run ``vipguard check IMAGE CLIP --tier mllm`` end to end on an image and a short clip
+   (the clip goes through the same frame sampling and aggregation as the lite tier, each frame scored by the MLLM).
 
 The weights are random, so the scores demonstrate the plumbing, not accuracy: bring real Qwen2.5-VL weights
 for that (docs/mllm.md). Forgeries: pass ``--fakes DIR`` (e.g. the output of ``vipguard forge``); without it,
@@ -14,6 +16,10 @@ crude stand-ins (another person's photo with the VIP's face centre pasted in) ar
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
           f"D_ID VIP {len(vip)} records (1:5:5) → {out / 'data'}")
 
     common = dict(name="demo", output_dir=str(out / "checkpoints"), device=args.device, token_num=8,
-                  face_dim=192, lora_r=8, lora_alpha=16, batch_size=1, gradient_accumulation_steps=2,
+                  lora_r=8, lora_alpha=16, batch_size=1, gradient_accumulation_steps=2,
                   max_steps=args.steps, overwrite=True, progress=False)
     r1 = train(TrainConfig(stage=1, train_json=str(files["d_fa"]), pretrain_path=str(tiny), lr=1e-3, **common))
     r2 = train(TrainConfig(stage=2, train_json=str(files["d_id_general"]), pretrain_path=str(r1.out_dir),
@@ -127,19 +133,58 @@ def main(argv: list[str] | None = None) -> int:
         if f is None:
             rows.append((p.name, kind, "-", "no face", ""))
             continue
-        emb = f.embeddings["mobilefacenet"]
-        fs = int(face_score(float(np.dot(emb, centre))))
-        prob = scorer.score(load_image(p), emb, fs)
-        text = scorer.explain(load_image(p), emb, fs, 12)[:40].replace("\ufffd", "?")
+        fs = int(face_score(float(np.dot(f.embeddings["mobilefacenet"], centre))))  # FACE_SCORE for the prompt
+        prob = scorer.score(load_image(p), fs)
+        text = scorer.explain(load_image(p), fs, 12)[:40].replace("\ufffd", "?")
         rows.append((p.name, kind, str(fs), f"{prob:.3f}", text))
     print("5. scores (random weights: plumbing, not accuracy)")
     header = ("image", "truth", "face_score", "P(yes)", "generated (first tokens)")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("   " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    code = check_end_to_end(out, vip_train, vip_test, r2.out_dir, r3.out_dir, args.device)
     print(f"done in {time.perf_counter() - t_start:.0f} s; VIP tokens in the authors' format: "
           f"{r3.out_dir / 'vip_token.pt'}")
-    return 0
+    return code
+
+
+def write_clip(path: Path, photos: list[Path], fps: float = 2.0) -> Path:
+    """A short mp4 clip showing each photo for one sampled frame."""
+    frames = [cv2.imread(str(p)) for p in photos]
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(cv2.resize(frame, (w, h)))
+    writer.release()
+    return path
+
+
+def check_end_to_end(out: Path, enrol: list[Path], test: list[Path], stage2: Path, stage3: Path,
+                     device: str) -> int:
+    """``vipguard enroll`` then ``vipguard check IMAGE CLIP --tier mllm --json`` through the CLI."""
+    from vipguard.cli import main as cli
+
+    db, folder = out / "registry.db", out / "enrol"
+    if db.exists():
+        db.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in enrol:
+        shutil.copy(p, folder / p.name)
+    if cli(["enroll", VIP, str(folder), "--db", str(db)]) != 0:
+        print("error: enrolment failed", file=sys.stderr)
+        return 1
+    clip = write_clip(out / "clip.mp4", test + enrol[:1])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli(["check", str(test[0]), str(clip), "--db", str(db), "--json", "--tier", "mllm",
+                    "--model-dir", str(stage2), "--vip-dir", str(stage3), "--device", device])
+    print("6. vipguard check --tier mllm (an image and a short clip)")
+    for line in buf.getvalue().splitlines():
+        r = json.loads(line)
+        frames = f", {len(r['frames'])} frames" if "frames" in r else ""
+        print(f"   {Path(r['path']).name}: {r['verdict']} (score {r['score']}, similarity {r['face_similarity']}"
+              f"{frames}) — {r['explanation'][:90]}")
+    return code
 
 
 if __name__ == "__main__":

@@ -38,3 +38,41 @@ def test_check_tier_mllm_json_contract(lfw, store, tmp_path, capsys):
 
     assert main(["check", str(genuine), "--db", db, "--tier", "mllm"]) == 2
     assert "--model-dir" in capsys.readouterr().err
+
+
+def test_check_video_tier_mllm_uses_the_mllm_scorer(lfw, store, tmp_path, capsys, monkeypatch):
+    """A clip with --tier mllm: the lite tier's frame sampling and clip aggregation, every frame scored by the
+    MLLM (each frame's score is the MLLM judge's own, and its explanation cites P(yes))."""
+    from vipguard.cli import main
+    from vipguard.io import load_image
+    from vipguard.mllm import guard as mllm_guard
+
+    from .test_video import write_clip
+
+    db = str(tmp_path / "r.db")
+    enrol = photo_folder(lfw, "Colin_Powell", 1, 5, tmp_path / "enrol")
+    assert main(["enroll", "Colin_Powell", str(enrol), "--db", db]) == 0
+    tiny = tmp_path / "tiny"
+    assert main(["mllm", "build-tiny", "--out", str(tiny)]) == 0
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, [load_image(p) for p in photos(lfw, "Colin_Powell", 30, 32)])
+    judged: list[float] = []
+    real = mllm_guard.mllm_judge
+
+    def counting(*args, **kwargs):
+        judge = real(*args, **kwargs)
+
+        def wrapped(image, vip=None, source="<image>"):
+            verdict = judge(image, vip=vip, source=source)
+            judged.append(verdict.score)
+            return verdict
+        return wrapped
+
+    monkeypatch.setattr(mllm_guard, "mllm_judge", counting)
+    capsys.readouterr()
+    code = main(["check", str(clip), "--db", db, "--json", "--tier", "mllm", "--model-dir", str(tiny)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert len(out["frames"]) == 3 == len(judged)  # 3 frames sampled at 2/s, each judged by the MLLM
+    assert [f["score"] for f in out["frames"]] == [round(s, 6) for s in judged]
+    assert "MLLM P(yes)" in out["explanation"] and out["vip"] == "Colin_Powell"

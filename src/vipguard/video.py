@@ -16,7 +16,7 @@ import html
 import io
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,10 @@ def _crop_around(image: np.ndarray, box: Sequence[float], margin: float = 0.8) -
 class FaceTracker:
     """Judges frames one by one, following one face (the one nearest the previous box)."""
 
-    def __init__(self, guard: Guard, vip: str | None = None) -> None:
+    def __init__(self, guard: Guard, vip: str | None = None, judge: Callable[..., Verdict] | None = None) -> None:
         self.guard = guard
         self.vip = vip
+        self.check = guard.check if judge is None else judge  # judge(image, vip=, source=): e.g. the MLLM tier
         self.box: tuple[float, ...] | None = None
 
     def judge(self, frame: np.ndarray, source: str) -> Verdict:
@@ -154,13 +155,13 @@ class FaceTracker:
         if detections is not None and len(detections) > 1:
             tracked = min(detections, key=lambda d: _centre_distance(d.box, self.box))
             crop, dx, dy = _crop_around(frame, tracked.box)
-            verdict = self.guard.check(crop, vip=self.vip, source=source)
+            verdict = self.check(crop, vip=self.vip, source=source)
             if verdict.box is not None:
                 b = verdict.box
                 verdict = replace(verdict, box=(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy, *b[4:]),
                                   faces=len(detections))
         else:
-            verdict = self.guard.check(frame, vip=self.vip, source=source)
+            verdict = self.check(frame, vip=self.vip, source=source)
         if verdict.box is not None:
             self.box = tuple(verdict.box[:4])
         if self.vip is None and verdict.vip is not None and verdict.verdict != "error":
@@ -221,12 +222,14 @@ def aggregate(path: str, frames: Sequence[FrameResult], fps: float, duration: fl
 
 
 def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: float = DEFAULT_FPS,
-                limits: VideoLimits = VideoLimits(), source: str | None = None) -> ClipVerdict:
-    """Check a video file; an unreadable clip or an unknown VIP gives an ``error`` verdict, never an exception."""
+                limits: VideoLimits = VideoLimits(), source: str | None = None,
+                judge: Callable[..., Verdict] | None = None) -> ClipVerdict:
+    """Check a video file; an unreadable clip or an unknown VIP gives an ``error`` verdict, never an exception.
+    ``judge`` scores each sampled frame (default ``guard.check``; the MLLM tier passes its own)."""
     source = str(path) if source is None else source
     if vip is not None and vip not in guard.registry.names():
         return ClipVerdict.failed(source, f"no VIP named {vip!r} is enrolled")
-    tracker = FaceTracker(guard, vip)
+    tracker = FaceTracker(guard, vip, judge)
     frames: list[FrameResult] = []
     last_time = None
     try:
@@ -260,9 +263,10 @@ def typical_frame(clip: ClipVerdict) -> FrameResult | None:
 
 
 def check_video_file(guard: Guard, path: str | Path, vip: str | None = None, fps: float = DEFAULT_FPS,
-                     with_image: bool = True) -> tuple[ClipVerdict, np.ndarray | None]:
+                     with_image: bool = True, judge: Callable[..., Verdict] | None = None
+                     ) -> tuple[ClipVerdict, np.ndarray | None]:
     """:func:`check_video` plus the typical frame's image (for reports, where the clip's box is drawn)."""
-    clip = check_video(guard, path, vip=vip, fps=fps)
+    clip = check_video(guard, path, vip=vip, fps=fps, judge=judge)
     frame = typical_frame(clip) if with_image else None
     return clip, None if frame is None else frame_image(path, frame.index)
 

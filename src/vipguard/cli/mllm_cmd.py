@@ -123,23 +123,27 @@ def register(app: typer.Typer) -> None:
     # -- train -------------------------------------------------------------------------------------------
     def _train(stage: int, name: str, train_json: Path, pretrain_path: Optional[Path], model_dir: Optional[Path],
                output_dir: Path, device: str, epoch: Optional[int], lr: Optional[float], batch_size: int,
-               gradient_accumulation_steps: Optional[int], token_num: int, face_dim: int, lora_r: int,
+               gradient_accumulation_steps: Optional[int], token_num: int, image_root: Optional[Path], lora_r: int,
                lora_alpha: int, max_steps: Optional[int], seed: int, overwrite: bool, resume: bool) -> int:
         from ..mllm.model import ModelDirError
         from ..mllm.train import CheckpointExists, TrainConfig, train as run
+        from ..mllm.vip import CheckpointFormatError
 
         cfg = TrainConfig(stage=stage, train_json=str(train_json), name=name,
                           pretrain_path=str(pretrain_path) if pretrain_path else None,
                           model_dir=str(model_dir) if model_dir else None, output_dir=str(output_dir),
                           device=device, epoch=epoch, lr=lr, batch_size=batch_size,
                           gradient_accumulation_steps=gradient_accumulation_steps, token_num=token_num,
-                          face_dim=face_dim, lora_r=lora_r, lora_alpha=lora_alpha, max_steps=max_steps, seed=seed,
+                          image_root=str(image_root) if image_root else None, lora_r=lora_r,
+                          lora_alpha=lora_alpha, max_steps=max_steps, seed=seed,
                           overwrite=overwrite, resume=resume)
         try:
             result = run(cfg)
-        except (CheckpointExists, ModelDirError, FileNotFoundError, ValueError) as exc:
+        except (CheckpointExists, CheckpointFormatError, ModelDirError, FileNotFoundError, ValueError) as exc:
             error(exc)
             return 1
+        for m in result.missing:
+            stderr().print(f"skipped {m}", markup=False, highlight=False)
         first, last = (result.losses[0], result.losses[-1]) if result.losses else (float("nan"),) * 2
         stdout().print(f"stage {stage}: {result.steps} steps, loss {first:.4f} → {last:.4f}; saved {result.out_dir}")
         return 0
@@ -160,7 +164,9 @@ def register(app: typer.Typer) -> None:
             gradient_accumulation_steps: Annotated[Optional[int], typer.Option(
                 "--gradient-accumulation-steps")] = None,
             token_num: Annotated[int, typer.Option("--token-num")] = 32,
-            face_dim: Annotated[int, typer.Option("--face-dim", help="face-model feature width")] = 192,
+            image_root: Annotated[Optional[Path], typer.Option(
+                "--image-root", help="folder that relative image paths in the JSON start from "
+                                     "(default: the JSON's folder)")] = None,
             lora_r: Annotated[int, typer.Option("--lora-r")] = 64,
             lora_alpha: Annotated[int, typer.Option("--lora-alpha")] = 128,
             max_steps: Annotated[Optional[int], typer.Option("--max-steps")] = None,
@@ -169,12 +175,12 @@ def register(app: typer.Typer) -> None:
             resume: Annotated[bool, typer.Option("--resume")] = False,
         ) -> int:
             return _train(stage, name, train_json, pretrain_path, model_dir, output_dir, device, epoch, lr,
-                          batch_size, gradient_accumulation_steps, token_num, face_dim, lora_r, lora_alpha,
+                          batch_size, gradient_accumulation_steps, token_num, image_root, lora_r, lora_alpha,
                           max_steps, seed, overwrite, resume)
 
         command.__doc__ = doc
         train.command(f"stage{stage}")(command)
 
     make(1, "Stage 1: LoRA on D_FA (facial attributes).")
-    make(2, "Stage 2: LoRA + FaceChecker on D_ID general pairs.")
+    make(2, "Stage 2: LoRA + FaceChecker on D_ID general pairs (images: [input, reference]).")
     make(3, "Stage 3: VIP tokens only, on the VIP's D_ID (writes Stage3/<name>/vip_token.pt).")

@@ -6,9 +6,11 @@
   different-identity real : real-vs-fake (the fake shows the reference's identity).
 - ``D_ID`` VIP (Stage 3): inputs in the exact ratio 1 : 5 : 5 = genuine VIP : other real people : forgeries.
 
-Extra keys beside ``messages``/``images``: ``label`` (bool), ``kind``, ``face`` (face-model features:
-``input`` and, for pairs, ``reference``; lists of floats) and ``reference`` (path, Stage 2), so training needs
-no face model. Fakes are files the caller provides (any forgery generator's output).
+``images`` = ``[input]``, or ``[input, reference]`` for Stage-2 pairs (the authors' order: the first image's vision
+tokens are the FaceChecker's keys, the second's its queries). Extra keys beside ``messages``/``images``:
+``label`` (bool) and ``kind``. The face model only measures FACE_SCORE, written into the prompt, so training needs
+no face model. Fakes are files the caller provides (any forgery generator's output). The authors' own JSON files
+have the same layout and train as they are (:mod:`vipguard.mllm.records`).
 """
 
 from __future__ import annotations
@@ -140,10 +142,6 @@ def _score(a: np.ndarray, b: np.ndarray) -> int:
     return int(face_score(float(np.dot(_unit(a), _unit(b)))))
 
 
-def _feat(v: np.ndarray) -> list[float]:
-    return [round(float(x), 6) for x in np.asarray(v, np.float32).reshape(-1)]
-
-
 class _Embeddings:
     """Embeds each path once; paths without a face are dropped (and counted)."""
 
@@ -187,9 +185,8 @@ def id_general_records(identities: Mapping[str, Sequence[Path]], fakes: Mapping[
 
     def pair(kind: str, ref: Path, inp: Path) -> dict:
         label = kind == "same"
-        r, i = emb.cache[ref], emb.cache[inp]
-        return _record(vip_prompt(_score(r, i)), answer(label), [inp], label=label, kind=kind,
-                       reference=str(ref), face={"input": _feat(i), "reference": _feat(r)})
+        return _record(vip_prompt(_score(emb.cache[ref], emb.cache[inp])), answer(label), [inp, ref], label=label,
+                       kind=kind)
 
     out = []
     for _ in range(units):
@@ -235,7 +232,7 @@ def id_vip_records(genuine: Sequence[Path], others: Sequence[Path], fakes: Seque
         for p in paths:
             label = kind == "genuine"
             out.append(_record(vip_prompt(_score(centre, emb.cache[p])), answer(label), [p], label=label,
-                               kind=kind, face={"input": _feat(emb.cache[p])}))
+                               kind=kind))
     rng.shuffle(out)
     return out, centre
 

@@ -33,13 +33,13 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
         face, profile = faces[fi], profiles[vi]
         cos = float(face.embeddings["mobilefacenet"] @ profile.centre)
         similarity = face_score(cos)
-        p_yes = scorer.score(image, face.embeddings["mobilefacenet"], similarity)
+        p_yes = scorer.score(image, similarity)  # the face model's only input to the MLLM: FACE_SCORE
         # the same rule as the lite tier (vipguard.decision), with the MLLM's Yes-probability as the head
         decision = profile.decide(np.zeros(0), cos, guard.config.select_threshold, claimed,
                                   rate=guard.config.rate(profile), head=p_yes)
         verdict, score = decision.verdict, decision.score
         name = profile.name if claimed else None
-        answer = scorer.explain(image, face.embeddings["mobilefacenet"], similarity) if explain else ""
+        answer = scorer.explain(image, similarity) if explain else ""
         text = (f"MLLM P(yes) = {p_yes:.2f}; {genuine_range_phrase(decision, profile.name)}; score {score:.2f}. "
                 f"{answer}").strip()
         return Verdict(source, name, verdict, score, similarity, text, box=face.detection.box, faces=len(faces),

@@ -8,6 +8,7 @@ prompt is extended by their common token prefix (``<Conclusion>[`` in practice),
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,42 +45,39 @@ class MLLMScorer:
             model.load_vip_tokens(vip_dir)
         return cls(model, batch_size)
 
-    def _encode(self, image: np.ndarray, face_score: int, extra: Sequence[int] = ()) -> Encoded:
-        enc = self.model.processor.encode(vip_prompt(face_score), image)
+    def _encode(self, image: np.ndarray, face_score: int, extra: Sequence[int] = (),
+                reference: np.ndarray | None = None) -> Encoded:
+        enc = self.model.processor.encode(vip_prompt(face_score), image, reference_rgb=reference)
         ids = torch.cat([enc.input_ids, torch.tensor(list(extra), dtype=torch.long)])
-        return Encoded(ids, torch.full_like(ids, -100), enc.pixel_values, enc.image_grid_thw)
-
-    @staticmethod
-    def _faces(faces: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
-        arr = np.stack([np.asarray(f, np.float32) for f in faces])
-        return torch.from_numpy(arr)
+        return replace(enc, input_ids=ids, labels=torch.full_like(ids, -100))
 
     @torch.no_grad()
-    def score_batch(self, images: Sequence[np.ndarray], faces: Sequence[np.ndarray] | np.ndarray,
-                    face_scores: Sequence[int]) -> np.ndarray:
-        """P(Yes) / (P(Yes) + P(No)) per image; ``faces`` are face-model features ([face_dim] or [T, face_dim])."""
-        if not (len(images) == len(faces) == len(face_scores)):
-            raise ValueError("images, faces and face_scores must have the same length")
+    def score_batch(self, images: Sequence[np.ndarray], face_scores: Sequence[int],
+                    references: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """P(Yes) / (P(Yes) + P(No)) per image. The FaceChecker attends over each image's own vision tokens;
+        its queries are the VIP tokens, or (Stage-2 style) each ``references[i]``'s vision tokens."""
+        if len(images) != len(face_scores) or (references is not None and len(references) != len(images)):
+            raise ValueError("images, face_scores (and references) must have the same length")
         out = []
         for start in range(0, len(images), self.batch_size):
             sl = slice(start, start + self.batch_size)
-            items = [self._encode(img, s, self.prefix) for img, s in zip(images[sl], face_scores[sl])]
+            refs = references[sl] if references is not None else [None] * len(images[sl])
+            items = [self._encode(img, s, self.prefix, ref) for img, s, ref in zip(images[sl], face_scores[sl], refs)]
             batch = self.model.processor.collate(items, padding_side="left")
-            logits = self.model(batch, self._faces(faces[sl]))[:, -1].float()
+            logits = self.model(batch)[:, -1].float()
             pair = torch.stack([logits[:, self.yes_id], logits[:, self.no_id]], dim=-1)
             out.append(torch.softmax(pair, dim=-1)[:, 0].cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def score(self, image_rgb_uint8: np.ndarray, face_embedding: np.ndarray, face_score: int) -> float:
-        return float(self.score_batch([image_rgb_uint8], [face_embedding], [face_score])[0])
+    def score(self, image_rgb_uint8: np.ndarray, face_score: int) -> float:
+        return float(self.score_batch([image_rgb_uint8], [face_score])[0])
 
     @torch.no_grad()
-    def explain(self, image_rgb_uint8: np.ndarray, face_embedding: np.ndarray, face_score: int,
-                max_new_tokens: int = 128) -> str:
+    def explain(self, image_rgb_uint8: np.ndarray, face_score: int, max_new_tokens: int = 128) -> str:
         """The generated answer (greedy), e.g. ``<Conclusion>[Yes] ...</Conclusion>``."""
         model = self.model
         batch = model.processor.collate([self._encode(image_rgb_uint8, face_score)], padding_side="left")
-        embeds, positions = model.embed(batch, self._faces([face_embedding]))
+        embeds, _ = model.embed(batch)  # generate() derives the M-RoPE positions from the same ids
         eos = model.processor.tokenizer.convert_tokens_to_ids(ASSISTANT_END)
         generated = model.base.generate(
             input_ids=batch["input_ids"].to(model.device), inputs_embeds=embeds,

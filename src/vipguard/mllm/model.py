@@ -1,25 +1,31 @@
 """Qwen2.5-VL + LoRA + FaceChecker + VIP tokens, without forking the upstream modeling file.
 
-Injection: ``inputs_embeds`` = token embeddings, with the vision tower's features ``masked_scatter``-ed into the
-``<|image_pad|>`` positions and the face tokens into the two ``<|face_pad|>`` blocks (first block: VIP tokens in
-Stage 3, the reference face's tokens in Stage 2; second block: FaceChecker output). M-RoPE ``position_ids``
-(3×B×L) are computed by the model's own ``get_rope_index`` on the *original* ``input_ids`` and passed explicitly.
+Injection, as in the authors' ``modeling_qwen2_5_vl.py``: the vision tower's merged features of the input image
+(``image_embeds``) are ``masked_scatter``-ed into the ``<|image_pad|>`` positions; the FaceChecker attends from the
+queries (the VIP tokens in Stage 3, the reference image's vision tokens in Stage 2) to those same image features
+(K = V = ``image_embeds``, paper Eq. 4/6); ``[queries | FaceChecker output]`` fill the two ``<|face_pad|>`` blocks
+in that order. In a batch each sample's FaceChecker sees only its own image's tokens (padding + key mask).
+M-RoPE ``position_ids`` (3×B×L) are computed by the model's own ``get_rope_index`` on the *original*
+``input_ids`` and passed explicitly.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .checker import CheckerOutput, FaceChecker
+from .vip import (AUTHORS_VIP_FILE, FORMAT, VIP_NAME, CheckpointFormatError, check_vip_tokens, model_width,
+                  read_vip_tokens)
+
 CONFIG_NAME = "vipguard_mllm.json"
 CHECKER_NAME = "face_checker.safetensors"
-VIP_NAME = "vip_tokens.safetensors"
 LORA_DIR = "lora"
-AUTHORS_VIP_FILE = "vip_token.pt"
 #: LoRA targets: the language model's attention and MLP projections only (the vision tower also has
 #: ``gate_proj``/``up_proj``/``down_proj``, hence a regex anchored on ``language_model``).
 LORA_TARGETS = r".*language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
@@ -31,11 +37,13 @@ class ModelDirError(FileNotFoundError):
 
 @dataclass
 class MLLMConfig:
-    """Everything needed to rebuild a VIPGuard MLLM besides the weights; saved as JSON beside them."""
+    """Everything needed to rebuild a VIPGuard MLLM besides the weights; saved as JSON beside them.
+
+    The FaceChecker's width is not configured: it is the base model's vision output size (= text hidden size).
+    """
 
     model_dir: str = ""  # base Qwen2.5-VL directory (local)
-    face_dim: int = 192  # face-model feature width (MobileFaceNet: 192; TransFace: 512)
-    token_num: int = 32  # VIP tokens = tokens per <|face_pad|> block
+    token_num: int = 32  # VIP tokens = tokens per <|face_pad|> block in Stage 3
     checker_heads: int = 8
     checker_depth: int = 1
     checker_dropout: float = 0.1
@@ -46,15 +54,40 @@ class MLLMConfig:
     max_pixels: int = 448 * 448
     seed: int = 0
     stages: list[str] = field(default_factory=list)  # stages this checkpoint went through
+    format: int = FORMAT  # on-disk format (vipguard.mllm.vip.FORMAT)
 
     def save(self, directory: str | Path) -> None:
         Path(directory, CONFIG_NAME).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
     def load(cls, directory: str | Path) -> MLLMConfig:
+        """The config; a format-1 Stage-1 checkpoint loads (see :func:`stored_format`), any other older
+        checkpoint is a :class:`CheckpointFormatError` naming the stage to re-run."""
         data = json.loads(Path(directory, CONFIG_NAME).read_text())
-        known = {f.name for f in fields(cls)}
+        old = int(data.get("format", 1))
+        if old < FORMAT:
+            _require_stage1_only(Path(directory), data, old)
+        known = {f.name for f in fields(cls)} - {"format"}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def stored_format(directory: str | Path) -> int:
+    """The format a checkpoint was written in (1 before ``format`` was recorded)."""
+    return int(json.loads(Path(directory, CONFIG_NAME).read_text()).get("format", 1))
+
+
+def _require_stage1_only(directory: Path, data: dict, old: int) -> None:
+    """An older Stage-1 checkpoint stays usable (its LoRA is what Stage 1 trains; its FaceChecker never trained
+    and is replaced); a Stage-2 one holds a FaceChecker of the old layout: re-run Stage 2."""
+    stages = list(data.get("stages", []))
+    if stages == ["stage1"]:
+        return
+    rerun = "stage 2 (from your Stage-1 checkpoint) and then stage 3" if "stage2" in stages else "stages 1-3"
+    raise CheckpointFormatError(
+        f"{directory}: checkpoint format {old} (FaceChecker over a {data.get('face_dim', '?')}-d face-model "
+        f"embedding) cannot be used by this vipguard (format {FORMAT}: the FaceChecker attends over the input "
+        f"image's vision tokens, a different shape). Re-run {rerun}, e.g. vipguard mllm train stage2 "
+        f"--pretrain-path checkpoints/Stage1/<name> --overwrite")
 
 
 def is_checkpoint(directory: str | Path) -> bool:
@@ -94,64 +127,32 @@ def vip_token_init(n: int, hidden: int, seed: int) -> torch.Tensor:
     return torch.randn(n, hidden, generator=gen)
 
 
-class _CheckerBlock(nn.Module):
-    def __init__(self, hidden: int, heads: int, dropout: float):
-        super().__init__()
-        self.norm_q = nn.LayerNorm(hidden)
-        self.norm_kv = nn.LayerNorm(hidden)
-        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
-        self.norm_ff = nn.LayerNorm(hidden)
-        self.ffn = nn.Sequential(nn.Linear(hidden, 4 * hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(4 * hidden, hidden))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-        kv = self.norm_kv(kv)
-        x = q + self.drop(self.attn(self.norm_q(q), kv, kv, need_weights=False)[0])
-        return x + self.drop(self.ffn(self.norm_ff(x)))
+def pad_tokens(features: torch.Tensor, counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenated per-image tokens [ΣT_i, d] → ``(padded [B, max T, d], mask [B, max T])`` (True = real)."""
+    if sum(counts) != features.shape[0]:
+        raise ValueError(f"{features.shape[0]} vision tokens for images of {counts} tokens")
+    padded = features.new_zeros(len(counts), max(counts), features.shape[-1])
+    mask = torch.zeros(len(counts), max(counts), dtype=torch.bool, device=features.device)
+    for i, chunk in enumerate(torch.split(features, counts)):
+        padded[i, : len(chunk)], mask[i, : len(chunk)] = chunk, True
+    return padded, mask
 
 
-class FaceChecker(nn.Module):
-    """Cross-attention from query tokens (VIP tokens, or a reference face's tokens) to the input face's
-    face-model features, then an FFN; width = the LLM's hidden size.
+@dataclass(frozen=True)
+class FaceBlock:
+    """What fills the ``<|face_pad|>`` blocks of a batch, and how it was made."""
 
-    ``forward(queries [B|1, n, H], face [B, T, face_dim] or [B, face_dim]) -> [B, n, H]``.
-    ``reference(face)`` turns a *reference* face's features into ``n`` query tokens (Stage 2, where the
-    reference image plays the role the VIP tokens play in Stage 3).
-    """
+    queries: torch.Tensor  # [B, n, d] (VIP tokens or reference vision tokens, padded)
+    query_counts: tuple[int, ...]  # real queries per sample (= pads per block)
+    checked: CheckerOutput  # FaceChecker output [B, n, d] and attention weights over the image tokens
+    key_mask: torch.Tensor  # [B, T]: the input image's tokens per sample
 
-    def __init__(self, hidden: int, face_dim: int, n_tokens: int, heads: int = 8, depth: int = 1,
-                 dropout: float = 0.1):
-        super().__init__()
-        if hidden % heads:
-            raise ValueError(f"hidden size {hidden} is not divisible by {heads} heads")
-        self.hidden, self.face_dim, self.n_tokens = hidden, face_dim, n_tokens
-        self.face_proj = nn.Linear(face_dim, hidden)
-        self.ref_proj = nn.Linear(face_dim, n_tokens * hidden)
-        self.blocks = nn.ModuleList(_CheckerBlock(hidden, heads, dropout) for _ in range(depth))
-
-    @staticmethod
-    def _as_sequence(face: torch.Tensor) -> torch.Tensor:
-        if face.dim() == 2:
-            face = face[:, None, :]
-        if face.dim() != 3 or face.shape[1] < 1:
-            raise ValueError(f"face features must be [B, T, face_dim] with T ≥ 1, got {tuple(face.shape)}")
-        return face
-
-    def reference(self, face: torch.Tensor) -> torch.Tensor:
-        face = self._as_sequence(face)
-        return self.ref_proj(face.mean(dim=1)).view(face.shape[0], self.n_tokens, self.hidden)
-
-    def forward(self, queries: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
-        face = self._as_sequence(face)
-        kv = self.face_proj(face.to(self.face_proj.weight.dtype))
-        x = queries.to(kv.dtype)
-        if x.dim() == 2:
-            x = x[None]
-        x = x.expand(kv.shape[0], -1, -1)
-        for block in self.blocks:
-            x = block(x, kv)
-        return x
+    def flat(self) -> torch.Tensor:
+        """[Σ 2·n_i, d]: per sample ``[queries | FaceChecker output]``, in ``<|face_pad|>`` order."""
+        parts = []
+        for i, n in enumerate(self.query_counts):
+            parts += [self.queries[i, :n], self.checked.tokens[i, :n].to(self.queries.dtype)]
+        return torch.cat(parts)
 
 
 class VIPGuardMLLM(nn.Module):
@@ -162,12 +163,12 @@ class VIPGuardMLLM(nn.Module):
         self.base = base
         self.processor = processor
         self.config = config
-        hidden = self.qwen.config.text_config.hidden_size
+        width = model_width(self.qwen.config)
         with torch.random.fork_rng(devices=[]):  # reproducible FaceChecker init, global RNG untouched
             torch.manual_seed(config.seed)
-            self.checker = FaceChecker(hidden, config.face_dim, config.token_num, config.checker_heads,
-                                       config.checker_depth, config.checker_dropout)
-        init = vip_tokens if vip_tokens is not None else vip_token_init(config.token_num, hidden, config.seed)
+            self.checker = FaceChecker(width, config.checker_heads, config.checker_depth, config.checker_dropout)
+        init = vip_tokens if vip_tokens is not None else vip_token_init(config.token_num, width, config.seed)
+        check_vip_tokens(init, config.token_num, width)
         self.vip_tokens = nn.Parameter(init.clone().float())
         self.to(self.device)
 
@@ -177,6 +178,10 @@ class VIPGuardMLLM(nn.Module):
         """The underlying ``Qwen2_5_VLForConditionalGeneration`` (unwrapping peft)."""
         base = self.base
         return base.get_base_model() if hasattr(base, "get_base_model") else base
+
+    @property
+    def width(self) -> int:
+        return self.checker.dim
 
     @property
     def device(self) -> torch.device:
@@ -205,22 +210,28 @@ class VIPGuardMLLM(nn.Module):
 
     # -- injection -----------------------------------------------------------------------------------------
     def image_features(self, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
+        """The vision tower's merged output for every image of a batch, concatenated: [ΣT_i, d]."""
         out = self.qwen.model.get_image_features(pixel_values.to(self.device), image_grid_thw.to(self.device))
         pooled = out.pooler_output  # tuple of [tokens_i, H] per image in this transformers version
         return torch.cat(list(pooled), dim=0) if isinstance(pooled, (tuple, list)) else pooled
 
-    def face_block(self, batch_size: int, face: torch.Tensor | None,
-                   reference: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, 2n, H]: (VIP tokens | reference tokens) followed by the FaceChecker output."""
-        if face is None:
-            raise ValueError("this prompt has <|face_pad|> blocks: face features are required")
-        face = face.to(self.device, torch.float32)
-        if reference is not None:
-            queries = self.checker.reference(reference.to(self.device, torch.float32))
+    def _counts(self, grid: torch.Tensor) -> list[int]:
+        return [self.processor.n_tokens(g) for g in grid]
+
+    def face_block(self, batch: dict, image_features: torch.Tensor) -> FaceBlock:
+        """FaceChecker over each sample's own image tokens; queries = the reference image's vision tokens when
+        the batch has ``ref_pixel_values`` (Stage 2), else the VIP tokens (Stage 3)."""
+        keys, key_mask = pad_tokens(image_features, self._counts(batch["image_grid_thw"]))
+        n_samples = keys.shape[0]
+        if "ref_pixel_values" in batch:
+            counts = self._counts(batch["ref_image_grid_thw"])
+            ref = self.image_features(batch["ref_pixel_values"], batch["ref_image_grid_thw"])
+            queries, query_mask = pad_tokens(ref, counts)
         else:
-            queries = self.vip_tokens[None].expand(batch_size, -1, -1)
-        checked = self.checker(queries, face)
-        return torch.cat([queries, checked], dim=1)
+            counts = [self.config.token_num] * n_samples
+            queries, query_mask = self.vip_tokens[None].expand(n_samples, -1, -1), None
+        checked = self.checker(queries.float(), keys.float(), key_mask, query_mask)
+        return FaceBlock(queries, tuple(counts), checked, key_mask)
 
     def position_ids(self, batch: dict) -> torch.Tensor:
         position_ids, _ = self.qwen.model.get_rope_index(
@@ -228,11 +239,11 @@ class VIPGuardMLLM(nn.Module):
             attention_mask=batch["attention_mask"])
         return position_ids
 
-    def embed(self, batch: dict, face: torch.Tensor | None = None, reference: torch.Tensor | None = None,
-              image_features: torch.Tensor | None = None, face_block: torch.Tensor | None = None):
+    def embed(self, batch: dict, image_features: torch.Tensor | None = None, face_block: torch.Tensor | None = None):
         """``(inputs_embeds, position_ids)`` for ``batch`` (from :meth:`MLLMProcessor.collate`).
 
-        ``image_features`` / ``face_block`` override what is injected (tests use this for equivalence checks).
+        ``image_features`` / ``face_block`` ([Σ 2·n_i, d]) override what is injected (tests use this for the
+        equivalence checks).
         """
         ids = batch["input_ids"].to(self.device)
         embeds = self.qwen.get_input_embeddings()(ids)
@@ -244,27 +255,27 @@ class VIPGuardMLLM(nn.Module):
         embeds = embeds.masked_scatter(img_mask, image_features.to(embeds.dtype))
         face_mask = ids == self.processor.face_token_id
         if bool(face_mask.any()):
-            counts = face_mask.sum(dim=1)
-            if bool((counts != 2 * self.config.token_num).any()):
-                raise ValueError(f"every sample needs 2×{self.config.token_num} face pads, got {counts.tolist()}")
             if face_block is None:
-                face_block = self.face_block(ids.shape[0], face, reference)
+                block = self.face_block(batch, image_features)
+                expected = [2 * n for n in block.query_counts]
+                if face_mask.sum(dim=1).tolist() != expected:
+                    raise ValueError(f"<|face_pad|> tokens per sample {face_mask.sum(dim=1).tolist()}, the "
+                                     f"FaceChecker fills {expected} (2 × its queries)")
+                face_block = block.flat()
             embeds = embeds.masked_scatter(face_mask[..., None], face_block.to(embeds.dtype))
         on_device = {k: v.to(self.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         return embeds, self.position_ids(on_device)
 
-    def forward(self, batch: dict, face: torch.Tensor | None = None, reference: torch.Tensor | None = None,
-                **overrides) -> torch.Tensor:
+    def forward(self, batch: dict, **overrides) -> torch.Tensor:
         """Logits [B, L, V] of the injected sequence."""
-        embeds, positions = self.embed(batch, face, reference, **overrides)
+        embeds, positions = self.embed(batch, **overrides)
         out = self.base(inputs_embeds=embeds, attention_mask=batch["attention_mask"].to(self.device),
                         position_ids=positions, use_cache=False)
         return out.logits
 
-    def loss(self, batch: dict, face: torch.Tensor | None = None,
-             reference: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, batch: dict) -> torch.Tensor:
         """Autoregressive cross-entropy on the answer tokens only (labels = -100 elsewhere)."""
-        logits = self.forward(batch, face, reference)
+        logits = self.forward(batch)
         labels = batch["labels"].to(self.device)
         return nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
                                            labels[:, 1:].reshape(-1), ignore_index=-100)
@@ -296,6 +307,7 @@ class VIPGuardMLLM(nn.Module):
         if not is_checkpoint(path):
             return cls.fresh(path, MLLMConfig(model_dir=str(path)), device)
         config = MLLMConfig.load(path)
+        legacy = stored_format(path) < FORMAT  # only a Stage-1 checkpoint gets here (MLLMConfig.load)
         if model_dir is not None:
             config.model_dir = str(model_dir)
         base, tokenizer = load_base_model(config.model_dir, device)
@@ -304,8 +316,12 @@ class VIPGuardMLLM(nn.Module):
             from peft import PeftModel
 
             model.base = PeftModel.from_pretrained(model.base, str(path / LORA_DIR), is_trainable=trainable_lora)
-        model.checker.load_state_dict(load_file(str(path / CHECKER_NAME)))
-        model.load_vip_tokens(path / VIP_NAME)
+        if legacy:
+            warnings.warn(f"{path}: Stage-1 checkpoint in format 1: its LoRA is used, its untrained FaceChecker "
+                          f"(old face-embedding layout) is replaced by a fresh seeded one", stacklevel=2)
+        else:
+            model.checker.load_state_dict(load_file(str(path / CHECKER_NAME)))
+            model.load_vip_tokens(path / VIP_NAME)
         return model.to(device)
 
     @classmethod
@@ -328,40 +344,18 @@ class VIPGuardMLLM(nn.Module):
         ensure_face_token(base, tokenizer)
         return cls(base, MLLMProcessor(tokenizer, image_processor, config.token_num), config)
 
-    # -- VIP tokens in both formats ------------------------------------------------------------------------
+    # -- VIP tokens ----------------------------------------------------------------------------------------
     def load_vip_tokens(self, path: str | Path) -> None:
-        """Load VIP tokens from ``vip_tokens.safetensors`` or the authors' ``vip_token.pt``
-        (``{'vip_token': tensor}``, read with ``weights_only=True``); a directory means the file inside it."""
-        from safetensors.torch import load_file
-
-        p = Path(path)
-        if p.is_dir():
-            p = p / VIP_NAME if (p / VIP_NAME).is_file() else p / AUTHORS_VIP_FILE
-        if not p.is_file():
-            raise ModelDirError(f"no VIP tokens at {p}")
-        if p.suffix == ".safetensors":
-            tensor = load_file(str(p))["vip_tokens"]
-        else:
-            state = torch.load(str(p), map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or "vip_token" not in state:
-                raise ValueError(f"{p}: expected a dict with key 'vip_token' (the authors' format)")
-            tensor = state["vip_token"]
-        tensor = tensor.detach().float().reshape(-1, tensor.shape[-1])
-        if tuple(tensor.shape) != tuple(self.vip_tokens.shape):
-            raise ValueError(f"{p}: VIP tokens of shape {tuple(tensor.shape)}, the model expects "
-                             f"{tuple(self.vip_tokens.shape)} (token_num × hidden)")
+        """Load VIP tokens from ``vip_tokens.safetensors`` or the authors' ``vip_token.pt`` (a directory means
+        the file inside it); another width is a :class:`~vipguard.mllm.vip.VipWidthError` naming both."""
+        tensor = read_vip_tokens(path)
+        check_vip_tokens(tensor, self.config.token_num, self.width, str(path))
         with torch.no_grad():
             self.vip_tokens.copy_(tensor.to(self.vip_tokens.device))
 
-    def save_vip_token_pt(self, directory: str | Path) -> Path:
-        """Write the authors' ``vip_token.pt`` (``torch.save({'vip_token': tensor})``) into ``directory``."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save({"vip_token": self.vip_tokens.detach().float().cpu().clone()}, str(out / AUTHORS_VIP_FILE))
-        return out / AUTHORS_VIP_FILE
-
 
 __all__ = [
-    "AUTHORS_VIP_FILE", "CONFIG_NAME", "FaceChecker", "LORA_TARGETS", "MLLMConfig", "ModelDirError", "VIPGuardMLLM",
-    "ensure_face_token", "is_checkpoint", "load_base_model", "vip_token_init",
+    "AUTHORS_VIP_FILE", "CONFIG_NAME", "FaceBlock", "FaceChecker", "LORA_TARGETS", "MLLMConfig", "ModelDirError",
+    "VIPGuardMLLM", "ensure_face_token", "is_checkpoint", "load_base_model", "pad_tokens", "stored_format",
+    "vip_token_init",
 ]

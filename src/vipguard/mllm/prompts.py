@@ -12,14 +12,15 @@ SPECIAL_TOKENS = (
 SYSTEM = "You are a helpful assistant."
 
 #: The Stage-2/3 question (authors' wording). The first ``<|face_pad|>`` block carries the VIP tokens (Stage 3)
-#: or the reference face's tokens (Stage 2); the second carries the FaceChecker output.
+#: or the reference image's vision tokens (Stage 2); the second carries the FaceChecker output.
 VIP_PROMPT = (
     "<|face_pad|><image>Please determine whether the person in the input image is VIP user. The face similarity "
     "between the input face and VIP user is {FACE_SCORE}/100. The face tokens are shown as follows, <|face_pad|> . "
     "You should directly answer 'yes' or 'no' without any explanation."
 )
+#: The authors' answer texts, verbatim.
 ANSWER_YES = "<Conclusion>[Yes] The two images are of the same person.</Conclusion>"
-ANSWER_NO = "<Conclusion>[No] The two images are of different persons.</Conclusion>"
+ANSWER_NO = "<Conclusion>[No] The two images are of different people.</Conclusion>"
 
 
 def vip_prompt(face_score: int) -> str:

@@ -1,11 +1,14 @@
 """Stages 1–3 of VIPGuard's training, with plain PyTorch + peft (no ms-swift).
 
 - Stage 1 (D_FA): LoRA on the language model's q,k,v,o,gate,up,down projections.
-- Stage 2 (D_ID general): LoRA (continued from Stage 1) + FaceChecker; the reference face's tokens fill the
-  first ``<|face_pad|>`` block.
+- Stage 2 (D_ID general): LoRA (continued from Stage 1) + FaceChecker; the reference image's vision tokens are
+  the FaceChecker's queries and fill the first ``<|face_pad|>`` block.
 - Stage 3 (D_ID VIP): only the VIP tokens train (AdamW lr 1.0, wd 1e-3, cosine to 1e-4·lr, batch 1,
   gradient accumulation 8, 1 epoch); the output is ``<output-dir>/Stage3/<name>/vip_token.pt`` (the authors'
   format) plus ``vip_tokens.safetensors`` and ``vip_config.json``.
+
+Training JSON: ms-swift records, vipguard's or the authors' own (:mod:`vipguard.mllm.records`); records whose
+images are missing are skipped and listed (:attr:`TrainResult.missing`, ``train_log.jsonl``), not fatal.
 
 Loss: autoregressive cross-entropy on the answer tokens only. Seeded, reproducible; device is an argument
 (bf16 weights on CUDA). An existing checkpoint is an error unless ``overwrite`` or ``resume``.
@@ -22,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_json
-from .model import AUTHORS_VIP_FILE, VIP_NAME, MLLMConfig, VIPGuardMLLM, is_checkpoint, vip_token_init
+from .model import MLLMConfig, VIPGuardMLLM, is_checkpoint, vip_token_init
+from .records import MissingImage, TrainRecord, read_records
+from .vip import AUTHORS_VIP_FILE, VIP_NAME, write_vip_tokens
 
 STAGE_DEFAULTS = {  # the paper's settings
     1: {"lr": 3e-5, "weight_decay": 0.0, "epoch": 2, "gradient_accumulation_steps": 8},
@@ -32,7 +36,6 @@ STAGE_DEFAULTS = {  # the paper's settings
 }
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"
-VIP_CONFIG = "vip_config.json"
 
 
 class CheckpointExists(FileExistsError):
@@ -44,6 +47,7 @@ class TrainConfig:
     stage: int
     train_json: str
     name: str = "Amair"
+    image_root: str | None = None  # where relative image paths in the JSON start (default: the JSON's folder)
     pretrain_path: str | None = None  # previous stage's directory, or a plain Qwen2.5-VL directory
     model_dir: str | None = None  # base Qwen2.5-VL directory, when the checkpoint's recorded one moved
     output_dir: str = "checkpoints"
@@ -55,7 +59,6 @@ class TrainConfig:
     gradient_accumulation_steps: int | None = None
     min_lr_ratio: float = 1e-4
     token_num: int = 32
-    face_dim: int = 192
     lora_r: int = 64
     lora_alpha: int = 128
     max_steps: int | None = None  # optimizer steps (for demos / smoke tests)
@@ -84,6 +87,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # one per micro-batch
     steps: int = 0  # optimizer steps taken in this run
     trainable: list[str] = field(default_factory=list)
+    missing: tuple[MissingImage, ...] = ()  # images the JSON names that do not exist (their records skipped)
 
 
 def _done(out: Path, stage: int) -> bool:
@@ -110,8 +114,7 @@ def _load_model(cfg: TrainConfig, resume_from: Path | None) -> VIPGuardMLLM:
     if is_checkpoint(source):
         model = VIPGuardMLLM.from_pretrained(source, cfg.device, model_dir=cfg.model_dir, trainable_lora=True)
     else:
-        config = MLLMConfig(face_dim=cfg.face_dim, token_num=cfg.token_num, lora_r=cfg.lora_r,
-                            lora_alpha=cfg.lora_alpha, seed=cfg.seed)
+        config = MLLMConfig(token_num=cfg.token_num, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, seed=cfg.seed)
         model = VIPGuardMLLM.fresh(source, config, cfg.device)
     model.add_lora()
     return model
@@ -129,18 +132,15 @@ def _select_trainable(model: VIPGuardMLLM, stage: int) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-def _sample_tensors(record: dict, stage: int):
-    face = record.get("face") or {}
-    if stage == 1:
-        return None, None
-    if "input" not in face:
-        raise ValueError("stage 2/3 records need face features ('face': {'input': [...]}); build them with "
-                         "`vipguard mllm data id|vip`")
-    ref = face.get("reference") if stage == 2 else None
-    if stage == 2 and ref is None:
-        raise ValueError("stage 2 records need the reference face's features ('face': {'reference': [...]})")
-    as_t = lambda v: torch.tensor(v, dtype=torch.float32)  # noqa: E731
-    return as_t(face["input"]), (as_t(ref) if ref is not None else None)
+def _usable(records: tuple[TrainRecord, ...], stage: int, source: str) -> list[TrainRecord]:
+    if not records:
+        raise ValueError(f"{source}: no usable records")
+    if stage == 2:
+        lacking = [r.index for r in records if r.reference is None]
+        if lacking:
+            raise ValueError(f"{source}: stage 2 needs a reference image per record (images: [input, reference]); "
+                             f"records {lacking[:5]} have none — build pairs with `vipguard mllm data id`")
+    return list(records)
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -160,9 +160,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         else:
             raise CheckpointExists(f"{out} already holds a Stage-{cfg.stage} checkpoint; pass --overwrite to "
                                    f"replace it or --resume to continue it")
-    records = load_json(cfg.train_json)
-    if not records:
-        raise ValueError(f"{cfg.train_json}: no records")
+    parsed = read_records(cfg.train_json, cfg.image_root)
+    records = _usable(parsed.records, cfg.stage, parsed.source)
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -192,14 +191,16 @@ def train(cfg: TrainConfig) -> TrainResult:
     # Stage 3 trains an input of a frozen model: eval mode keeps it deterministic (no dropout).
     model.train(cfg.stage != 3)
     out.mkdir(parents=True, exist_ok=True)
-    result = TrainResult(out_dir=out, trainable=trainable)
-    images: dict[str, np.ndarray] = {}
+    result = TrainResult(out_dir=out, trainable=trainable, missing=parsed.missing)
+    images: dict[Path, np.ndarray] = {}
     gen = torch.Generator().manual_seed(cfg.seed)
     orders = [torch.randperm(len(records), generator=gen).tolist() for _ in range(cfg.epoch)]
     micro = [order[i:i + cfg.batch_size] for order in orders for i in range(0, len(order), cfg.batch_size)]
     skip = step * cfg.gradient_accumulation_steps
     bar = tqdm(total=total, initial=step, desc=f"stage {cfg.stage}", disable=not cfg.progress, unit="step")
     log = (out / LOG_FILE).open("a")
+    for m in parsed.missing:
+        log.write(json.dumps({"skipped_record": m.index, "missing": str(m.path), "role": m.role}) + "\n")
     optimizer.zero_grad(set_to_none=True)
     accumulated = 0
     try:
@@ -208,20 +209,14 @@ def train(cfg: TrainConfig) -> TrainResult:
                 continue
             if step >= total:
                 break
-            items, faces, refs = [], [], []
+            items = []
             for r in (records[i] for i in chunk):
-                path = r["images"][0]
-                if path not in images:
-                    images[path] = load_image(path)
-                user = r["messages"][0]["content"]
-                items.append(model.processor.encode(user, images[path], r["messages"][1]["content"]))
-                face, ref = _sample_tensors(r, cfg.stage)
-                faces.append(face)
-                refs.append(ref)
-            batch = model.processor.collate(items, padding_side="right")
-            face_t = torch.stack(faces) if faces[0] is not None else None
-            ref_t = torch.stack(refs) if refs[0] is not None else None
-            loss = model.loss(batch, face_t, ref_t)
+                for p in (r.image, r.reference):
+                    if p is not None and p not in images:
+                        images[p] = load_image(p)
+                reference = images[r.reference] if cfg.stage == 2 else None
+                items.append(model.processor.encode(r.prompt, images[r.image], r.answer, reference))
+            loss = model.loss(model.processor.collate(items, padding_side="right"))
             (loss / cfg.gradient_accumulation_steps).backward()
             result.losses.append(float(loss.detach()))
             accumulated += 1
@@ -244,14 +239,9 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _save(model: VIPGuardMLLM, cfg: TrainConfig, out: Path, optimizer, scheduler, step: int) -> None:
-    from safetensors.torch import save_file
-
     if cfg.stage == 3:  # save only what trained: the VIP tokens (both formats) and where the model is
-        model.save_vip_token_pt(out)
-        save_file({"vip_tokens": model.vip_tokens.detach().float().cpu().contiguous()}, str(out / VIP_NAME))
-        (out / VIP_CONFIG).write_text(json.dumps({
-            "name": cfg.name, "pretrain_path": str(cfg.pretrain_path), "token_num": cfg.token_num,
-            "hidden": int(model.vip_tokens.shape[1]), "seed": cfg.seed}, indent=2))
+        write_vip_tokens(model.vip_tokens, out, {"name": cfg.name, "pretrain_path": str(cfg.pretrain_path),
+                                                 "seed": cfg.seed})
     else:
         model.config.stages = [*model.config.stages, f"stage{cfg.stage}"]
         model.save_pretrained(out)
