@@ -61,6 +61,10 @@ def jpeg(image: np.ndarray, quality: int = 60) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def blur(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
 def half_resize(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     small = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
@@ -98,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--artifact-weights", type=Path, default=None,
                     help="artefact-detector folder to evaluate (default: the packaged weights)")
+    ap.add_argument("--compare", type=Path, nargs="*", default=[],
+                    help="more artefact-detector folders scored on the same faces, side by side in tables 2-4")
     ap.add_argument("--probe", action="store_true",
                     help="also table (5): a linear probe on the detector's features fitted on forgeries (needs torch)")
     args = ap.parse_args(argv)
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     fakes: dict[str, list[tuple[str, float, float, float, str]]] = defaultdict(list)  # + target kind
     fails: dict[str, int] = defaultdict(int)
     no_face: dict[str, int] = defaultdict(int)
-    fpr_scores: dict[str, list[float]] = {"clean": [], "JPEG 60": [], "0.5× resize": []}
+    conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur))
+    fpr_scores: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in conditions}
     fpr_noface: dict[str, int] = defaultdict(int)
     timing_faces: list[tuple[np.ndarray, object]] = []
     probe_rows: list[tuple[str, str, np.ndarray]] = []  # (vip, method or "genuine", detector crop) for --probe
@@ -135,7 +142,22 @@ def main(argv: list[str] | None = None) -> int:
         enroller = Enroller(a, load_background())
         reg = Registry(Path(tmp) / "r.db")
         guard = Guard(reg, a)
-        threshold = float(a.artifact.threshold)
+        from vipguard.artifact.detector import ArtifactDetector
+
+        detectors = [a.artifact] + [ArtifactDetector(w, num_threads=1) for w in args.compare]
+        names = [args.artifact_weights.name if args.artifact_weights else "packaged"] + [w.name for w in args.compare]
+        thresholds = [float(d.threshold) for d in detectors]
+        threshold = thresholds[0]
+
+        def arts(image, evidence):
+            """The first detector's score (the guard's own evidence) and every other detector's, same face."""
+            first = float(evidence["artifact"])
+            if len(detectors) == 1:
+                return (first,)
+            faces = a.analyze(image, primary_only=True, embedders=())
+            return (first, *(float(d.score(image, faces[0]).score) if faces else float("nan")
+                             for d in detectors[1:]))
+
         pool = []
         for p in pool_paths:
             img = load_image(p)
@@ -157,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 if v.score is None:
                     no_face["genuine"] += 1
                     continue
-                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), float(v.evidence["artifact"])))
+                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(img, v.evidence)))
                 if args.probe:
                     probe_rows.append((vip, "genuine", v.face_crop))
                 faces = a.analyze(img, primary_only=True)
@@ -165,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
                     test.append((p, img, faces[0]))
                     if len(timing_faces) < args.timing_faces:
                         timing_faces.append((img, faces[0]))
-                for name, fn in (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize)):
+                for name, fn in conditions:
                     im2 = img if fn is None else fn(img)
                     f2 = faces if fn is None else a.analyze(im2, primary_only=True, embedders=())
                     if not f2:
                         fpr_noface[name] += 1
                         continue
-                    fpr_scores[name].append(a.artifact.score(im2, f2[0]).score)
+                    fpr_scores[name].append(tuple(d.score(im2, f2[0]).score for d in detectors))
 
             order = np.argsort(-(pool_emb @ np.asarray(r.profile.centre, np.float32)))
             lookalikes = [pool[i] for i in order[: args.lookalikes]]
@@ -203,37 +225,45 @@ def main(argv: list[str] | None = None) -> int:
                         no_face[m] += 1
                         continue
                     fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
-                                     float(v.evidence["artifact"]), kind))
+                                     *arts(res.image, v.evidence), kind))
                     if args.probe:
                         probe_rows.append((vip, m, v.face_crop))
             console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "
                           f"{sum(len(fakes[m]) for m in methods)} forgeries so far "
                           f"({time.perf_counter() - t_all:.0f} s)")
 
-        # (4) artifact.score timing, one thread
-        for img, face in timing_faces[:3]:
-            a.artifact.score(img, face)  # warm-up
-        times = []
-        for _ in range(args.timing_reps):
-            for img, face in timing_faces:
-                t0 = time.perf_counter()
-                a.artifact.score(img, face)
-                times.append(1000 * (time.perf_counter() - t0))
+        # (4) score timing, one thread, per detector
+        timings = []
+        for det in detectors:
+            for img, face in timing_faces[:3]:
+                det.score(img, face)  # warm-up
+            times = []
+            for _ in range(args.timing_reps):
+                for img, face in timing_faces:
+                    t0 = time.perf_counter()
+                    det.score(img, face)
+                    times.append(1000 * (time.perf_counter() - t0))
+            timings.append(times)
 
     # identity-passing threshold per VIP: 5th percentile of its genuine sim_global
     sim_floor = {vip: float(np.percentile([g[2] for g in genuine if g[0] == vip], 5))
                  for vip in {g[0] for g in genuine}}
+    nd = len(detectors)
     pos_lite = [g[1] for g in genuine]
     pos_sim = [g[2] for g in genuine]
-    pos_art = [1.0 - g[3] for g in genuine]
+    pos_art = [[1.0 - g[3 + k] for g in genuine] for k in range(nd)]
+
+    def art_auc(recs, k):
+        return auc_value(pos_art[k], [1.0 - f[3 + k] for f in recs if np.isfinite(f[3 + k])])
 
     def row_aucs(recs):
         return (auc_value(pos_lite, [f[1] for f in recs]), auc_value(pos_sim, [f[2] for f in recs]),
-                auc_value(pos_art, [1.0 - f[3] for f in recs]))
+                *(art_auc(recs, k) for k in range(nd)))
 
     t1 = Table(title=f"(1) Identity-passing forgeries (sim_global ≥ VIP's genuine 5th pct) vs {len(genuine)} genuine "
                      f"test photos, {len(args.vips)} VIPs pooled, seed {args.seed}")
-    for c in ["method", "n passing / made", "lite AUC (verdict.score)", "similarity-only AUC", "artefact-only AUC"]:
+    for c in ["method", "n passing / made", "lite AUC (verdict.score)", "similarity-only AUC",
+              *(f"artefact-only AUC, {n}" for n in names)]:
         t1.add_column(c, justify="left" if c == "method" else "right")
     passing_all, made_all = [], 0
     for m in methods:
@@ -244,51 +274,52 @@ def main(argv: list[str] | None = None) -> int:
     t1.add_row("all identity-passing", f"{len(passing_all)} / {made_all}", *map(fmt, row_aucs(passing_all)),
                style="bold")
     for kind in ("lookalike", "random", "self"):
-        sub = [f for f in passing_all if f[4] == kind]
+        sub = [f for f in passing_all if f[-1] == kind]
         t1.add_row(f"  … {kind} targets", f"{len(sub)}", *map(fmt, row_aucs(sub)))
     console.print(t1)
 
-    t2 = Table(title=f"(2) Artefact-only AUC per method on all forgeries (detector trained on pseudo-fakes only: "
-                     f"self-blends and Face X-ray pair blends, never these methods); "
-                     f"operating threshold {threshold:.3f}")
-    for c in ["method", "n", "artefact-only AUC", "mean artefact score", "TPR at threshold", "forge failures",
-              "no face"]:
-        t2.add_column(c, justify="left" if c == "method" else "right")
+    def tpr(scores, k):
+        return fmt(float(np.mean(np.array(scores) >= thresholds[k]))) if scores else None
+
+    t2 = Table(title="(2) Artefact-only AUC / TPR at each detector's threshold, per method on all forgeries (the "
+                     "detectors were trained on pseudo-fakes only, never on these methods); thresholds "
+                     + ", ".join(f"{n} {t:.3f}" for n, t in zip(names, thresholds)))
+    t2.add_column("method")
+    t2.add_column("n", justify="right")
+    for n in names:
+        t2.add_column(f"AUC {n}", justify="right")
+        t2.add_column(f"TPR {n}", justify="right")
+    t2.add_column("forge failures / no face", justify="right")
     all_f = []
     for m in methods:
         recs = fakes[m]
         all_f += recs
-        arts = [f[3] for f in recs]
-        t2.add_row(m, str(len(recs)), fmt(auc_value(pos_art, [1.0 - s for s in arts])),
-                   fmt(float(np.mean(arts)) if arts else None),
-                   fmt(float(np.mean(np.array(arts) >= threshold)) if arts else None), str(fails[m]), str(no_face[m]))
-    arts = [f[3] for f in all_f]
-    t2.add_row("all forgeries", str(len(all_f)), fmt(auc_value(pos_art, [1.0 - s for s in arts])),
-               fmt(float(np.mean(arts)) if arts else None),
-               fmt(float(np.mean(np.array(arts) >= threshold)) if arts else None), str(sum(fails.values())),
-               str(sum(no_face[m] for m in methods)), style="bold")
-    t2.add_row("genuine (reference)", str(len(genuine)), "", fmt(float(np.mean([g[3] for g in genuine]))),
-               "", "", str(no_face["genuine"]))
+        cells = [c for k in range(nd) for c in (fmt(art_auc(recs, k)), tpr([f[3 + k] for f in recs], k))]
+        t2.add_row(m, str(len(recs)), *cells, f"{fails[m]} / {no_face[m]}")
+    cells = [c for k in range(nd) for c in (fmt(art_auc(all_f, k)), tpr([f[3 + k] for f in all_f], k))]
+    t2.add_row("all forgeries", str(len(all_f)), *cells,
+               f"{sum(fails.values())} / {sum(no_face[m] for m in methods)}", style="bold")
     console.print(t2)
 
-    t3 = Table(title=f"(3) Artefact detector false-positive rate on genuine test photos at threshold {threshold:.3f} "
-                     "(target ≤ 5 %)")
-    for c in ["condition", "n", "FPR", "mean score", "no face"]:
-        t3.add_column(c, justify="left" if c == "condition" else "right")
+    t3 = Table(title="(3) False-positive rate on genuine test photos at each detector's threshold (target ≤ 3 %)")
+    t3.add_column("condition")
+    t3.add_column("n", justify="right")
+    for n in names:
+        t3.add_column(f"FPR {n}", justify="right")
+    t3.add_column("no face", justify="right")
     for name, scores in fpr_scores.items():
-        s = np.array(scores)
-        t3.add_row(name, str(len(s)), f"{100 * float(np.mean(s >= threshold)):.1f} %" if len(s) else "–",
-                   fmt(float(s.mean()) if len(s) else None), str(fpr_noface[name]))
+        s = np.array(scores).reshape(len(scores), nd)
+        t3.add_row(name, str(len(s)), *(f"{100 * float(np.mean(s[:, k] >= thresholds[k])):.1f} %" if len(s)
+                                        else "–" for k in range(nd)), str(fpr_noface[name]))
     console.print(t3)
 
-    t4 = Table(title="(4) a.artifact.score cost, one thread — shared 2-core machine, timings are noisy")
-    t4.add_column("measure")
-    t4.add_column("value", justify="right")
-    if times:
-        t4.add_row("ms per face, mean / median / p90",
-                   f"{statistics.fmean(times):.2f} / {statistics.median(times):.2f} / "
-                   f"{float(np.percentile(times, 90)):.2f}  (n={len(times)}: {len(timing_faces)} faces × "
-                   f"{args.timing_reps}; target ≤ 10)")
+    t4 = Table(title="(4) artefact score cost per face (crop + ONNX), one thread — shared 2-core machine, noisy")
+    t4.add_column("detector")
+    t4.add_column("ms per face, mean / median / p90", justify="right")
+    for n, times in zip(names, timings):
+        if times:
+            t4.add_row(n, f"{statistics.fmean(times):.2f} / {statistics.median(times):.2f} / "
+                          f"{float(np.percentile(times, 90)):.2f}  (n={len(times)}; target ≤ 25)")
     t4.add_row("whole run", f"{time.perf_counter() - t_all:.0f} s")
     console.print(t4)
     if args.probe:

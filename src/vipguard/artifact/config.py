@@ -14,6 +14,7 @@ from pathlib import Path
 class ArtifactConfig:
     """Architecture and operating point, saved as ``config.json`` beside the weights."""
 
+    backbone: str = ""  # "" = the small CNN below, trained from scratch; "efficientnet_lite0" = v2 (frozen ImageNet)
     size: int = 128  # crop side (pixels)
     margin: float = 0.25  # aligned crop margin (fraction of size; keeps the face outline inside)
     crop: str = "aligned"  # "aligned" (similarity warp to the template) or "native" (the photo's own pixel grid)
@@ -22,8 +23,8 @@ class ArtifactConfig:
     stem: int = 16
     stages: tuple[tuple[int, int, int, int], ...] = (  # (out channels, blocks, first stride, expansion)
         (24, 1, 2, 2), (32, 2, 1, 4), (64, 2, 2, 4), (96, 2, 2, 4))
-    fpn: int = 32
-    head: int = 128
+    fpn: int = 32  # lateral width of the multi-scale fusion
+    head: int = 128  # pooled width of the real/fake read-out
     boundary_size: int = 32
     threshold: float = 0.5  # operating threshold on the probability
     onnx_sha256: str = ""

@@ -131,7 +131,7 @@ def from_pretrained(folder: Path) -> ArtifactNet:
 
     folder = Path(folder)
     config = ArtifactConfig.load(folder / "config.json")
-    net = ArtifactNet(config)
+    net = build(config)
     net.load_state_dict(load_file(str(folder / "model.safetensors")))
     return net.eval()
 
@@ -146,3 +146,92 @@ def export_onnx(net: ArtifactNet, path: Path, opset: int = 17) -> None:
         dynamic_axes={"image": {0: "batch"}, "probability": {0: "batch"}, "boundary": {0: "batch"}},
         opset_version=opset, dynamo=False,
     )
+
+
+class PretrainedTrunk(nn.Module):
+    """EfficientNet-Lite0's stem and blocks up to stride 16 (ImageNet weights), frozen: the detector v2's features."""
+
+    def __init__(self, full: nn.Module | None = None):
+        super().__init__()
+        from .backbone import TAPS, EfficientNetLite0
+
+        full = full if full is not None else EfficientNetLite0()
+        self._conv_stem, self._bn0 = full._conv_stem, full._bn0
+        self._blocks = nn.ModuleList(full._blocks[:max(TAPS.values()) + 1])
+        self.taps = tuple(TAPS[s] for s in (4, 8, 16))
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x255: torch.Tensor) -> list[torch.Tensor]:
+        from .backbone import EfficientNetLite0
+
+        y = F.relu6(self._bn0(self._conv_stem(EfficientNetLite0.normalise(x255))))
+        out = []
+        for i, block in enumerate(self._blocks):
+            y = block(y)
+            if i in self.taps:
+                out.append(y)
+        return out
+
+
+class FusionHead(nn.Module):
+    """The trained part of v2: strides 4/8/16 fused at stride 8 → boundary map and pooled real/fake logit."""
+
+    def __init__(self, config: ArtifactConfig):
+        super().__init__()
+        from .backbone import TAP_CHANNELS
+
+        self.config = config
+        self.grid = -(-config.size // 8)  # the stride-8 map's side under "SAME" padding (static for ONNX)
+        self.lateral = nn.ModuleList(_conv_bn(TAP_CHANNELS[s], config.fpn, 1) for s in (4, 8, 16))
+        self.fuse = nn.Sequential(_conv_bn(3 * config.fpn, 3 * config.fpn, 3, groups=3 * config.fpn),
+                                  _conv_bn(3 * config.fpn, config.head, 1))
+        self.boundary = nn.Conv2d(config.head, 1, 1)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * config.head, 1))
+
+    def forward(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        f4, f8, f16 = (lat(f) for lat, f in zip(self.lateral, feats))
+        f4 = F.avg_pool2d(f4, 2, ceil_mode=True)
+        f16 = F.interpolate(f16, size=(self.grid, self.grid), mode="bilinear", align_corners=False)
+        h = self.fuse(torch.cat([f4, f8, f16], dim=1))
+        b = F.interpolate(self.boundary(h), size=(self.config.boundary_size,) * 2, mode="bilinear",
+                          align_corners=False)
+        pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        return self.classifier(pooled).squeeze(1), b
+
+
+class PretrainedArtifactNet(nn.Module):
+    """Detector v2: frozen :class:`PretrainedTrunk` + trained :class:`FusionHead`; same interface as
+    :class:`ArtifactNet` (0–1 RGB in; logit and boundary logits out)."""
+
+    def __init__(self, config: ArtifactConfig, trunk: PretrainedTrunk | None = None):
+        super().__init__()
+        self.config = config
+        self.trunk = trunk if trunk is not None else PretrainedTrunk()
+        self.head = FusionHead(config)
+
+    def train(self, mode: bool = True) -> PretrainedArtifactNet:
+        super().train(mode)
+        self.trunk.eval()  # frozen: batch-norm keeps its ImageNet statistics
+        return self
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The frozen multi-scale features for 0–1 RGB input."""
+        return self.trunk(x * 255.0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features(x))
+
+
+def build(config: ArtifactConfig, backbone_file: Path | None = None) -> nn.Module:
+    """The torch network ``config`` describes; v2 with the ImageNet weights from ``backbone_file`` when given."""
+    if not config.backbone:
+        return ArtifactNet(config)
+    if config.backbone != "efficientnet_lite0":
+        raise ValueError(f"unknown artefact backbone {config.backbone!r}; known: efficientnet_lite0")
+    trunk = None
+    if backbone_file is not None:
+        from .backbone import load_backbone
+
+        trunk = PretrainedTrunk(load_backbone(backbone_file))
+    return PretrainedArtifactNet(config, trunk)

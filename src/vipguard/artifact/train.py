@@ -256,8 +256,8 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
     return result
 
 
-def finish(net, mcfg: ArtifactConfig, config: TrainConfig, out_dir: Path, val: FaceCrops, test: FaceCrops,
-           history: list[dict]) -> dict:
+def finish(net, mcfg: ArtifactConfig, config, out_dir: Path, val: FaceCrops, test: FaceCrops,
+           history: list[dict], card: Callable | None = None) -> dict:
     """Pick the operating threshold on validation reals, measure the test split, export and write the card."""
     from dataclasses import replace
 
@@ -278,7 +278,7 @@ def finish(net, mcfg: ArtifactConfig, config: TrainConfig, out_dir: Path, val: F
              "held_out_faces": {"validation": len(val), "test": len(test)}}
     final = replace(mcfg, threshold=round(threshold, 6), onnx_sha256=digest, extra=extra)
     save_pretrained(net, out_dir, final)
-    write_card(out_dir, final, config, metrics, history, len(val), len(test))
+    (card or write_card)(out_dir, final, config, metrics, history, len(val), len(test))
     return {"metrics": metrics, "threshold": threshold, "onnx_sha256": digest}
 
 

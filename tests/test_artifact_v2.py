@@ -1,0 +1,119 @@
+"""The artefact detector v2: EfficientNet-Lite0 backbone (strict load, ImageNet behaviour, setup errors), the
+frozen-feature head (ONNX = torch, training lowers the loss, deterministic, resumes)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vipguard.weights import ModelStore, WeightsError
+
+from .test_artifact import held_out_crops  # noqa: F401  (fixture)
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def backbone_file():
+    try:
+        return ModelStore().path("efficientnet_lite0")
+    except WeightsError as exc:
+        pytest.skip(f"backbone not set up ({exc})")
+
+
+def _v2_config(**kw):
+    from vipguard.artifact.config import ArtifactConfig
+
+    return ArtifactConfig(backbone="efficientnet_lite0", size=144, crop="native", fpn=8, head=16, **kw)
+
+
+def test_backbone_loads_strictly_and_classifies_a_real_photo(backbone_file):
+    import cv2
+    from sklearn.datasets import load_sample_image
+
+    from vipguard.artifact.backbone import EfficientNetLite0, load_backbone
+
+    net = load_backbone(backbone_file)
+    flower = cv2.resize(load_sample_image("flower.jpg"), (224, 224), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(flower).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        logits = net(x)[0]
+    assert int(logits.argmax()) == 985  # ImageNet class 985: daisy
+    state = torch.load(backbone_file, map_location="cpu", weights_only=True)
+    del state["_blocks.3._bn1.running_var"]
+    with pytest.raises(RuntimeError, match="Missing key"):
+        EfficientNetLite0().load_state_dict(state, strict=True)
+    # the detector reads strides 4, 8, 16: shapes follow TF "SAME" padding
+    with torch.no_grad():
+        f4, f8, f16 = net.features(torch.zeros(1, 3, 144, 144))
+    assert f4.shape == (1, 24, 36, 36) and f8.shape == (1, 40, 18, 18) and f16.shape == (1, 112, 9, 9)
+
+
+def test_missing_or_corrupt_backbone_names_setup(tmp_path):
+    store = ModelStore(tmp_path)
+    with pytest.raises(WeightsError, match="vipguard setup"):
+        store.path("efficientnet_lite0")
+    entry = store.entry("efficientnet_lite0")
+    (tmp_path / entry.filename).write_bytes(b"\0" * entry.size)
+    with pytest.raises(WeightsError, match="vipguard setup"):
+        ModelStore(tmp_path).path("efficientnet_lite0")
+
+
+def test_v2_onnx_export_matches_torch_and_the_trunk_is_frozen(tmp_path, backbone_file, held_out_crops):  # noqa: F811
+    from vipguard.artifact.detector import ArtifactDetector
+    from vipguard.artifact.model import ExportWrapper, build, export_onnx, from_pretrained, save_pretrained
+
+    torch.manual_seed(0)
+    net = build(_v2_config(), backbone_file)
+    assert all(not p.requires_grad for p in net.trunk.parameters())
+    assert all(p.requires_grad for p in net.head.parameters())
+    net.train()
+    assert not net.trunk.training and net.head.training  # frozen batch-norm statistics
+    net.eval()
+    export_onnx(net, tmp_path / "model.onnx")
+    digest = hashlib.sha256((tmp_path / "model.onnx").read_bytes()).hexdigest()
+    save_pretrained(net, tmp_path, replace(net.config, onnx_sha256=digest))
+    assert (tmp_path / "model.onnx").stat().st_size < 10e6  # the stride-16 trunk + head, not the classifier
+    crops = held_out_crops.images[:4]
+    det = ArtifactDetector(tmp_path)
+    prob, boundary = det.predict(crops)
+    reloaded = from_pretrained(tmp_path)
+    with torch.no_grad():
+        x = torch.from_numpy(crops.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+        tp, tb = ExportWrapper(reloaded)(x)
+    np.testing.assert_allclose(prob, tp.numpy(), atol=1e-4)
+    np.testing.assert_allclose(boundary, tb.numpy(), atol=1e-4)
+    result = det.score_crop(crops[0], held_out_crops.landmarks[0])
+    assert 0.0 <= result.score <= 1.0 and result.boundary.shape == (144, 144)
+
+
+def test_frozen_training_lowers_the_loss_is_deterministic_and_resumes(tmp_path, backbone_file,
+                                                                      held_out_crops):  # noqa: F811
+    from vipguard.artifact.train_frozen import FrozenTrainConfig, train_frozen
+
+    crops = held_out_crops.subset(range(12))
+    cfg = FrozenTrainConfig(data="", cache_dir="", rounds=1, epochs=6, batch=8, lr=3e-3, seed=0, threads=1)
+    runs = [train_frozen(cfg, tmp_path / name, crops=crops, model_config=_v2_config(), backbone_file=backbone_file,
+                         progress=False, export=False) for name in ("a", "b")]
+    losses = runs[0]["losses"]
+    assert len(losses) % 6 == 0 and len(losses) >= 12 and all(np.isfinite(losses))
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    assert runs[1]["losses"] == losses  # same seed, same data: the same run
+    assert (tmp_path / "a" / "features_round0.npz").is_file()
+    again = train_frozen(cfg, tmp_path / "a", resume=True, crops=crops, model_config=_v2_config(),
+                         backbone_file=backbone_file, progress=False, export=False)
+    assert again["losses"] == [] and len(again["history"]) == 6
+    with pytest.raises(ValueError, match="different training config"):
+        train_frozen(replace(cfg, lr=1e-4), tmp_path / "a", resume=True, crops=crops, model_config=_v2_config(),
+                     backbone_file=backbone_file, progress=False, export=False)
+
+
+def test_cli_rejects_an_unknown_backbone(tmp_path, capsys):
+    from vipguard.cli import main
+
+    assert main(["artifact", "train", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--backbone", "resnet50"]) == 2
+    assert "efficientnet_lite0" in capsys.readouterr().err
