@@ -228,10 +228,18 @@ function showClip(result, url, colour) {
   const typical = result.frames.find((f) => JSON.stringify(f.box) === JSON.stringify(result.box)) || result.frames[0];
   video.onloadeddata = () => { video.currentTime = typical ? typical.t : 0; };
   video.onseeked = () => drawFaces(video, video.videoWidth, video.videoHeight, result, colour);
-  video.onerror = () => {
-    $("canvas").hidden = true;
-    clip.prepend(el("p", thumbs.length ? "This browser cannot decode the video; the frames below were rendered by " +
-                    "the server." : "This browser cannot decode the video.", "muted"));
+  video.onerror = () => {  // show the server's rendering of the typical frame instead
+    const still = thumbs.find((t) => t.role === "typical") || thumbs[0];
+    clip.prepend(el("p", still ? "This browser cannot decode the video; its frames here were rendered by the " +
+                    "server." : "This browser cannot decode the video.", "muted"));
+    if (!still) { $("canvas").hidden = true; return; }
+    const img = new Image();
+    img.onload = () => {
+      const canvas = $("canvas");
+      canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+      canvas.getContext("2d").drawImage(img, 0, 0);
+    };
+    img.src = "data:image/jpeg;base64," + still.jpeg;
   };
   video.src = url;
 }
