@@ -1,12 +1,20 @@
-"""VIP names: only whole, visible names are accepted, so one person can never become two registry rows."""
+"""The registry: only whole, visible names are accepted, so one person can never become two rows; every fault of the
+file (not SQLite, another application's, wrong schema, locked, read-only, corrupt rows) is a one-line error naming
+the file, in the library and in the CLI (exit 2), and one corrupt row never hides the other VIPs."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import sqlite3
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from vipguard.registry import Registry, validate_name
+from vipguard.registry import CorruptProfile, EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
 
 GOOD = ["Tony_Blair", "Tony Blair", "a", "J.R.R. Tolkien", "Jean-Luc", "x" * 64, "7of9"]
 BAD = ["Tony_Blair\n", "Tony_Blair\r\n", "\nTony_Blair", "Tony\nBlair", "Tony_Blair ", " Tony_Blair", "Tony\tBlair",
@@ -36,3 +44,292 @@ def test_registry_refuses_trailing_newline(tmp_path):
     with pytest.raises(ValueError, match="invalid VIP name"):
         registry.put(SimpleNamespace(name="Tony_Blair\n"))  # type: ignore[arg-type]
     assert registry.names() == []
+
+
+# -- registry faults: each one a RegistryError naming the file and the problem; nothing written to a foreign file --
+
+def synthetic_profile(name: str, used: int = 8):
+    """A small, valid profile (random centres, a neutral head): enough to store, list and decode, not to judge."""
+    from vipguard.decision import FEATURES, GenuineRange
+    from vipguard.evidence import ID_PARTS, PATCH_PARTS
+    from vipguard.head import Head
+    from vipguard.profile import VipProfile
+
+    rng = np.random.default_rng(len(name))
+    n = len(FEATURES)
+    return VipProfile(
+        name=name, centres={k: rng.normal(size=8).astype(np.float32) for k in ID_PARTS},
+        patches={k: rng.normal(size=(4, 4)).astype(np.float32) for k in PATCH_PARTS},
+        geometry_mean=np.zeros(3, np.float32), geometry_std=np.ones(3, np.float32), typical=np.zeros(n, np.float32),
+        head=Head(FEATURES, (0.0,) * n, (1.0,) * n, (0.1,) * n, 0.0, 1.0, 0.0),
+        genuine=GenuineRange(0.7, 0.05, 10.0, used), meta={"used": used, "enrolled": "2024-01-01T00:00:00"},
+    )
+
+
+def two_vips(db: Path) -> Registry:
+    registry = Registry(db)
+    registry.put(synthetic_profile("Alice"))
+    registry.put(synthetic_profile("Bob"))
+    return registry
+
+
+def sql(db: Path, statement: str, *params) -> None:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(statement, params)
+
+
+def foreign_db(path: Path) -> Path:
+    sql(path, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    sql(path, "INSERT INTO users VALUES (1, 'a@example.org')")
+    return path
+
+
+def test_profiles_round_trip(tmp_path):
+    registry = two_vips(tmp_path / "r.db")
+    assert registry.names() == ["Alice", "Bob"]
+    assert np.array_equal(Registry(tmp_path / "r.db", readonly=True).get("Bob").centre, registry.get("Bob").centre)
+    assert [r["name"] for r in registry.summary()] == ["Alice", "Bob"] and registry.load().faults == ()
+
+
+FAULTS = {  # name → (how to make the registry file bad, what the message must say)
+    "not_sqlite": (lambda p: p.write_bytes(b"GIF89a" + bytes(range(256)) * 8), "not an SQLite database file"),
+    "foreign_sqlite": (foreign_db, "not a vipguard registry (an SQLite database with tables users)"),
+    "schema_text": (lambda p: (two_vips(p), sql(p, "UPDATE meta SET value = '1.0'")), "schema version '1.0'"),
+    "schema_missing": (lambda p: (two_vips(p), sql(p, "DELETE FROM meta")), "schema version None"),
+    "schema_newer": (lambda p: (two_vips(p), sql(p, "UPDATE meta SET value = '7'")), "upgrade vipguard"),
+    "wrong_columns": (lambda p: (two_vips(p), sql(p, "ALTER TABLE vips DROP COLUMN arrays")), "table vips has columns"),
+    "directory": (lambda p: p.mkdir(), "is a directory"),
+    "fifo": (lambda p: os.mkfifo(p), "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("readonly", [True, False], ids=["readonly", "writable"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_unusable_registry_file_is_a_clear_error_and_untouched(tmp_path, fault, readonly):
+    make, message = FAULTS[fault]
+    db = tmp_path / "registry.db"
+    make(db)
+    before = db.read_bytes() if db.is_file() else None
+    with pytest.raises(RegistryError) as info:
+        Registry(db, readonly=readonly)
+    assert str(info.value).startswith(f"{db}: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert (db.read_bytes() if db.is_file() else None) == before  # nothing was written to it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db"]  # no journal or lock files left
+
+
+def test_readonly_registry_creates_nothing_and_refuses_writes(tmp_path):
+    db = tmp_path / "new" / "registry.db"
+    registry = Registry(db, readonly=True)
+    assert registry.names() == [] and registry.load().profiles == () and not db.parent.exists()
+    two_vips(db)
+    before = db.read_bytes()
+    registry = Registry(db, readonly=True)
+    assert registry.names() == ["Alice", "Bob"]
+    with pytest.raises(ReadOnlyRegistry, match="opened read-only"):
+        registry.remove("Alice")
+    with pytest.raises(ReadOnlyRegistry):
+        registry.put(synthetic_profile("Carol"))
+    assert db.read_bytes() == before
+
+
+def test_read_only_file_is_found_when_opened_for_writing(tmp_path):
+    """A registry file without write permission (honoured even for root) fails when it is opened for writing —
+    before an enrolment's work — while reading commands still open it."""
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    db.chmod(0o444)
+    try:
+        with pytest.raises(ReadOnlyRegistry, match=f"{db}: the registry file is read-only"):
+            Registry(db)
+        assert Registry(db, readonly=True).names() == ["Alice", "Bob"]
+    finally:
+        db.chmod(0o644)
+
+
+def test_locked_registry_says_so_after_its_timeout(tmp_path):
+    import time
+
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        for readonly in (True, False):
+            start = time.monotonic()
+            with pytest.raises(RegistryError, match="locked by another process .waited 0.2 s."):
+                Registry(db, readonly=readonly, timeout=0.2)
+            assert time.monotonic() - start < 5
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert Registry(db, timeout=0.2).names() == ["Alice", "Bob"]
+
+
+CORRUPT_ROWS = {  # how a row is damaged → what the message says
+    "not_json": ("UPDATE vips SET profile = '{not json' WHERE name = 'Bob'", "its JSON is invalid"),
+    "arrays_not_zip": ("UPDATE vips SET arrays = x'00010203' WHERE name = 'Bob'", "arrays are not an npz archive"),
+    "json_not_object": ("UPDATE vips SET profile = '[1, 2]' WHERE name = 'Bob'", "AttributeError"),
+    "missing_field": ("UPDATE vips SET profile = json_remove(profile, '$.head') WHERE name = 'Bob'",
+                      "a field is missing: 'head'"),
+    "old_version": ("UPDATE vips SET profile = json_set(profile, '$.version', 1) WHERE name = 'Bob'",
+                    "profile version 1 is not supported"),
+    "arrays_text": ("UPDATE vips SET arrays = 'text' WHERE name = 'Bob'", "wrong types"),
+    "other_name": ("UPDATE vips SET profile = json_set(profile, '$.name', 'Alice') WHERE name = 'Bob'",
+                   "holds the profile of 'Alice'"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(CORRUPT_ROWS))
+def test_corrupt_row_is_reported_and_the_other_vips_stay_usable(tmp_path, damage):
+    statement, message = CORRUPT_ROWS[damage]
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    sql(db, statement)
+    registry = Registry(db, readonly=True)
+    loaded = registry.load()
+    assert [p.name for p in loaded.profiles] == ["Alice"] and [f.name for f in loaded.faults] == ["Bob"]
+    text = str(loaded.faults[0])
+    assert text.startswith(f"{db}: the profile of VIP 'Bob' is corrupt (") and message in text
+    assert "vipguard remove Bob" in text and "\n" not in text
+    with pytest.raises(CorruptProfile, match="'Bob' is corrupt"):
+        registry.get("Bob")
+    assert [p.name for p in registry.profiles()] == ["Alice"] and registry.centres()[0] == ["Alice"]
+    assert [(r["name"], "error" in r) for r in registry.summary()] == [("Alice", False), ("Bob", True)]
+    assert Registry(db).remove("Bob")  # the repair the message names works on the corrupt row
+    assert Registry(db).load().faults == ()
+
+
+def test_hot_journal_is_rolled_back_for_a_reader(tmp_path):
+    """A writer killed mid-transaction leaves a hot journal, which a read-only connection cannot roll back:
+    the reader recovers it (the file is writable) and sees the last committed state."""
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    code = ("import os, signal, sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('PRAGMA cache_size=1')\n"
+            "c.execute('DELETE FROM vips')\nc.execute('INSERT INTO vips SELECT \"x\" || i, 0, zeroblob(4000), "
+            "zeroblob(4000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 3000) "
+            "SELECT i FROM n)')\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True)
+    assert result.returncode == -signal.SIGKILL and (tmp_path / "registry.db-journal").exists()
+    assert Registry(db, readonly=True).names() == ["Alice", "Bob"]
+
+
+def test_second_enrolment_of_a_name_fails_at_once(tmp_path):
+    registry = Registry(tmp_path / "registry.db")
+    with registry.enrolling("Alice"):
+        with pytest.raises(EnrolmentInProgress, match=f"an enrolment of 'Alice' is already running .pid {os.getpid()}"):
+            with Registry(tmp_path / "registry.db").enrolling("Alice"):
+                pass
+        with registry.enrolling("Bob"):  # other names are not held up
+            pass
+    with registry.enrolling("Alice"):  # released
+        pass
+
+
+# -- the CLI: one line naming the file and the problem, exit 2, no traceback --
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    from vipguard.cli import main
+
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+@pytest.mark.parametrize("fault", ["not_sqlite", "foreign_sqlite", "schema_text", "schema_newer", "wrong_columns",
+                                   "fifo"])
+@pytest.mark.parametrize("command", ["list", "remove"])
+def test_cli_registry_fault_is_one_line_and_exit_2(tmp_path, capsys, fault, command):
+    make, message = FAULTS[fault]
+    db = tmp_path / "registry.db"
+    make(db)
+    before = db.read_bytes() if db.is_file() else None
+    args = ["list"] if command == "list" else ["remove", "Alice"]
+    status, out, err = run_main(capsys, *args, "--db", str(db))
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {db}: ") and message in err
+    assert (db.read_bytes() if db.is_file() else None) == before
+
+
+def test_cli_list_shows_the_good_vips_and_the_corrupt_row(tmp_path, capsys):
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    sql(db, CORRUPT_ROWS["arrays_not_zip"][0])
+    status, out, err = run_main(capsys, "list", "--db", str(db), "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert status == 2 and [r["name"] for r in rows] == ["Alice", "Bob"] and rows[0]["photos_used"] == 8
+    assert "vipguard remove Bob" in rows[1]["error"]
+    assert err.strip() == f"error: {rows[1]['error']}"
+    status, out, err = run_main(capsys, "list", "--db", str(db))
+    assert status == 2 and "Alice" in out and "corrupt" in out
+    status, out, _ = run_main(capsys, "remove", "Bob", "--db", str(db))
+    assert status == 0 and run_main(capsys, "list", "--db", str(db))[0] == 0
+
+
+def test_cli_list_of_a_missing_registry_creates_nothing(tmp_path, capsys):
+    db = tmp_path / "none" / "registry.db"
+    status, out, _ = run_main(capsys, "list", "--db", str(db))
+    assert status == 0 and "no VIP is enrolled" in out and not db.parent.exists()
+
+
+def test_cli_remove_on_a_read_only_registry(tmp_path, capsys):
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    db.chmod(0o444)
+    try:
+        status, _, err = run_main(capsys, "remove", "Alice", "--db", str(db))
+    finally:
+        db.chmod(0o644)
+    assert status == 2 and err.strip() == f"error: {db}: the registry file is read-only; give write access to it, " \
+                                          "or use another --db"
+    assert Registry(db).names() == ["Alice", "Bob"]
+
+
+def test_cli_enroll_registry_faults_fail_before_any_work(tmp_path, capsys, store, lfw):
+    """A read-only registry, another application's file or a running enrolment of the same name: enroll fails at
+    once (not after a dozen seconds of enrolment work) and leaves the registry as it was."""
+    import time
+
+    photos = lfw / "Colin_Powell"
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    db.chmod(0o444)
+    start = time.monotonic()
+    try:
+        status, _, err = run_main(capsys, "enroll", "Alice", str(photos), "--db", str(db))
+    finally:
+        db.chmod(0o644)
+    assert status == 2 and "the registry file is read-only" in err
+    status, _, err = run_main(capsys, "enroll", "Carol", str(photos), "--db", str(foreign_db(tmp_path / "app.db")))
+    assert status == 2 and "not a vipguard registry" in err
+    with Registry(db).enrolling("Alice"):
+        status, _, err = run_main(capsys, "enroll", "Alice", str(photos), "--db", str(db))
+    assert status == 1 and err.strip().startswith(f"error: {db}: an enrolment of 'Alice' is already running")
+    assert time.monotonic() - start < 20
+    assert Registry(db).names() == ["Alice", "Bob"] and Registry(db).load().faults == ()
+
+
+def test_cli_check_with_a_corrupt_row(tmp_path, capsys, store):
+    """A corrupt VIP named by --vip: exit 2 before any work; judged adaptively, the other VIPs are used, every
+    input gets its line, the corrupt row is reported once and the run ends with status 2."""
+    from PIL import Image
+
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    sql(db, CORRUPT_ROWS["not_json"][0])
+    image = tmp_path / "grey.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(image)
+    status, out, err = run_main(capsys, "check", str(image), "--vip", "Bob", "--db", str(db), "--json")
+    assert status == 2 and out == "" and "'Bob' is corrupt" in err and err.count("\n") == 1
+    status, out, err = run_main(capsys, "check", str(image), str(tmp_path / "missing.jpg"), "--db", str(db),
+                                "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert status == 2 and [r["verdict"] for r in lines] == ["no_face", "error"]
+    assert err.count("'Bob' is corrupt") == 1
+    status, out, _ = run_main(capsys, "check", str(image), "--vip", "Alice", "--db", str(db), "--json")
+    assert status == 0 and json.loads(out)["verdict"] == "no_face"  # another VIP's bad row does not fail the run

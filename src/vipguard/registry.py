@@ -325,6 +325,8 @@ class Registry:
         try:
             if not isinstance(text, str) or not isinstance(blob, bytes):
                 raise TypeError("the row's columns have the wrong types")
+            if not blob.startswith(b"PK"):  # numpy would try to unpickle it (refused: allow_pickle=False)
+                raise zipfile.BadZipFile("not a zip archive")
             profile = VipProfile.from_blobs(text, blob)
         except ROW_ERRORS as exc:
             raise CorruptProfile(self.path, str(name), _describe(exc)) from None
