@@ -341,24 +341,53 @@ def test_authors_stage3_json_parses_and_reports_missing_images(tmp_path):
     assert "6 skipped for missing images" in parsed.summary()
 
 
-def test_stage3_trains_on_the_authors_json(stages, tmp_path, lfw):
+def test_stage3_trains_on_the_authors_json(stages, tmp_path, lfw, capsys):
+    """`vipguard mllm train stage3` on their JSON as it is: --image-root for their relative paths, the records
+    without an image skipped and named, the others trained."""
+    from vipguard.cli import main
+
     src = AUTHORS / "stage3_example.json"
     if not src.is_file():
         pytest.skip(f"the authors' stage3_example.json is not at {src}")
     _, _, r2, _ = stages
     raw = json.loads(src.read_text())
+    root = tmp_path / "their-repo"
     for r, photo in zip(raw[-3:], photos(lfw, "Tony_Blair", 1, 3)):  # three of their records get an image
-        dest = tmp_path / "data" / r["images"][0]
+        dest = root / r["images"][0]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(photo.read_bytes())
-    js = tmp_path / "data" / "stage3_example.json"
-    js.write_text(src.read_text())
-    result = train(_cfg(3, str(js), tmp_path / "ck", pretrain_path=str(r2.out_dir), lr=0.1, epoch=1, batch_size=1))
-    assert result.steps == 3 and len(result.losses) == 3
-    assert sorted({m.index for m in result.missing}) == list(range(len(raw) - 3))
-    log = [json.loads(x) for x in (result.out_dir / "train_log.jsonl").read_text().splitlines()]
-    assert [x["skipped_record"] for x in log if "skipped_record" in x] == list(range(len(raw) - 3))
-    assert read_vip_tokens(result.out_dir / "vip_token.pt").shape == (TOKENS, 64)
+    capsys.readouterr()
+    code = main(["mllm", "train", "stage3", "--name", "Amair", "--train-json", str(src), "--image-root", str(root),
+                 "--pretrain-path", str(r2.out_dir), "--output-dir", str(tmp_path / "ck"), "--token-num", "4",
+                 "--gradient-accumulation-steps", "1", "--lr", "0.1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    skipped = list(range(len(raw) - 3))
+    assert all(f"skipped record {i}: image not found: {root / raw[i]['images'][0]}" in err for i in skipped)
+    out = tmp_path / "ck" / "Stage3" / "Amair"
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [x["skipped_record"] for x in log if "skipped_record" in x] == skipped
+    assert [x["step"] for x in log if "step" in x] == [1, 2, 3]  # batch 1, accumulation 1: one step per record
+    assert read_vip_tokens(out / "vip_token.pt").shape == (TOKENS, 64)
+
+
+def test_face_checker_masks_padding_and_stacks_blocks():
+    from vipguard.mllm.checker import FaceChecker
+
+    torch.manual_seed(0)
+    checker = FaceChecker(16, heads=8, depth=2, dropout=0.1).eval()
+    assert [k for k in checker.state_dict() if k.startswith("blocks.1.")] == [
+        "blocks.1.net.0.weight", "blocks.1.net.0.bias", "blocks.1.net.3.weight", "blocks.1.net.3.bias"]
+    queries, keys = torch.randn(3, 16), torch.randn(2, 5, 16)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    with torch.no_grad():
+        out = checker(queries, keys, mask)
+        alone = checker(queries, keys[1:, :3])
+    assert out.tokens.shape == (2, 3, 16) and len(out.attention) == 2
+    assert float(out.attention[0][1, :, :, 3:].abs().max()) == 0.0  # padded keys get no weight
+    torch.testing.assert_close(out.tokens[1], alone.tokens[0], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="keys must be"):
+        checker(queries, torch.randn(2, 5, 8))
 
 
 def test_old_checkpoint_format_is_a_clear_error(stages, tmp_path):
