@@ -288,34 +288,276 @@ def test_enrol_list_remove(client, lfw):
     assert client.delete("/v1/vips/bad*name", headers=AUTH).status_code == 422
 
 
-def test_event_loop_stays_responsive(config_kwargs, lfw):
-    """While a check runs in the worker pool, /healthz still answers (the loop is not blocked)."""
+def run_concurrently(app, posts: list[dict], probes: int = 1, delay: float = 0.05):
+    """Send the ``posts`` (``client.post`` keyword arguments for /v1/check) at once, then time ``probes`` GET /healthz
+    while they run; returns (the /healthz latencies in s, the check responses)."""
     import asyncio
     import time
 
     import httpx
 
-    from vipguard.service import ServiceConfig, create_app
-
-    app = create_app(ServiceConfig(**config_kwargs))
-    data = photos(lfw, VIP, 30, 40)[0].read_bytes()
-
     async def scenario():
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                checks = [asyncio.create_task(c.post("/v1/check", headers=AUTH, files={"file": ("a.jpg", data)}))
-                          for _ in range(4)]
-                await asyncio.sleep(0.05)
-                t0 = time.perf_counter()
-                health = await c.get("/healthz")
-                latency = time.perf_counter() - t0
-                results = await asyncio.gather(*checks)
-        return health.status_code, latency, [r.status_code for r in results]
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                         timeout=120) as c:
+                checks = [asyncio.create_task(c.post("/v1/check", headers=AUTH, **post)) for post in posts]
+                await asyncio.sleep(delay)
+                latencies = []
+                for _ in range(probes):
+                    t0 = time.perf_counter()
+                    assert (await c.get("/healthz")).status_code == 200
+                    latencies.append(time.perf_counter() - t0)
+                    await asyncio.sleep(0.02)
+                return latencies, await asyncio.gather(*checks)
 
-    status, latency, statuses = asyncio.run(scenario())
-    assert status == 200 and statuses == [200] * 4
-    assert latency < 0.3, f"/healthz took {latency:.2f} s while checks ran"
+    return asyncio.run(scenario())
+
+
+def test_event_loop_stays_responsive(config_kwargs, lfw):
+    """While checks run in the worker pool, /healthz still answers (the loop is not blocked)."""
+    from vipguard.service import ServiceConfig, create_app
+
+    data = photos(lfw, VIP, 30, 40)[0].read_bytes()
+    latencies, results = run_concurrently(create_app(ServiceConfig(**config_kwargs)),
+                                          [{"files": {"file": ("a.jpg", data)}}] * 4)
+    assert [r.status_code for r in results] == [200] * 4
+    assert latencies[0] < 0.3, f"/healthz took {latencies[0]:.2f} s while checks ran"
+
+
+def test_decoding_is_off_the_event_loop(config_kwargs):
+    """A 49 KB 5000x5000 16-bit PNG used to stall /healthz for seconds while it was decoded on the event loop; now
+    sniffing and decoding run in the worker pool."""
+    from vipguard.service import ServiceConfig, create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((5000, 5000), np.uint16)).save(buf, format="PNG")
+    app = create_app(ServiceConfig(**{**config_kwargs, "max_pixels": 25_000_000}))
+    latencies, results = run_concurrently(app, [{"files": {"file": ("big.png", buf.getvalue())}}] * 2, probes=10)
+    assert [r.json()["verdict"] for r in results] == ["no_face"] * 2
+    assert max(latencies) < 0.3, f"/healthz took up to {max(latencies):.2f} s while 16-bit PNGs were decoded"
+
+
+def test_full_queue_answers_503_with_retry_after(config_kwargs, lfw):
+    from vipguard.service import ServiceConfig, create_app
+
+    data = photos(lfw, VIP, 30, 40)[0].read_bytes()
+    app = create_app(ServiceConfig(**{**config_kwargs, "max_queue": 0}))
+    _, results = run_concurrently(app, [{"files": {"file": ("a.jpg", data)}}] * 4)
+    statuses = sorted(r.status_code for r in results)
+    assert statuses[0] == 200 and statuses[-1] == 503, statuses
+    for r in results:
+        if r.status_code == 503:
+            assert "busy" in r.json()["detail"] and int(r.headers["retry-after"]) >= 1
+
+
+def test_pool_admits_size_plus_queue_jobs(store):
+    """One analyzer, a queue of one: a third job is refused at once (PoolBusy), the two others run in turn."""
+    import asyncio
+    import threading
+
+    from vipguard.service.workers import AnalyzerPool, PoolBusy
+
+    pool = AnalyzerPool(store, 1, max_queue=1, warm=False)
+    release = threading.Event()
+    order = []
+
+    def job(analyzer):
+        order.append(analyzer)
+        release.wait(10)
+        return len(order)
+
+    async def scenario():
+        first, second = asyncio.create_task(pool.run(job)), asyncio.create_task(pool.run(job))
+        await asyncio.sleep(0.1)
+        assert pool.waiting == 1
+        with pytest.raises(PoolBusy, match="1 requests waiting") as info:
+            await pool.run(job)
+        release.set()
+        return info.value.retry_after, await first, await second
+
+    try:
+        retry_after, a, b = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert retry_after >= 1 and {a, b} == {1, 2} and order[0] is order[1] and pool.waiting == 0
+
+
+@pytest.fixture
+def own_service(config_kwargs, tmp_path):
+    """A service on its own copy of the enrolled registry (for tests that damage it); yields (client, db)."""
+    from vipguard.service import ServiceConfig, create_app
+
+    db = tmp_path / "registry.db"
+    shutil.copy(config_kwargs["db"], db)
+    with TestClient(create_app(ServiceConfig(**{**config_kwargs, "db": db})), raise_server_exceptions=False) as c:
+        yield c, db
+
+
+def _all_endpoints(client, photo: bytes) -> list:
+    return [client.get("/v1/vips", headers=AUTH),
+            client.post("/v1/check", headers=AUTH, files={"file": ("a.jpg", photo)}),
+            client.post("/v1/check", headers=AUTH, data={"vip": VIP}, files={"file": ("a.jpg", photo)}),
+            client.delete(f"/v1/vips/{VIP}", headers=AUTH),
+            client.post("/v1/vips/Someone", headers=AUTH, files=[("photos", ("a.jpg", photo))])]
+
+
+def test_registry_replaced_while_serving_is_503(own_service, lfw, caplog):
+    client, db = own_service
+    photo = photos(lfw, VIP, 30, 40)[0].read_bytes()
+    original = db.read_bytes()
+    db.write_bytes(b"not a database " * 512)
+    responses = _all_endpoints(client, photo)
+    assert [r.status_code for r in responses] == [503] * 5, [r.text for r in responses]
+    for r in responses:
+        assert r.json()["detail"] == f"{db}: not a vipguard registry (not an SQLite database file)"
+    assert client.get("/healthz").status_code == 200
+    assert "Traceback" not in caplog.text and "unhandled" not in caplog.text
+    db.write_bytes(original)  # repaired: served again
+    assert client.post("/v1/check", headers=AUTH, files={"file": ("a.jpg", photo)}).json()["verdict"] == "genuine"
+
+
+def test_read_only_registry_is_served_for_reading(config_kwargs, tmp_path, lfw):
+    """A read-only registry file: the service starts read-only; checks and listing work, enrolment and removal are
+    503 naming the file (enrolment before any photo is decoded); chmod while serving is found the same way."""
+    from vipguard.service import ServiceConfig, create_app
+
+    db = tmp_path / "registry.db"
+    shutil.copy(config_kwargs["db"], db)
+    photo = photos(lfw, VIP, 30, 40)[0].read_bytes()
+    db.chmod(0o444)
+    try:
+        with TestClient(create_app(ServiceConfig(**{**config_kwargs, "db": db})),
+                        raise_server_exceptions=False) as client:
+            assert client.get("/healthz").json()["writable"] is False
+            listed, checked, named, removed, enrolled = _all_endpoints(client, photo)
+    finally:
+        db.chmod(0o644)
+    assert listed.status_code == 200 and checked.json()["verdict"] == named.json()["verdict"] == "genuine"
+    for r in (removed, enrolled):
+        assert r.status_code == 503 and r.json()["detail"] == f"{db}: the registry was opened read-only"
+    with TestClient(create_app(ServiceConfig(**{**config_kwargs, "db": db})),
+                    raise_server_exceptions=False) as client:
+        db.chmod(0o444)
+        try:
+            r = client.delete(f"/v1/vips/{VIP}", headers=AUTH)
+        finally:
+            db.chmod(0o644)
+        assert r.status_code == 503 and "the registry file is read-only" in r.json()["detail"]
+        assert VIP in [v["name"] for v in client.get("/v1/vips", headers=AUTH).json()["vips"]]
+
+
+def test_corrupt_row_does_not_hide_the_other_vips(own_service, lfw):
+    import sqlite3
+
+    client, db = own_service
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO vips VALUES ('Broken', 0, '{oops', x'00')")
+    vips = client.get("/v1/vips", headers=AUTH).json()["vips"]
+    assert [v["name"] for v in vips] == ["Broken", VIP] or [v["name"] for v in vips] == [VIP, "Broken"]
+    broken = next(v for v in vips if v["name"] == "Broken")
+    assert "the profile of VIP 'Broken' is corrupt" in broken["error"] and "vipguard remove Broken" in broken["error"]
+    photo = photos(lfw, VIP, 30, 40)[0].read_bytes()
+    r = client.post("/v1/check", headers=AUTH, files={"file": ("a.jpg", photo)})
+    assert r.status_code == 200 and r.json()["verdict"] == "genuine" and r.json()["vip"] == VIP
+    assert r.json()["registry_problems"] == [broken["error"]]
+    r = client.post("/v1/check", headers=AUTH, data={"vip": "Broken"}, files={"file": ("a.jpg", photo)})
+    assert r.status_code == 503 and r.json()["detail"] == broken["error"]
+    assert client.delete("/v1/vips/Broken", headers=AUTH).json() == {"removed": "Broken"}
+    assert "registry_problems" not in client.post("/v1/check", headers=AUTH, files={"file": ("a.jpg", photo)}).json()
+
+
+def test_second_enrolment_of_the_same_name_is_409(own_service, lfw):
+    """While an enrolment of a name runs (here: its lock is held, as another process or request would), a second
+    one is refused at once with 409, before any work; the stored profile is untouched."""
+    from vipguard.registry import Registry
+
+    client, db = own_service
+    before = Registry(db).get(VIP).centre
+    pics = [("photos", (p.name, p.read_bytes(), "image/jpeg")) for p in photos(lfw, VIP, 1, 3)]
+    with Registry(db).enrolling(VIP):
+        r = client.post(f"/v1/vips/{VIP}", headers=AUTH, files=pics)
+    assert r.status_code == 409 and f"an enrolment of {VIP!r} is already running" in r.json()["detail"]
+    assert np.array_equal(Registry(db).get(VIP).centre, before)
+
+
+def _garbage(p: Path) -> None:
+    p.write_bytes(b"\x00garbage" * 100)
+
+
+def _newer(p: Path) -> None:
+    import sqlite3
+
+    from vipguard.registry import Registry
+
+    Registry(p)
+    with sqlite3.connect(p) as conn:
+        conn.execute("UPDATE meta SET value = '9'")
+
+
+def _foreign(p: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(p) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER)")
+
+
+@pytest.mark.parametrize("make, message", [(_garbage, "not an SQLite database file"), (_newer, "upgrade vipguard"),
+                                           (_foreign, "tables orders")], ids=["garbage", "newer", "foreign"])
+def test_unusable_registry_at_start_up_is_one_line(store, tmp_path, capsys, monkeypatch, make, message):
+    from vipguard.cli import main
+    from vipguard.service import ServiceConfig, StartupError, create_app
+
+    db = tmp_path / "registry.db"
+    make(db)
+    before = db.read_bytes()
+    with pytest.raises(StartupError, match=message):
+        create_app(ServiceConfig(db=db, api_key=KEY))
+    monkeypatch.setenv("VIPGUARD_API_KEY", KEY)
+    assert main(["serve", "--db", str(db), "--port", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith(f"error: {db}: ") and message in err and "Traceback" not in out
+    assert db.read_bytes() == before
+
+
+def test_401_arrives_before_a_large_body_is_sent(config_kwargs):
+    """The key is checked from the headers: a client announcing 100 MiB gets its 401 after sending 256 KiB, while it
+    is still uploading (the server does not wait for, or read, the rest)."""
+    import socket
+    import time
+
+    with live_server(config_kwargs) as url:
+        host, port = url.removeprefix("http://").split(":")
+        for auth in ("", "Authorization: Bearer wrong\r\n"):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(f"POST /v1/check HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {100 * 1024 * 1024}\r\n"
+                             "Content-Type: multipart/form-data; boundary=zz\r\n\r\n".encode())
+                sock.sendall(b"--zz\r\n" + b"x" * 256 * 1024)
+                start = time.monotonic()
+                reply = b""
+                while b"}" not in reply and (part := sock.recv(4096)):  # headers, then the JSON body
+                    reply += part
+                reply = reply.decode("latin-1")
+                assert time.monotonic() - start < 5
+            assert reply.startswith("HTTP/1.1 401"), reply
+            assert "missing or wrong API key" in reply and "www-authenticate: bearer" in reply.lower()
+
+
+def test_pixel_cap_applies_before_decoding(client):
+    """A 150-byte PNG that declares 100000 x 100000 pixels: 413 naming the limit, from the header alone."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    small = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 3000, 2000, 8, 0, 0, 0, 0))
+             + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    r = client.post("/v1/check", headers=AUTH, files={"file": ("bomb.png", bomb)})
+    assert r.status_code == 413 and "limit 4000000" in r.json()["detail"], r.text
+    r = client.post("/v1/check", headers=AUTH, files={"file": ("big.png", small)})
+    assert r.status_code == 413 and r.json()["detail"] == "big.png: image is 3000x2000, over the limit of 4000000 pixels"
 
 
 def test_random_requests_never_5xx(client):
