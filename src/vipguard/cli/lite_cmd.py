@@ -249,7 +249,7 @@ def register(app: typer.Typer) -> None:
                     return 2
                 failed += verdict.verdict == "error"
                 if verdict.verdict == "error":
-                    stderr().print(f"[red]error:[/] {verdict.path}: {verdict.error}")
+                    error(f"{verdict.path}: {verdict.error}")  # literally: a file name may look like markup
                 if json_out:
                     emit_json(verdict.to_json())
                 style = VERDICT_STYLE.get(verdict.verdict, "")
