@@ -1,21 +1,24 @@
-"""HTML report of checks: the input with the face box, per-region evidence bars and the explanation."""
+"""HTML report of checks: the input with the face box, the verdict and its operating point, the explanation, and a
+table of every measured piece of evidence (the numbers the explanation cites); for a video, its score timeline, frame
+table and lowest-scoring frames."""
 
 from __future__ import annotations
 
 import base64
 import html
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .decision import FEATURE_TABLE
+from .decision import BY_NAME, FEATURE_TABLE
 from .guard import Verdict
+from .video import ClipVerdict, clip_html, frame_image, typical_frame
 
 COLOURS = {"genuine": "#1b873f", "fake": "#c62828", "different_person": "#ef6c00", "no_face": "#616161",
            "error": "#616161"}
-BARS = tuple((f.name, f.label) for f in FEATURE_TABLE if f.bar)  # every similarity an explanation may cite
 
 
 def boxed(image: np.ndarray, box: Sequence[float] | None, colour: str, side: int = 320) -> np.ndarray:
@@ -59,19 +62,45 @@ def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str
     return data_uri(encoded(mixed))
 
 
-def _bars(verdict: Verdict) -> str:
+def cited(feature: str, value: float) -> str:
+    """``value`` of ``feature`` written as explanations write it (:mod:`vipguard.explain`): similarities in
+    /100, shape deviations to one decimal, the sharpness step signed, everything else to two decimals."""
+    kind = BY_NAME[feature].kind
+    if kind == "similarity":
+        return str(round(100 * max(value, 0)))
+    if kind == "geometry":
+        return f"{value:.1f}"
+    if kind == "boundary_sharpness":
+        return f"{value:+.2f}"
+    return f"{value:.2f}"
+
+
+def _bar(value: float, typical: float) -> str:
+    pct, tpct = (max(0.0, min(1.0, v)) * 100 for v in (value, typical))
+    return (f'<span class="track"><span class="fill" style="width:{pct:.0f}%"></span>'
+            f'<span class="typ" style="left:{tpct:.0f}%"></span></span>')
+
+
+def evidence_table(verdict: Verdict) -> str:
+    """Every measured piece of evidence: this face's value and the VIP's typical genuine photo's, as the
+    explanation cites them, with a bar for the similarities (the tick marks the typical photo)."""
     rows = []
-    for key, label in BARS:
-        if key not in verdict.evidence:
+    for f in FEATURE_TABLE:
+        if f.name not in verdict.evidence:
             continue
-        value, typical = verdict.evidence[key], verdict.typical.get(key, 0.0)
-        pct, tpct = max(0.0, min(1.0, value)) * 100, max(0.0, min(1.0, typical)) * 100
-        rows.append(
-            f'<div class="bar"><span class="lbl">{label}</span><span class="track">'
-            f'<span class="fill" style="width:{pct:.0f}%"></span><span class="typ" style="left:{tpct:.0f}%"></span>'
-            f'</span><span class="val">{value:.2f}</span></div>'
-        )
-    return "".join(rows)
+        value, typical = verdict.evidence[f.name], verdict.typical.get(f.name)
+        unit = " /100" if f.kind == "similarity" else ""
+        rows.append(f'<tr><td>{html.escape(f.label)}{unit}</td><td class="num">{cited(f.name, value)}</td>'
+                    f'<td class="num">{"–" if typical is None else cited(f.name, typical)}</td>'
+                    f'<td class="barcell">{_bar(value, typical or 0.0) if f.bar else ""}</td></tr>')
+    if not rows:
+        return ""
+    return ('<table class="evidence"><tr><th>evidence</th><th>this face</th><th>typical genuine photo</th>'
+            f'<th></th></tr>{"".join(rows)}</table>')
+
+
+# kept for callers that list the similarities a report draws as bars
+BARS = tuple((f.name, f.label) for f in FEATURE_TABLE if f.bar)
 
 
 def _genuine_range(verdict: Verdict) -> str:
@@ -85,39 +114,90 @@ def _genuine_range(verdict: Verdict) -> str:
             f'{d.anchor:.2f})</p>')
 
 
+def _other_faces(verdict: Verdict) -> str:
+    if not verdict.other_faces and not verdict.faces_not_judged:
+        return ""
+    items = "".join(f"<li>face similarity {f['face_similarity']}/100</li>" for f in verdict.other_faces)
+    more = (f"<li>{verdict.faces_not_judged} more face(s) not judged</li>" if verdict.faces_not_judged else "")
+    return f'<div class="others">Other faces in the image:<ol start="2">{items}{more}</ol></div>'
+
+
+def _pictures(verdict: Verdict, image: np.ndarray | None, colour: str) -> str:
+    img = f'<img src="{thumbnail(image, verdict.box, colour)}" alt="input">' if image is not None else ""
+    if verdict.boundary is not None and verdict.face_crop is not None:
+        where = html.escape(verdict.artifact_where or "")
+        img += (f'<figure><img class="heat" src="{heat_overlay(verdict.face_crop, verdict.boundary)}" '
+                f'alt="blending boundary"><figcaption>blending boundary: {where} '
+                f'(artefact score {verdict.evidence.get("artifact", 0.0):.2f})</figcaption></figure>')
+    return img
+
+
+def _clip_section(clip: ClipVerdict) -> str:
+    """The clip's sampling summary, the score timeline with the frame table (:func:`vipguard.video.clip_html`)
+    and the lowest-scoring frames, each with its time, verdict and score as the explanation cites them."""
+    counts = Counter(f.verdict.verdict for f in clip.frames)
+    typical = typical_frame(clip)
+    summary = (f'<p class="clipsum">{len(clip.frames)} frames sampled at {clip.fps:g}/s: '
+               + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.most_common())
+               + (f"; median score {clip.score:.2f}" if clip.score is not None else "")
+               + (f"; typical frame t={typical.time:.1f} s" if typical is not None else "") + "</p>")
+    worst = []
+    for i in clip.worst:
+        frame = clip.frames[i]
+        image = frame_image(clip.path, frame.index)
+        if image is None:
+            continue
+        v = frame.verdict
+        worst.append(f'<figure><img src="{thumbnail(image, v.box, COLOURS.get(v.verdict, "#616161"), 200)}" '
+                     f'alt="frame at {frame.time:.1f} s"><figcaption>t={frame.time:.1f} s · '
+                     f'{v.verdict.replace("_", " ")} · score {"–" if v.score is None else f"{v.score:.2f}"}'
+                     f"</figcaption></figure>")
+    frames = f'<h3>Lowest-scoring frames</h3><div class="frames">{"".join(worst)}</div>' if worst else ""
+    return summary + clip_html(clip) + frames
+
+
+def card(verdict: Verdict, image: np.ndarray | None) -> str:
+    """One input's section: picture(s), verdict, operating point, explanation, other faces, evidence table and,
+    for a clip, its timeline and worst frames (the evidence then is the typical frame's, which it cites)."""
+    colour = COLOURS.get(verdict.verdict, "#616161")
+    clip = verdict if isinstance(verdict, ClipVerdict) else None
+    typical = typical_frame(clip) if clip is not None else None
+    detail = typical.verdict if typical is not None else verdict
+    score = "–" if verdict.score is None else f"{verdict.score:.2f}"
+    return (
+        f'<section class="card"><div class="pic">{_pictures(detail, image, colour)}</div><div class="info">'
+        f'<h2>{html.escape(Path(verdict.path).name)}</h2>'
+        f'<p class="verdict" style="background:{colour}">{verdict.verdict.replace("_", " ")}</p>'
+        f'<p>VIP: <b>{html.escape(verdict.vip or "none")}</b> · score {score} · '
+        f'face similarity {verdict.face_similarity}/100</p>{_genuine_range(detail)}'
+        f'<p class="why">{html.escape(verdict.explanation)}</p>{_other_faces(detail)}{evidence_table(detail)}'
+        f'{_clip_section(clip) if clip is not None else ""}</div></section>'
+    )
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;background:#fafafa;color:#222;max-width:1200px}
+.card{display:flex;flex-wrap:wrap;gap:1.5em;background:#fff;border-radius:8px;padding:1em;margin:1em 0;
+box-shadow:0 1px 3px #0002}
+.pic img{max-width:320px;border-radius:4px;display:block} figure{margin:.5em 0}
+figcaption{font-size:.8em;color:#555;max-width:320px} .info{flex:1;min-width:300px}
+h2{margin:.2em 0;font-size:1.1em;overflow-wrap:anywhere} h3{font-size:1em;margin:1em 0 .3em}
+.verdict{display:inline-block;color:#fff;padding:.2em .8em;border-radius:1em;font-weight:600;margin:.2em 0}
+.why{font-style:italic} table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+td,th{padding:.15em .6em;text-align:left;border-bottom:1px solid #eee} .num{text-align:right;white-space:nowrap}
+.evidence{width:100%} .barcell{width:35%}
+.track{position:relative;display:block;height:.8em;background:#eee;border-radius:.4em;min-width:6em}
+.fill{position:absolute;left:0;top:0;bottom:0;background:#5c6bc0;border-radius:.4em}
+.typ{position:absolute;top:-.2em;bottom:-.2em;width:2px;background:#222}
+.clip img{max-width:100%} .frames{display:flex;flex-wrap:wrap;gap:.8em} .frames img{max-width:200px}"""
+
+
 def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vipguard report") -> str:
-    cards = []
-    for verdict, image in items:
-        colour = COLOURS.get(verdict.verdict, "#616161")
-        img = f'<img src="{thumbnail(image, verdict.box, colour)}" alt="input">' if image is not None else ""
-        if verdict.boundary is not None and verdict.face_crop is not None:
-            where = html.escape(verdict.artifact_where or "")
-            img += (f'<figure><img class="heat" src="{heat_overlay(verdict.face_crop, verdict.boundary)}" '
-                    f'alt="blending boundary"><figcaption>blending boundary: {where} '
-                    f'(artefact score {verdict.evidence.get("artifact", 0.0):.2f})</figcaption></figure>')
-        score = "–" if verdict.score is None else f"{verdict.score:.3f}"
-        anchor = _genuine_range(verdict)
-        cards.append(
-            f'<section class="card"><div class="pic">{img}</div><div class="info">'
-            f'<h2>{html.escape(Path(verdict.path).name)}</h2>'
-            f'<p class="verdict" style="background:{colour}">{verdict.verdict.replace("_", " ")}</p>'
-            f'<p>VIP: <b>{html.escape(verdict.vip or "none")}</b> · score {score} · '
-            f'face similarity {verdict.face_similarity}/100</p>{anchor}'
-            f'<p class="why">{html.escape(verdict.explanation)}</p>{_bars(verdict)}</div></section>'
-        )
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>
-body{{font-family:system-ui,sans-serif;margin:2em;background:#fafafa;color:#222}}
-.card{{display:flex;gap:1.5em;background:#fff;border-radius:8px;padding:1em;margin:1em 0;box-shadow:0 1px 3px #0002}}
-.pic img{{max-width:320px;border-radius:4px;display:block}} figure{{margin:.5em 0}}
-figcaption{{font-size:.8em;color:#555;max-width:320px}} .info{{flex:1}} h2{{margin:.2em 0;font-size:1.1em}}
-.verdict{{display:inline-block;color:#fff;padding:.2em .8em;border-radius:1em;font-weight:600;margin:.2em 0}}
-.why{{font-style:italic}} .bar{{display:flex;align-items:center;gap:.5em;margin:.25em 0;font-size:.9em}}
-.lbl{{width:9em}} .track{{position:relative;flex:1;height:.8em;background:#eee;border-radius:.4em}}
-.fill{{position:absolute;left:0;top:0;bottom:0;background:#5c6bc0;border-radius:.4em}}
-.typ{{position:absolute;top:-.2em;bottom:-.2em;width:2px;background:#222}} .val{{width:3em;text-align:right}}
-</style></head><body><h1>{html.escape(title)}</h1>
-<p>Bars: similarity of each facial part to the VIP's enrolment templates; the black tick marks the VIP's typical
-genuine photo.</p>{''.join(cards)}</body></html>"""
+    cards = "".join(card(verdict, image) for verdict, image in items)
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            "<p>Each card: the verdict, the operating point it used, the explanation, and every piece of evidence "
+            "measured on the face next to the VIP's typical genuine photo (the numbers the explanation cites; bars "
+            f"for similarities, the black tick at the typical photo).</p>{cards}</body></html>")
 
 
 def write_report(path: Path, items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vipguard report") -> None:
