@@ -333,3 +333,14 @@ def test_cli_check_with_a_corrupt_row(tmp_path, capsys, store):
     assert err.count("'Bob' is corrupt") == 1
     status, out, _ = run_main(capsys, "check", str(image), "--vip", "Alice", "--db", str(db), "--json")
     assert status == 0 and json.loads(out)["verdict"] == "no_face"  # another VIP's bad row does not fail the run
+
+
+@pytest.mark.parametrize("fault", ["not_sqlite", "foreign_sqlite", "schema_text"])
+def test_cli_check_on_an_unusable_registry(tmp_path, capsys, store, fault):
+    make, message = FAULTS[fault]
+    db = tmp_path / "registry.db"
+    make(db)
+    before = db.read_bytes()
+    status, out, err = run_main(capsys, "check", str(db), "--db", str(db), "--json")
+    assert status == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"error: {db}: ") and message in err
+    assert db.read_bytes() == before
