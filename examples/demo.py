@@ -1,65 +1,178 @@
-"""The main job on bundled sample photos: enrol a VIP, forge images of the VIP, check genuine / forged / others.
+"""The main job on bundled sample photos, told as a story: enrol a VIP, forge images of the VIP, check genuine
+photos, forgeries and other people, and say what each row shows.
 
     python examples/demo.py --out out/demo     (what `make demo` runs)
+
+It reads well in any terminal width (``COLUMNS=80`` included): each row is one short line, its explanation wrapped
+beneath it.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from vipguard.cli import main as cli
-
 HERE = Path(__file__).resolve().parent / "data"
+VIP = "Tony_Blair"
+# kind of input -> (its group's title, the verdicts that are right for it, what the reader should expect)
+EXPECTED = {
+    "genuine photo": ("genuine photos", {"genuine"}, "expected: genuine"),
+    "forgery": ("forgeries", {"fake", "different_person"},
+                "expected: not genuine — 'fake' when his identity is still partly there, 'different person' "
+                "when the forgery changed his face that much"),
+    "other person": ("other people", {"different_person"}, "expected: different person"),
+}
 
 
-def forge_examples(out: Path, seed: int = 7) -> list[Path]:
-    """A swap, a partial swap (eyes), a morph and a self-swap of the VIP, from photos not used at enrolment."""
+@dataclass(frozen=True)
+class Case:
+    """One input of the demo: what it is (``kind``, a key of EXPECTED), a short label and the image."""
+
+    kind: str
+    label: str
+    name: str
+    image: np.ndarray
+
+
+FORGERIES = (  # method, which photo of the VIP, onto whom, and what it is in words
+    ("swap", 0, "other", "face swap: his face pasted onto another man's head"),
+    ("eyes", 1, "other", "partial swap: only his eyes and brows, on someone else"),
+    ("morph", 2, "other", "morph: his face blended half-way with another person's"),
+    ("selfswap", 3, "self", "self-swap: his face from one photo pasted onto another photo of him"),
+)
+
+
+def width() -> int:
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+
+
+def say(text: str = "", indent: int = 0, hang: int = 0) -> None:
+    """A paragraph wrapped to the terminal (later lines indented ``hang`` more)."""
+    print(textwrap.fill(" ".join(text.split()), width() - 1, initial_indent=" " * indent,
+                        subsequent_indent=" " * (indent + hang)) if text else "")
+
+
+def heading(text: str) -> None:
+    print()
+    print(text)
+    print("─" * min(len(text), width() - 1))
+
+
+def forge_cases(vg, rng: np.random.Generator) -> list[Case]:
+    """The four forgeries of the VIP, made from photos not used at enrolment."""
     from vipguard import forge
-    from vipguard.faces import FaceAnalyzer
     from vipguard.io import load_image
 
-    rng = np.random.default_rng(seed)
-    vip = sorted((HERE / "check").glob("Tony_Blair_*.jpg"))
-    others = sorted(p for p in (HERE / "check").glob("*.jpg") if not p.name.startswith("Tony_Blair"))
-    plan = [("swap", vip[0], others[0]), ("eyes", vip[1], others[1]), ("morph", vip[2], others[2]),
-            ("selfswap", vip[3], vip[0])]
-    written = []
-    with FaceAnalyzer() as analyzer:
-        for method, src, dst in plan:
-            inputs = []
-            for path in (src, dst):
-                image = load_image(path)
-                inputs.append(forge.ForgeInput(image, analyzer.analyze(image, primary_only=True)[0], str(path)))
-            result = forge.FORGERS.create(method).forge(inputs[0], inputs[1], rng)
-            target = out / f"fake_{method}_{src.stem}_on_{dst.stem}.png"
-            cv2.imwrite(str(target), cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR))
-            written.append(target)
-    return written
+    vip = sorted((HERE / "check").glob(f"{VIP}_*.jpg"))
+    others = sorted(p for p in (HERE / "check").glob("*.jpg") if not p.name.startswith(VIP))
+    cases = []
+    for k, (method, src, onto, words) in enumerate(FORGERIES):
+        dst = vip[0] if onto == "self" else others[k]
+        inputs = []
+        for path in (vip[src], dst):
+            image = load_image(path)
+            inputs.append(forge.ForgeInput(image, vg.analyzer.analyze(image, primary_only=True)[0], str(path)))
+        result = forge.FORGERS.create(method).forge(inputs[0], inputs[1], rng)
+        cases.append(Case("forgery", words, f"fake_{method}_{vip[src].stem}_on_{dst.stem}.png", result.image))
+    return cases
+
+
+def photo_cases() -> list[Case]:
+    from vipguard.io import load_image
+
+    cases = []
+    for path in sorted((HERE / "check").glob("*.jpg")):
+        mine = path.name.startswith(VIP)
+        who = "a later photo of him, not enrolled" if mine else f"{path.stem.rsplit('_', 1)[0].replace('_', ' ')}"
+        cases.append(Case("genuine photo" if mine else "other person", who, path.name, load_image(path)))
+    return cases
+
+
+def row(case: Case, verdict) -> bool:
+    """One line (expected or not, verdict, score, similarity, what it is) and the explanation beneath."""
+    ok = verdict.verdict in EXPECTED[case.kind][1]
+    score = "  –  " if verdict.score is None else f"{verdict.score:.3f}"
+    head = f"{'✓' if ok else '✗'} {verdict.verdict.replace('_', ' '):<16} {score} {verdict.face_similarity:>3}  "
+    label = textwrap.shorten(case.label, max(20, width() - 1 - len(head)), placeholder="…")
+    print(head + label)
+    say(verdict.explanation, indent=4)
+    return ok
 
 
 def run(out: Path) -> int:
+    import cv2
+
+    import vipguard
+    from vipguard.report import write_report
+
     if out.exists():
         shutil.rmtree(out)
     (out / "inputs").mkdir(parents=True)
-    db = out / "registry.db"
-    print("== 1. enrol Tony_Blair from 20 bundled photos")
-    code = cli(["enroll", "Tony_Blair", str(HERE / "Tony_Blair" / "enrol"), "--db", str(db)])
-    if code:
-        return code
-    print("== 2. forge images of the VIP (swap, eyes swap, morph, self-swap)")
-    for path in sorted((HERE / "check").glob("*.jpg")):
-        shutil.copy(path, out / "inputs" / path.name)
-    for path in forge_examples(out / "inputs"):
-        print(f"   {path.name}")
-    print("== 3. check genuine photos, forgeries and other people (adaptive VIP selection)")
-    code = cli(["check", str(out / "inputs"), "--db", str(db), "--report", str(out / "report.html")])
-    print(f"report: {out / 'report.html'}")
-    return code
+    heading(f"1. Enrol the VIP, {VIP.replace('_', ' ')}")
+    say(f"vipguard learns one person from their authentic photos: here {VIP.replace('_', ' ')}'s first 20 LFW "
+        "photos. It keeps the usable ones (one clear, frontal, sharp face; no near-duplicates; no photo of "
+        "someone else), measures how similar his genuine photos are to each other, and trains a small head "
+        "against forgeries of him and photos of other people. This takes about a minute.")
+    with vipguard.VIPGuard(db=out / "registry.db") as vg:
+        result = vg.enroll(VIP, HERE / VIP / "enrol")
+        print()
+        for photo in result.photos:
+            if not photo.used:
+                say(f"left out {Path(photo.path).name}: {'; '.join(photo.reasons)}", indent=2, hang=4)
+        say(f"Enrolled from {result.used} of {len(result.photos)} photos. His genuine range: face similarity "
+            f"≥ {round(100 * result.similarity_floor)}/100 is expected for "
+            f"{round(100 * result.expected_genuine_accept)} % of his genuine photos; a face below it cannot be "
+            "judged genuine, whatever else it shows.", indent=2)
+
+        heading("2. Forge images of him")
+        say("Four forgeries, made with the project's own generators from photos that were not enrolled:")
+        cases = forge_cases(vg, np.random.default_rng(7))
+        for case in cases:
+            say(f"· {case.label}", indent=2)
+        cases = [c for c in photo_cases() if c.kind == "genuine photo"] + cases + \
+                [c for c in photo_cases() if c.kind == "other person"]
+        for case in cases:
+            cv2.imwrite(str(out / "inputs" / case.name), cv2.cvtColor(case.image, cv2.COLOR_RGB2BGR))
+
+        heading("3. Check every image (the nearest enrolled VIP is chosen for each)")
+        say("Each row: ✓ when the verdict is the one the image deserves, the verdict, the score (the "
+            "probability that this is genuinely the VIP: ≥ 0.5 is 'genuine'), the face similarity to the VIP "
+            "(0-100) and what the image is; beneath it, the explanation vipguard gives.")
+        items, right = [], {}
+        for kind, (group, _, expected) in EXPECTED.items():
+            print()
+            say(f"{group} — {expected}")
+            for case in (c for c in cases if c.kind == kind):
+                verdict = vg.guard.check(case.image, source=case.name)
+                right.setdefault(kind, []).append(row(case, verdict))
+                items.append((verdict, case.image))
+        write_report(out / "report.html", items, title="vipguard demo")
+
+    heading("4. What this shows")
+    tally = "; ".join(f"{sum(v)} of {len(v)} {EXPECTED[k][0]}" for k, v in right.items())
+    say(f"Right verdicts: {tally}.")
+    print()
+    say("Genuine photos from other days pass, because they sit inside his genuine range. Other people are "
+        "rejected, because they do not carry his identity at all. Swaps, partial swaps and morphs are caught "
+        "because they change his face: it falls below his genuine range while still resembling him, which is "
+        "what 'fake' means here; a forgery that moved his face further still reads as a different person, which is just as "
+        "much a rejection.")
+    print()
+    say("The self-swap is the hard case, and the reason is in its construction: it pastes his own face from "
+        "one photo onto another photo of him, so the identity in the image is genuinely his. An "
+        "identity-centred detector asks 'is this the VIP's face?', and here the answer is yes. Only "
+        "manipulation traces (a blending seam, a resolution step at the face boundary) give it away; the lite "
+        "tier measures them and shows them in the explanation and the report, but lets them change the score "
+        "only where that never hurts on forgery methods it was not trained on (README: 'Known limits'). So it passes as genuine here, as most self-swaps do in the "
+        "benchmark (README, Evaluate).")
+    print()
+    say(f"Report with every face, its evidence and the numbers each explanation cites: {out / 'report.html'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def _phrase(feature: str, value: float, typical: float, vip: str, where: str | N
         return f"inner and outer face {verb} on identity ({value:.2f} vs {typical:.2f} typical)"
     if f.kind == "template":
         ok = value >= typical - 0.1
-        verb = ("resemble" if ok else "differ from") if _plural(part) else ("resembles" if ok else "differs from")
+        verb = "resembles" if ok else "differs from"  # the subject is "the appearance", whatever the part
         return f"the appearance of the {part} {verb} {vip}'s template ({value:.2f} vs {typical:.2f} typical)"
     if f.kind == "geometry":
         inside = "within" if value <= typical + 0.5 else "outside"
