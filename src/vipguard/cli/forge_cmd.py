@@ -12,20 +12,27 @@ from ..faces import AnalyzerConfig, FaceAnalyzer
 from ..forge import FORGERS, ForgeError, ForgeInput, forge_batch, identity_centre, prepare_input
 from ..forge.output import contact_sheet, sheet_rows, write_item, write_sheet
 from ..io import InputError, expand_inputs
+from .bench_cmd import progress_bars
 from .common import error, open_store, stderr, stdout
 
 METHOD_OPTIONS = {"ratio": ("morph",), "blend": ("swap", "selfswap")}
 
 
-def load_inputs(paths: list[Path], analyzer: FaceAnalyzer, role: str) -> tuple[list[ForgeInput], int]:
-    """Analysed inputs from image files/folders; prints one error line per unusable file and counts them."""
+def load_inputs(paths: list[Path], analyzer: FaceAnalyzer, role: str, progress=None) -> tuple[list[ForgeInput], int]:
+    """Analysed inputs from image files/folders; prints one error line per unusable file and counts them.
+    ``progress(stage, done, total)`` is called after each file."""
     items, failed = [], 0
-    for path in expand_inputs(paths):
+    files = list(expand_inputs(paths))
+    for k, path in enumerate(files):
+        if progress is not None:
+            progress(f"analysing {role} photos", k, len(files))
         try:
             items.append(prepare_input(str(path), analyzer))
         except (InputError, ForgeError) as exc:
             failed += 1
             error(f"{role} {exc}")
+    if progress is not None and files:
+        progress(f"analysing {role} photos", len(files), len(files))
     return items, failed
 
 
@@ -71,16 +78,17 @@ def register(app: typer.Typer) -> None:
         store = open_store(models)
         if store is None:
             return 2
-        with FaceAnalyzer(AnalyzerConfig(), store) as analyzer:
-            sources, bad_sources = load_inputs(source, analyzer, "source")
-            target_items, bad_targets = load_inputs(target, analyzer, "target")
+        with FaceAnalyzer(AnalyzerConfig(), store) as analyzer, progress_bars() as update:
+            sources, bad_sources = load_inputs(source, analyzer, "source", update)
+            target_items, bad_targets = load_inputs(target, analyzer, "target", update)
             failed = bad_sources + bad_targets
             if not sources or not target_items:
                 error("no usable " + ("source" if not sources else "target") + " photo")
                 return 1
             centre = identity_centre(sources)
             report = forge_batch(forger, sources, target_items, n, seed, analyzer, targets_policy=targets,
-                                 centre=centre, max_pose_gap=max_pose_gap)
+                                 centre=centre, max_pose_gap=max_pose_gap,
+                                 progress=lambda made, total: update(f"forging ({method})", made, total))
         table = Table("#", "source", "target", "sim. to source", "sim. to target", "FACE_SCORE", "output")
         for k, item in enumerate(report.items):
             path = write_item(item, out, k)

@@ -221,7 +221,8 @@ def register(app: typer.Typer) -> None:
         items = []
         table = Table("input", "verdict", "VIP", "score", "sim.", "explanation")
         table.columns[5].ratio = 1  # the explanation takes the width that is left
-        with FaceAnalyzer(store=store) as analyzer:
+        with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
+            checking = bar.add_task("checking", total=len(paths), visible=len(paths) > 1)
             guard = Guard(registry, analyzer, config)
             judge = guard.check
             if tier == "mllm":
@@ -260,6 +261,7 @@ def register(app: typer.Typer) -> None:
                 )
                 if report:
                     items.append((verdict, image))
+                bar.advance(checking)
         if not json_out:
             stdout().print(table)
         if report:

@@ -8,7 +8,7 @@ of each output to the source identity.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,12 +117,13 @@ def choose_pairs(sources: Sequence[ForgeInput], targets: Sequence[ForgeInput], r
 def forge_batch(method: str | ForgeryMethod, sources: Sequence[ForgeInput], targets: Sequence[ForgeInput],
                 n: int, seed: int, analyzer: FaceAnalyzer, targets_policy: str = "random",
                 centre: np.ndarray | None = None, max_pose_gap: float = MAX_POSE_GAP, lookalike_k: int = 5,
-                max_attempts: int | None = None, **params: Any) -> BatchReport:
+                max_attempts: int | None = None, progress: Callable[[int, int], None] | None = None,
+                **params: Any) -> BatchReport:
     """Make up to ``n`` forgeries with ``method`` (a name in ``FORGERS``, built with ``params``, or a method).
 
     Pairs are drawn with ``seed``; each forgery gets its own generator seeded ``(seed, i, j)``, so an output
     depends only on the seed and its pair. At most ``max_attempts`` (default ``4·n``) pairs are tried.
-    ``centre``: the VIP's identity centre, for FACE_SCORE.
+    ``centre``: the VIP's identity centre, for FACE_SCORE. ``progress(made, n)`` is called after each attempt.
     """
     forger = FORGERS.create(method, **params) if isinstance(method, str) else method
     pairs = choose_pairs(sources, targets, np.random.default_rng(seed), targets_policy, centre, lookalike_k)
@@ -137,6 +138,8 @@ def forge_batch(method: str | ForgeryMethod, sources: Sequence[ForgeInput], targ
             items.append(outcome)
         else:
             rejections.append(Rejection(sources[i].path, targets[j].path, outcome))
+        if progress is not None:
+            progress(len(items), n)
     return BatchReport(method=forger.name, items=tuple(items), rejections=tuple(rejections), requested=n)
 
 
