@@ -6,11 +6,7 @@ with every request off this machine blocked; and, once ``create_app`` includes t
 from __future__ import annotations
 
 import base64
-import contextlib
 import re
-import socket
-import threading
-import time
 
 import cv2
 import numpy as np
@@ -20,7 +16,7 @@ fastapi = pytest.importorskip("fastapi")
 pytest.importorskip("fastapi_offline", reason="the service extra (fastapi-offline) is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from .test_service import CHROMIUM, KEY, live_server  # noqa: E402
+from .test_service import CHROMIUM, KEY  # noqa: E402
 
 TITLE = "docs-demo"
 
@@ -85,39 +81,23 @@ def test_service_serves_offline_docs_once_wired(tmp_path):
     assert_offline_pages(TestClient(wired_app(tmp_path)), "vipguard")
 
 
-@contextlib.contextmanager
-def serving(app):
-    """``app`` under uvicorn on a free loopback port, in a thread; yields its base URL."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+ORIGIN = "http://vipguard.test"  # the only origin the browser may reach; answered by the app in-process
 
 
-def load_docs_offline(url: str, title: str) -> None:
-    """Both docs pages render in Chromium while every request that leaves 127.0.0.1 is blocked (and recorded)."""
+def load_docs_offline(client: TestClient, title: str) -> None:
+    """Both docs pages render in Chromium while every request goes through an interceptor: requests to ORIGIN are
+    answered by ``client`` (the app, in-process), any other is blocked and recorded."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     blocked: list[str] = []
     errors: list[str] = []
 
-    def only_local(route) -> None:
-        if route.request.url.startswith(url):
-            route.continue_()
+    def only_the_app(route) -> None:
+        url = route.request.url
+        if url.startswith(ORIGIN + "/"):
+            r = client.get(url[len(ORIGIN):])
+            route.fulfill(status=r.status_code, headers=dict(r.headers), body=r.content)
         else:
-            blocked.append(route.request.url)
+            blocked.append(url)
             route.abort()
 
     with sync_api.sync_playwright() as pw:
@@ -125,13 +105,13 @@ def load_docs_offline(url: str, title: str) -> None:
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         context = browser.new_context()
-        context.route("**/*", only_local)
+        context.route("**/*", only_the_app)
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{url}/docs")
+        page.goto(f"{ORIGIN}/docs")
         page.wait_for_selector(f".swagger-ui .info .title:has-text('{title}')", timeout=30000)
         page.wait_for_selector(".swagger-ui .opblock", timeout=30000)  # the operations were read from the schema
-        page.goto(f"{url}/redoc")
+        page.goto(f"{ORIGIN}/redoc")
         page.wait_for_selector(f"h1:has-text('{title}')", timeout=30000)
         browser.close()
     assert blocked == []
@@ -144,15 +124,12 @@ def load_docs_offline(url: str, title: str) -> None:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium (not installed)")
 def test_docs_load_in_chromium_with_the_network_blocked():
-    with serving(minimal_app()) as url:
-        load_docs_offline(url, TITLE)
+    load_docs_offline(TestClient(minimal_app()), TITLE)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium (not installed)")
-def test_service_docs_load_in_chromium_with_the_network_blocked_once_wired(store, tmp_path):
-    wired_app(tmp_path)  # skips until wired
-    with live_server(dict(db=tmp_path / "registry.db", api_key=KEY)) as url:
-        load_docs_offline(url, "vipguard")
+def test_service_docs_load_in_chromium_with_the_network_blocked_once_wired(tmp_path):
+    load_docs_offline(TestClient(wired_app(tmp_path)), "vipguard")  # skips until wired
 
 
 def _clip(path, n: int = 8) -> None:
