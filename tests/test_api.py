@@ -32,6 +32,24 @@ def test_import_is_cheap_and_exports_lazily():
     assert hasattr(forge, "FORGERS")
 
 
+def test_lite_tier_and_service_import_without_torch():
+    """`make demo` installs no torch: nothing the lite tier, the CLI, the reports or the service import needs it
+    (torch is made unimportable in a fresh interpreter; the MLLM tier and artefact training are not imported)."""
+    code = ("import importlib.abc, sys\n"
+            "class Refuse(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in {'torch', 'transformers', 'peft'}:\n"
+            "            raise ImportError('imported ' + name)\n"
+            "sys.meta_path.insert(0, Refuse())\n"
+            "import vipguard.api, vipguard.cli, vipguard.report, vipguard.video, vipguard.scan, vipguard.bench.report\n"
+            "import vipguard.artifact.detector, vipguard.service.app, vipguard.service.docs_assets\n"
+            "import vipguard.service.thumbnails\n"
+            "assert vipguard.cli.main(['--help']) == 0\n"
+            "print('no torch')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("no torch"), out.stderr[-2000:]
+
+
 def test_help_documents_the_defaults():
     import vipguard
 
