@@ -3,8 +3,8 @@ real photos; a schema-driven fuzz (schemathesis) and a random-request fuzz that 
 
 from __future__ import annotations
 
+import base64
 import contextlib
-
 import io
 import shutil
 from pathlib import Path
@@ -99,7 +99,10 @@ def test_security_headers_and_a_page_that_needs_no_inline_code(bare_client):
     assert page.headers["content-security-policy"] == PAGE_CSP and "unsafe" not in PAGE_CSP
     assert "frame-ancestors 'none'" in PAGE_CSP and "script-src 'self'" in PAGE_CSP
     assert all(r.headers["content-security-policy"] == DATA_CSP for r in responses[1:5])
-    assert "content-security-policy" not in responses[5].headers  # Swagger UI runs inline script from a CDN
+    from vipguard.service.docs_assets import DOCS_CSP
+
+    # Swagger UI is served from local files with its own policy, which the middleware leaves alone
+    assert responses[5].headers["content-security-policy"] == DOCS_CSP and "/docs-assets/" in responses[5].text
     html = page.text
     assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html
     assert not re.search(r"\s(style|on[a-z]+)\s*=", html, re.I) and "javascript:" not in html
@@ -215,6 +218,17 @@ def test_check_video(client, tmp_path, lfw):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["verdict"] == "genuine" and len(body["frames"]) == 3 and body["timeline_png"]
+    # the page shows server-rendered thumbnails (browsers cannot decode mp4v): one per sampled frame here, in time
+    # order, the typical one (whose box is the clip's) among them, each a JPEG of the frame with its verdict
+    thumbs = body["thumbnails"]
+    assert [t["frame"] for t in thumbs] == [f["frame"] for f in body["frames"]]
+    typical = [t for t in thumbs if t["role"] == "typical"]
+    assert len(typical) == 1 and next(f for f in body["frames"] if f["frame"] == typical[0]["frame"])["box"] == \
+        body["box"]
+    for t, f in zip(thumbs, body["frames"]):
+        assert (t["t"], t["verdict"]) == (f["t"], f["verdict"]) and t["score"] == pytest.approx(f["score"], abs=1e-3)
+        image = Image.open(io.BytesIO(base64.b64decode(t["jpeg"])))
+        assert image.format == "JPEG" and max(image.size) == 240
     bad = b"\x00\x00\x00\x18ftypmp42" + b"\x00garbage" * 50
     r = client.post("/v1/check", headers=AUTH, files={"file": ("bad.mp4", bad, "video/mp4")})
     assert r.status_code == 422 and "video" in r.json()["detail"]

@@ -11,7 +11,9 @@ read-only, locked, replaced while serving) is a 503 naming the file and the prob
 next to the other VIPs, which stay usable; a second enrolment of a name being enrolled is a 409. Every error is a
 JSON body ``{"detail": ...}`` and no traceback. Every response carries security headers
 (:mod:`vipguard.service.headers`: nosniff, no framing, a Content-Security-Policy; the page's script and styles are
-served files, never inline).
+served files, never inline). The API docs, Swagger UI at ``/docs`` and ReDoc at ``/redoc``, are served offline from
+local files with a CSP of their own (:mod:`vipguard.service.docs_assets`); a video's check answer carries
+server-rendered JPEG thumbnails of its typical and worst frames (:mod:`vipguard.service.thumbnails`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..guard import Guard, GuardConfig
 from ..io import DecodeLimits, InputError, decode_image
 from ..registry import EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
 from ..video import VideoLimits
+from .docs_assets import DocsPaths, docs_router
 from .headers import HeaderPolicy, SecurityHeaders
 from .middleware import UNAUTHORISED, BodyLimit, RequireKey, key_matches
 from .uploads import Corrupt, TooManyPixels, Unsupported, sniff
@@ -105,16 +108,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
         finally:
             state.pop("pool").close()
 
+    docs = DocsPaths()
     app = FastAPI(
-        title="vipguard", version="1", lifespan=lifespan,
+        title="vipguard", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,  # the CDN pages: off
         description="Identity-aware deepfake detection for protected people (VIPs): enrol a VIP from authentic "
                     "photos, then check images and videos. All /v1 endpoints need `Authorization: Bearer <key>`.",
     )
     expected = config.api_key.encode() if config.api_key else None
     app.add_middleware(BodyLimit, limit=config.max_request_bytes)
     app.add_middleware(RequireKey, expected=expected)  # outside the body limit: no key, no word on sizes
-    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
-    app.add_middleware(SecurityHeaders, policy=HeaderPolicy(exempt_paths=docs))  # outermost: on 401s/413s too
+    # outermost: on 401s/413s too; the docs pages carry their own CSP (docs_assets.DOCS_CSP), and Swagger's OAuth2
+    # redirect page runs an inline script, so none of the three gets the data policy
+    app.add_middleware(SecurityHeaders, policy=HeaderPolicy(exempt_paths=docs.pages))
+    app.include_router(docs_router(app.title, docs))  # Swagger UI and ReDoc from local files (offline)
     bearer = HTTPBearer(auto_error=False, description="the service's API key (VIPGUARD_API_KEY)")
 
     def authorised(request: Request, _: Any = Depends(bearer)) -> None:  # noqa: B008 - documents the scheme
@@ -316,14 +322,17 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
         def check_video_upload(guard: Guard, data: bytes, suffix: str, label: str) -> dict:
             from ..video import check_video, timeline_png
+            from .thumbnails import clip_thumbnails
 
             with tempfile.TemporaryDirectory(prefix="vipguard-video-") as tmp:
                 path = Path(tmp) / f"upload{suffix}"
                 path.write_bytes(data)
                 clip = check_video(guard, path, vip=vip, fps=config.video_fps, limits=config.video, source=label)
-            if clip.verdict == "error":
-                raise _problem(422, f"{label}: {clip.error}")
+                if clip.verdict == "error":
+                    raise _problem(422, f"{label}: {clip.error}")
+                thumbnails = clip_thumbnails(path, clip)  # frames read again from the upload, while it exists
             out = clip.to_json()
+            out["thumbnails"] = thumbnails
             out["timeline_png"] = base64.b64encode(timeline_png(clip)).decode() if clip.frames else None
             return out
 
