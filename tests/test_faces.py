@@ -132,3 +132,62 @@ def test_cli_faces_reports_bad_files_and_continues(lfw, store, tmp_path, capsys)
     assert out[0]["path"] == str(bad) and "not an image" in out[0]["error"]
     assert out[1]["error"] is None and len(out[1]["faces"]) >= 1
     assert (tmp_path / "crops" / f"{good.stem}_face0.png").exists()
+
+
+def test_one_pass_embedding_equals_the_packaged_network(lfw, store, analyzer):
+    """The patched graph (output = last feature map, free batch) + numpy head reproduces the unpatched file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    embedder = analyzer.embedder("mobilefacenet")
+    crops = np.stack([analyzer.analyze(load_image(p), primary_only=True, mesh=False)[0].aligned
+                      for p in photos(lfw, "Colin_Powell", 1, 2)])
+    reference = Interpreter(model_path=str(store.path("mobilefacenet")), num_threads=1)
+    reference.allocate_tensors()  # the file as shipped: batch fixed at 2, output the 192-d embedding
+    reference.set_tensor(reference.get_input_details()[0]["index"], (crops.astype(np.float32) - 127.5) / 128.0)
+    reference.invoke()
+    expected = reference.get_tensor(reference.get_output_details()[0]["index"])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    got = embedder.embed_aligned(crops)
+    assert got.shape == (2, 192) and np.abs(got - expected).max() < 1e-4
+    assert np.abs(embedder.embed_aligned(crops[:1]) - got[:1]).max() < 1e-5  # one face costs one face
+
+
+def test_region_pooling_is_the_global_pooling_restricted(lfw, analyzer):
+    embedder = analyzer.embedder("mobilefacenet")
+    top = np.zeros((7, 7), np.float32)
+    top[:3] = 1.0  # the upper face: eyes and brows
+    weights = np.stack([np.ones((7, 7)), top, 5 * top])
+    pooled = []
+    for p in photos(lfw, "Tony_Blair", 2, 3) + photos(lfw, "Serena_Williams", 1, 1):
+        face = analyzer.analyze(load_image(p), primary_only=True, mesh=False)[0]
+        fmap = embedder.feature_maps(face.aligned[None])[0]
+        whole, upper, scaled = embedder.embed_pooled(fmap, weights)
+        assert np.abs(whole - embedder.embed_maps(fmap[None])[0]).max() < 1e-5  # all-ones weights = the network
+        assert np.abs(upper - scaled).max() < 1e-5  # the weights' scale does not matter, only where they are
+        assert float(whole @ upper) < 0.9  # a region is its own view, not the whole face again
+        pooled.append(upper)
+    blair, blair2, serena = pooled
+    assert float(blair @ blair2) > float(blair @ serena) + 0.03  # and it still carries the identity
+
+
+def test_split_head_refuses_another_network(store):
+    import zipfile
+
+    from vipguard.faces.tflite_graph import GraphError, split_head
+
+    with zipfile.ZipFile(store.path("face_landmarker")) as task:  # MediaPipe's face detector: no GDC head
+        detector = task.read("face_detector.tflite")
+    with pytest.raises(GraphError):
+        split_head(detector)
+
+
+def test_reframe_keeps_the_geometry_and_measures_the_new_pixels(lfw, analyzer):
+    import cv2
+
+    image = load_image(photos(lfw, "Tony_Blair", 2, 2)[0])
+    face = analyzer.analyze(image, primary_only=True)[0]
+    blurred = cv2.GaussianBlur(image, (0, 0), 2)
+    again = analyzer.reframe(blurred, face)
+    assert again.detection is face.detection and again.mesh is face.mesh
+    assert not np.array_equal(again.aligned, face.aligned) and again.quality.blur < face.quality.blur / 2
+    assert again.quality.pose == face.quality.pose

@@ -217,6 +217,9 @@ def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
         a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
         assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
         assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
+        # no head reads the artefact score, so --fast does not run the artefact detector either
+        assert "artifact" in a.evidence and "artifact" not in b.evidence
+        assert b.boundary is None and a.boundary is not None
     with pytest.raises(ValueError, match="detail"):
         GuardConfig(detail="medium")
 

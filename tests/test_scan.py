@@ -96,6 +96,7 @@ def test_scan_resumes_without_duplicates(inputs, db, tmp_path):
         fh.write('{"path": "' + str(inputs / "x"))
     summary = run_scan(inputs, out, config, workers=1)
     assert (summary.total, summary.skipped, summary.done, summary.failed) == (6, 2, 4, 1)
+    assert 0 < summary.first_seconds < summary.seconds  # start-up + one check, timed apart from the rest
     records = _lines(out)
     assert Counter(r["path"] for r in records) == Counter(collect_inputs(inputs))
     verdicts = {r["path"].rsplit("/", 1)[1]: r["verdict"] for r in records}
@@ -168,3 +169,11 @@ def test_index_edge_cases(db):
     index = VipIndex.from_registry(registry)
     assert index.names == [VIP]
     assert index.nearest(registry.get(VIP).centre)[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_steady_rate_leaves_out_the_start_up():
+    from vipguard.scan import ScanSummary
+
+    summary = ScanSummary(total=9, skipped=0, done=9, failed=0, seconds=10.0, first_seconds=2.0)
+    assert summary.per_second == pytest.approx(0.9) and summary.steady_per_second == pytest.approx(1.0)
+    assert ScanSummary(1, 0, 1, 0, 4.0, 4.0).steady_per_second == pytest.approx(0.25)  # one result: no steady part

@@ -104,9 +104,11 @@ class _Photo:
     face: Face
 
 
-def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A plausible re-capture of a genuine photo: flip, resize, blur, JPEG."""
-    out = image[:, ::-1] if rng.random() < 0.5 else image
+def _augment(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """A plausible re-capture of a genuine photo: flip, resize, blur, JPEG; and whether it was flipped (unflipped,
+    the face keeps its place to the pixel: same size, only resampled, blurred and recompressed)."""
+    flipped = bool(rng.random() < 0.5)
+    out = image[:, ::-1] if flipped else image
     if rng.random() < 0.5:
         h, w = out.shape[:2]
         f = rng.uniform(0.5, 0.9)
@@ -115,7 +117,7 @@ def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.2))
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2BGR),
                            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else out
+    return (cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else out), flipped
 
 
 def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: frozenset[int] = frozenset()
@@ -170,8 +172,22 @@ class Enroller:
         self._targets: list[forge.ForgeInput] | None = None
 
     def _analyse(self, image: np.ndarray, primary_only: bool = False) -> list[Face]:
-        # descriptors compute their own embeddings (whole face and parts in one batch)
-        return self.analyzer.analyze(image, max_faces=3, primary_only=primary_only, embedders=())
+        """Faces of ``image``, the dominant one first and the only one with the dense mesh (the others are only
+        compared in size). Descriptors compute their own embeddings (whole face and parts from one pass)."""
+        faces = self.analyzer.analyze(image, max_faces=3, primary_only=primary_only, embedders=(), mesh=False)
+        return [self.analyzer.with_mesh(image, faces[0]), *faces[1:]] if faces else []
+
+    def _recapture(self, photo: _Photo, rng: np.random.Generator) -> FaceDescriptor | None:
+        """The descriptor of an augmented copy of ``photo``. An unflipped copy keeps the photo's detection and
+        mesh (the face has not moved) and is re-aligned and re-measured on its own pixels; a flipped one is
+        analysed afresh. None where no face (or no mesh) is found in a flipped copy."""
+        image, flipped = _augment(photo.image, rng)
+        if flipped:
+            faces = self._analyse(image, primary_only=True)
+            face = faces[0] if faces and faces[0].mesh is not None else None
+        else:
+            face = self.analyzer.reframe(image, photo.face)
+        return None if face is None else self.describe(image, face)
 
     def targets(self) -> list[forge.ForgeInput]:
         if self._targets is None:
@@ -252,10 +268,9 @@ class Enroller:
         augmented: list[tuple[int, FaceDescriptor]] = []
         for i, photo in enumerate(used):
             for _ in range(cfg.augmentations):
-                image = _augment(photo.image, rng)
-                faces = self._analyse(image, primary_only=True)
-                if faces and faces[0].mesh is not None:
-                    augmented.append((i, self.describe(image, faces[0])))
+                descriptor = self._recapture(photo, rng)
+                if descriptor is not None:
+                    augmented.append((i, descriptor))
             step("genuine", i + 1, len(used))
         fakes, rejected = self._forge(used, rng, step)
         full = _stub_profile(name, genuine)

@@ -3,8 +3,8 @@
 Two steps, so that descriptors of other people can be shipped once and compared with any VIP later:
 
 1. :func:`describe` — VIP-independent descriptors of one face (:class:`FaceDescriptor`): identity embeddings of
-   the whole aligned face, of the eyes, of the inner face and of the outer face/context (ICT-style), small
-   appearance templates of the eyes, nose and mouth, the mesh in the aligned frame, and blending cues.
+   the whole aligned face, of the eyes, of the inner face and of the outer face/context (ICT-style; one
+   MobileFaceNet pass, its last feature map pooled over each region's mask), small appearance templates of the eyes, nose and mouth, the mesh in the aligned frame, and blending cues.
 2. :func:`compare` — the evidence vector of a descriptor against a :class:`~vipguard.profile.VipProfile`:
    similarities to the VIP's per-region centres, inner/outer identity consistency, geometry deviations and
    blending cues, with the stable feature names of :data:`vipguard.decision.FEATURES` (the one feature table).
@@ -69,10 +69,9 @@ def _soft(mask: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)[..., None]
 
 
-def _keep(crop: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Keep the weighted part of the crop, the rest filled with the crop's mean colour (no identity there)."""
-    fill = crop.reshape(-1, 3).mean(0)
-    return np.clip(crop * weight + fill * (1.0 - weight), 0, 255).astype(np.uint8)
+def _cells(weight: np.ndarray, side: int) -> np.ndarray:
+    """A (CROP, CROP, 1) soft mask averaged onto the embedder's ``side``×``side`` feature-map cells."""
+    return cv2.resize(weight[..., 0], (side, side), interpolation=cv2.INTER_AREA)
 
 
 def _patch(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -107,12 +106,13 @@ def _blend_cues(crop: np.ndarray, face_mask: np.ndarray) -> dict[str, float]:
     return {"colour": colour, "sharpness": sharpness}
 
 
-def describe(image: np.ndarray, face: Face, embedder: MobileFaceNetEmbedder, artifact: float = 0.0
-             ) -> FaceDescriptor:
+def describe(image: np.ndarray, face: Face, embedder: MobileFaceNetEmbedder, artifact: float = 0.0,
+             feature_map: np.ndarray | None = None) -> FaceDescriptor:
     """Measure one analysed face (``face.mesh`` gives the regions; without it only the global parts are set).
 
-    ``artifact`` is the artefact detector's manipulation probability for this face (see
-    :func:`describe_with`, which runs the detector too)."""
+    The identity parts come from one embedder pass: its last feature map (``feature_map`` when the caller has
+    it already) pooled over the whole face and over each region's mask. ``artifact`` is the artefact
+    detector's manipulation probability for this face (see :func:`describe_with`, which runs the detector too)."""
     crop = face.aligned
     matrix = estimate_norm(face.detection.landmarks)
     idx = region_indices()
@@ -122,13 +122,17 @@ def describe(image: np.ndarray, face: Face, embedder: MobileFaceNetEmbedder, art
         face_mask = region_mask(geometry, "face", (CROP, CROP))
         inner = _soft(region_mask(geometry, "inner", (CROP, CROP), dilate=2))
         eyes = _soft(region_mask(geometry, "eyes", (CROP, CROP), dilate=2))
-        crops = np.stack([crop, _keep(crop, eyes), _keep(crop, inner), _keep(crop, 1.0 - inner)])
-        vectors = embedder.embed_aligned(crops)
+        fmap = embedder.feature_maps(crop[None])[0] if feature_map is None else feature_map
+        side = fmap.shape[0]
+        regions = np.stack([np.ones((side, side), np.float32), _cells(eyes, side), _cells(inner, side),
+                            _cells(1.0 - inner, side)])
+        vectors = embedder.embed_pooled(fmap, regions)  # ID_PARTS from one pass: the map pooled per region
         patches = {p: _patch(grey, geometry[list(idx[p])]) for p in PATCH_PARTS}
         blend = _blend_cues(crop, face_mask)
     else:
         geometry = np.zeros((478, 2), np.float32)
-        vectors = np.repeat(embedder.embed_aligned(crop[None]), len(ID_PARTS), axis=0)
+        fmap = embedder.feature_maps(crop[None])[0] if feature_map is None else feature_map
+        vectors = np.repeat(embedder.embed_maps(fmap[None]), len(ID_PARTS), axis=0)
         patches = {p: np.zeros(PATCH * PATCH, np.float32) for p in PATCH_PARTS}
         blend = {"colour": 0.0, "sharpness": 0.0}
     blend["artifact"] = float(artifact)
@@ -168,8 +172,10 @@ def compare(descriptor: FaceDescriptor, profile: VipProfile) -> np.ndarray:
     return np.array([values[name] for name in FEATURES], np.float32)
 
 
-def describe_with(analyzer, image: np.ndarray, face: Face) -> tuple[FaceDescriptor, object]:
+def describe_with(analyzer, image: np.ndarray, face: Face, feature_map: np.ndarray | None = None
+                  ) -> tuple[FaceDescriptor, object]:
     """Descriptor of ``face`` with the analyzer's embedder and artefact detector; returns (descriptor, artefact
     result with ``score``, ``boundary`` and ``where``)."""
     result = analyzer.artifact.score(image, face)
-    return describe(image, face, analyzer.embedder("mobilefacenet"), artifact=result.score), result
+    return describe(image, face, analyzer.embedder("mobilefacenet"), artifact=result.score,
+                    feature_map=feature_map), result

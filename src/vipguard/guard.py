@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
-from .evidence import FaceDescriptor, compare, describe_with
+from .evidence import FaceDescriptor, compare, describe, describe_with
 from .explain import explain
 from .faces import FaceAnalyzer, face_score
 from .faces.embed import DEFAULT_EMBEDDER
@@ -37,8 +37,8 @@ class GuardConfig:
     max_faces: int | None = None
     min_face: float = 20.0
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
-    # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity and the artefact
-    # score; no dense mesh) — the same scores, about half the time.
+    # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity; the artefact
+    # detector only if a head reads its score; no dense mesh) — the same scores, about half the time.
     detail: str = "full"
 
     def __post_init__(self) -> None:
@@ -146,15 +146,28 @@ class Guard:
         faces, cut = self.faces(image)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
-        # with several faces, all are embedded (one batch) to find the one that claims a VIP; only that one is
-        # described in full (a single face is described at once: its descriptor carries the same embedding)
+        # with several faces, all are embedded to find the one that claims a VIP; only that one is described in
+        # full, from the feature map already computed (a single face is described at once: its descriptor
+        # carries the same embedding)
+        feature_map = None
         if len(faces) > 1:
-            vectors = self.analyzer.embedder(DEFAULT_EMBEDDER).embed_aligned(np.stack([f.aligned for f in faces]))
+            embedder = self.analyzer.embedder(DEFAULT_EMBEDDER)
+            maps = embedder.feature_maps(np.stack([f.aligned for f in faces]))
+            vectors = embedder.embed_maps(maps)
             face_i, vip_i, claimed = self.select(vectors, profiles, vip)
+            feature_map = maps[face_i]
         else:
             face_i = 0
         face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i])
-        descriptor, artifact = describe_with(self.analyzer, image, face)
+        measured = None
+        if fast and not any("artifact" in p.head.features for p in profiles):
+            # no head reads the artefact score: --fast leaves the artefact detector out too
+            measured = FAST_FEATURES - {"artifact"}
+            descriptor = describe(image, face, self.analyzer.embedder(DEFAULT_EMBEDDER), feature_map=feature_map)
+            artifact = None
+        else:
+            measured = FAST_FEATURES if fast else None
+            descriptor, artifact = describe_with(self.analyzer, image, face, feature_map)
         if len(faces) == 1:
             vectors = descriptor.embeddings["global"][None]
             _, vip_i, claimed = self.select(vectors, profiles, vip)
@@ -162,8 +175,7 @@ class Guard:
         others = tuple({"box": [round(float(v), 1) for v in f.detection.box],
                         "face_similarity": face_score(float(vectors[i] @ profile.centre))}
                        for i, f in enumerate(faces) if i != face_i)
-        verdict = self._judge(face, descriptor, artifact, profile, source, len(faces) + cut, claimed,
-                              FAST_FEATURES if fast else None)
+        verdict = self._judge(face, descriptor, artifact, profile, source, len(faces) + cut, claimed, measured)
         if cut:
             verdict = replace(verdict, explanation=verdict.explanation + f" {cut} more face(s) were not judged "
                               f"(max_faces={self.config.max_faces}).")
@@ -171,6 +183,8 @@ class Guard:
 
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool, measured: frozenset[str] | None = None) -> Verdict:
+        """The verdict on one described face; ``artifact`` is the artefact detector's result, or None where it
+        was not run (``measured`` then leaves its score out)."""
         evidence = compare(descriptor, profile)
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile))
@@ -181,11 +195,13 @@ class Guard:
         # the VIP's typical genuine photo
         reference = None if verdict == "genuine" else profile.typical
         contributions = profile.head.contributions(evidence, reference)
-        text = explain(decision, vip_name, evidence, profile.typical, contributions, artifact.where, measured)
+        where = None if artifact is None else artifact.where
+        text = explain(decision, vip_name, evidence, profile.typical, contributions, where, measured)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,
             box=face.detection.box, faces=n_faces,
             evidence={f: float(v) for f, v in zip(FEATURES, evidence) if measured is None or f in measured},
             typical={f: float(v) for f, v in zip(FEATURES, profile.typical) if measured is None or f in measured},
-            artifact_where=artifact.where, boundary=artifact.boundary, face_crop=artifact.crop, decision=decision,
+            artifact_where=where, boundary=None if artifact is None else artifact.boundary,
+            face_crop=None if artifact is None else artifact.crop, decision=decision,
         )

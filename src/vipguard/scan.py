@@ -40,10 +40,17 @@ class ScanSummary:
     done: int  # checked in this run
     failed: int  # of which gave an ``error`` verdict
     seconds: float
+    first_seconds: float = 0.0  # until the first result: start-up (processes, models) plus one check
 
     @property
     def per_second(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_per_second(self) -> float:
+        """Throughput once the workers are up: results after the first, per second after the first."""
+        span = self.seconds - self.first_seconds
+        return (self.done - 1) / span if self.done > 1 and span > 0 else self.per_second
 
 
 def _manifest_paths(manifest: Path) -> list[str]:
@@ -110,14 +117,15 @@ class Checker:
     """One analyzer + Guard; ``__call__(path)`` → the JSON record (never raises for a bad input)."""
 
     def __init__(self, config: ScanConfig) -> None:
-        from .faces import FaceAnalyzer
+        from .faces import AnalyzerConfig, FaceAnalyzer
         from .guard import Guard
         from .registry import Registry
         from .weights import ModelStore
 
         self.config = config
-        self.analyzer = FaceAnalyzer(store=ModelStore(config.models))
-        self.guard = Guard(Registry(config.db), self.analyzer)
+        # one inference thread per checker: parallelism comes from workers, each with its own models
+        self.analyzer = FaceAnalyzer(AnalyzerConfig(num_threads=1), store=ModelStore(config.models))
+        self.guard = Guard(Registry(config.db, readonly=True), self.analyzer)  # scans only read
 
     def __call__(self, path: str) -> dict[str, Any]:
         if is_video(path):
@@ -137,6 +145,9 @@ def _init_worker(config: ScanConfig) -> None:
     global _worker
     from multiprocessing.util import Finalize
 
+    import cv2
+
+    cv2.setNumThreads(1)  # a worker process is one core's share; OpenCV's pool would oversubscribe the machine
     _worker = Checker(config)
     Finalize(_worker, _worker.close, exitpriority=10)
 
@@ -161,8 +172,10 @@ def _results(paths: Sequence[str], config: ScanConfig, workers: int) -> Iterator
 
 
 def write_results(out: Path, results: Iterable[dict[str, Any]],
-                  on_result: Callable[[dict[str, Any]], None] | None = None) -> tuple[int, int]:
-    """Append each result as one flushed line; returns (written, errors)."""
+                  on_result: Callable[[dict[str, Any]], None] | None = None,
+                  first: list[float] | None = None) -> tuple[int, int]:
+    """Append each result as one flushed line; returns (written, errors). ``first`` receives the
+    ``time.perf_counter()`` of the first result written."""
     written = failed = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a", encoding="utf-8") as fh:
@@ -171,6 +184,8 @@ def write_results(out: Path, results: Iterable[dict[str, Any]],
             fh.flush()
             os.fsync(fh.fileno())
             written += 1
+            if first is not None and not first:
+                first.append(time.perf_counter())
             failed += record.get("verdict") == "error"
             if on_result is not None:
                 on_result(record)
@@ -190,9 +205,10 @@ def run_scan(source: str | Path, out: Path, config: ScanConfig = ScanConfig(), w
              todo: tuple[list[str], int] | None = None) -> ScanSummary:
     """Scan ``source`` into ``out`` with ``workers`` processes (1: in this process)."""
     paths, skipped = todo if todo is not None else pending(source, out)
-    start = time.perf_counter()
-    written, failed = write_results(out, _results(paths, config, workers), on_result) if paths else (0, 0)
-    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start)
+    start, first = time.perf_counter(), []
+    written, failed = write_results(out, _results(paths, config, workers), on_result, first) if paths else (0, 0)
+    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start,
+                       (first[0] - start) if first else 0.0)
 
 
 def ray_available() -> bool:
@@ -235,14 +251,15 @@ def run_ray(source: str | Path, out: Path, address: str, config: ScanConfig = Sc
     import ray
 
     paths, skipped = todo if todo is not None else pending(source, out)
-    start = time.perf_counter()
+    start, first = time.perf_counter(), []
     written = failed = 0
     if paths:
         dataset = ray.data.from_items([{"path": p} for p in paths]).map_batches(
             _RayChecker, fn_constructor_kwargs={"config": config}, batch_size=4, concurrency=max(1, workers))
         records = (json.loads(row["record"]) for row in dataset.iter_rows())
-        written, failed = write_results(out, records, on_result)
-    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start)
+        written, failed = write_results(out, records, on_result, first)
+    return ScanSummary(len(paths) + skipped, skipped, written, failed, time.perf_counter() - start,
+                       (first[0] - start) if first else 0.0)
 
 
 __all__ = ["Checker", "ScanConfig", "ScanError", "ScanSummary", "collect_inputs", "connect_ray", "done_paths",

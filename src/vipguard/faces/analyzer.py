@@ -91,6 +91,13 @@ class FaceAnalyzer:
         return replace(face, mesh=face_mesh,
                        quality=measure(face.detection, face.aligned, face_mesh.pose if face_mesh else None))
 
+    def reframe(self, image: np.ndarray, face: Face) -> Face:
+        """``face`` (detection and mesh kept) on ``image``, a same-geometry copy of its photo (resampled, blurred,
+        recompressed): aligned crop and quality measured again on the new pixels, embeddings dropped."""
+        aligned = norm_crop(image, face.detection.landmarks)
+        return replace(face, aligned=aligned, embeddings={},
+                       quality=measure(face.detection, aligned, face.pose))
+
     def analyze(self, image: np.ndarray, max_faces: int | None = None, primary_only: bool = False,
                 embedders: Sequence[str] | None = None, mesh: bool | None = None) -> list[Face]:
         """Faces in ``image``, the dominant face first. ``primary_only`` keeps just the dominant face."""

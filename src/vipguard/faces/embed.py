@@ -13,6 +13,7 @@ import numpy as np
 from ..plugins import Registry
 from ..weights import ModelStore
 from .align import norm_crop
+from .tflite_graph import split_head
 from .types import Detection
 
 
@@ -36,7 +37,13 @@ def l2_normalise(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
 
 @EMBEDDERS.register("mobilefacenet")
 class MobileFaceNetEmbedder:
-    """ArcFace-trained MobileFaceNet (TFLite) on 112×112 ArcFace-aligned crops; the model's batch is fixed at 2."""
+    """ArcFace-trained MobileFaceNet (TFLite) on 112×112 ArcFace-aligned crops.
+
+    The network is run up to its last 7×7×512 feature map (:func:`.tflite_graph.split_head` patches the graph in
+    memory; the file on disk is the verified one) and its linear head runs in numpy: the whole-face embedding
+    equals the network's output (to float rounding), and :meth:`embed_pooled` gives region embeddings from the
+    same map. One invoke per face at batch 1 (the export's fixed batch of 2 cost a second face's work for one).
+    """
 
     name = "mobilefacenet"
     dim = 192
@@ -45,34 +52,44 @@ class MobileFaceNetEmbedder:
         from ai_edge_litert.interpreter import Interpreter
 
         store = store or ModelStore()
-        self._interp = Interpreter(model_path=str(store.path("mobilefacenet")), num_threads=num_threads)
-        self._interp.allocate_tensors()
+        model, self.head = split_head(store.path("mobilefacenet").read_bytes())
+        self._interp = Interpreter(model_content=model, num_threads=num_threads)
         self._in = self._interp.get_input_details()[0]
+        self._interp.resize_tensor_input(self._in["index"], [1, 112, 112, 3], strict=False)
+        self._interp.allocate_tensors()
         self._out = self._interp.get_output_details()[0]
-        self._batch = int(self._in["shape"][0])
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         return self.embed_aligned(np.stack([norm_crop(image, d.landmarks) for d in detections]) if detections
                                   else np.zeros((0, 112, 112, 3), np.uint8))
 
-    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 192)."""
+    def feature_maps(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 7, 7, 512) last feature maps."""
         crops = np.asarray(crops)
         if crops.ndim == 3:
             crops = crops[None]
-        n = len(crops)
-        if n == 0:
-            return np.zeros((0, self.dim), np.float32)
         x = (crops.astype(np.float32) - 127.5) / 128.0
-        pad = (-n) % self._batch
-        if pad:
-            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
-        rows = []
-        for start in range(0, len(x), self._batch):
-            self._interp.set_tensor(self._in["index"], x[start : start + self._batch])
+        maps = []
+        for row in x:
+            self._interp.set_tensor(self._in["index"], row[None])
             self._interp.invoke()
-            rows.append(self._interp.get_tensor(self._out["index"]).copy())
-        return l2_normalise(np.concatenate(rows)[:n])
+            maps.append(self._interp.get_tensor(self._out["index"])[0].copy())
+        return np.stack(maps) if maps else np.zeros((0, 7, 7, 512), np.float32)
+
+    def embed_maps(self, maps: np.ndarray) -> np.ndarray:
+        """(N, 7, 7, 512) feature maps → (N, 192) L2-normalised embeddings."""
+        return l2_normalise(self.head.embed(maps)) if len(maps) else np.zeros((0, self.dim), np.float32)
+
+    def embed_pooled(self, feature_map: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(R, 192) L2-normalised embeddings of one face's (7, 7, 512) map pooled under R spatial weightings
+        (R, 7, 7) — the network's global depthwise pooling restricted to a region."""
+        weights = np.asarray(weights, np.float32)
+        maps = np.broadcast_to(feature_map, (len(weights), *np.shape(feature_map)))
+        return l2_normalise(self.head.embed(maps, weights))
+
+    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 192)."""
+        return self.embed_maps(self.feature_maps(crops))
 
 
 @EMBEDDERS.register("dlib")
