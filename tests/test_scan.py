@@ -177,3 +177,76 @@ def test_steady_rate_leaves_out_the_start_up():
     summary = ScanSummary(total=9, skipped=0, done=9, failed=0, seconds=10.0, first_seconds=2.0)
     assert summary.per_second == pytest.approx(0.9) and summary.steady_per_second == pytest.approx(1.0)
     assert ScanSummary(1, 0, 1, 0, 4.0, 4.0).steady_per_second == pytest.approx(0.25)  # one result: no steady part
+
+
+def test_scan_works_on_a_read_only_registry(inputs, db, tmp_path, capsys):
+    """A scan only reads: a registry file without write permission (honoured even for root) is scanned, in the
+    command and in each worker, and left byte-identical with nothing created beside it."""
+    from vipguard.cli import main
+
+    ro = tmp_path / "ro" / "registry.db"
+    ro.parent.mkdir()
+    shutil.copy(db, ro)
+    before = ro.read_bytes()
+    ro.chmod(0o444)
+    out = tmp_path / "ro.jsonl"
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps(collect_inputs(inputs)[:2]))
+    try:
+        status = main(["scan", str(manifest), "--out", str(out), "--workers", "2", "--db", str(ro)])
+    finally:
+        ro.chmod(0o644)
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert [r["verdict"] for r in _lines(out)] != [] and all(r["verdict"] != "error" for r in _lines(out))
+    assert {r["vip"] for r in _lines(out)} == {VIP}
+    assert ro.read_bytes() == before and [p.name for p in ro.parent.iterdir()] == ["registry.db"]
+
+
+def test_scan_with_a_corrupt_row(tmp_path, capsys, store):
+    """--vip of a corrupt row: one line naming the VIP and the repair, exit 2, before any worker starts (no
+    traceback, no output file); without --vip the other VIPs are used, the row is reported once, and the run ends
+    with status 2 (as `check` does)."""
+    from PIL import Image
+
+    from vipguard.cli import main
+
+    from .test_registry import CORRUPT_ROWS, sql, two_vips
+
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    sql(db, CORRUPT_ROWS["not_json"][0])
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "in" / "grey.png")
+    out = tmp_path / "out.jsonl"
+    status = main(["scan", str(tmp_path / "in"), "--out", str(out), "--vip", "Bob", "--workers", "2", "--db", str(db)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: {db}: the profile of VIP 'Bob' is corrupt") and "vipguard remove Bob" in err
+    assert not out.exists()
+    status = main(["scan", str(tmp_path / "in"), "--out", str(out), "--workers", "1", "--db", str(db)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("'Bob' is corrupt") == 1 and "Traceback" not in err
+    assert [r["verdict"] for r in _lines(out)] == ["no_face"]
+
+
+def test_scan_stops_with_one_line_when_the_registry_breaks(inputs, db, tmp_path, capsys, monkeypatch):
+    """The registry file replaced by something else during a scan: one line naming the file, exit 2."""
+    from vipguard.cli import main
+    from vipguard.scan import Checker
+
+    broken = tmp_path / "registry.db"
+    shutil.copy(db, broken)
+    check = Checker.__call__
+
+    def replaced_then_checked(self, path):
+        broken.write_bytes(b"not a registry any more" * 10)  # as if another program overwrote it mid-scan
+        return check(self, path)
+
+    monkeypatch.setattr(Checker, "__call__", replaced_then_checked)
+    status = main(["scan", str(inputs), "--out", str(tmp_path / "o.jsonl"), "--workers", "1", "--vip", VIP,
+                   "--db", str(broken)])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == \
+        [line for line in err.splitlines() if line.startswith(f"error: {broken}: ")] != []

@@ -46,18 +46,24 @@ def register(app: typer.Typer) -> None:
                 error(exc)
                 return 2
         try:
-            registry = Registry(db)
+            registry = Registry(db, readonly=True)  # a scan only reads: a read-only registry file is enough
             if vip is not None:
                 validate_name(vip)
                 if vip not in registry.names():
                     error(UnknownVip(vip, registry.names()))
                     return 2
+                registry.get(vip)  # a corrupt row is CorruptProfile here, one line, not in every worker
+                faults = ()
             elif not registry.names():
                 error("no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
                 return 2
+            else:
+                faults = registry.load().faults  # judged against the other VIPs; each corrupt row said once
         except (RegistryError, ValueError) as exc:
             error(exc)
             return 2
+        for fault in faults:
+            error(fault)
         if open_store(models) is None:
             return 2
         try:
@@ -85,7 +91,7 @@ def register(app: typer.Typer) -> None:
                     summary = run_ray(source, out, ray, config, workers, advance, todo=todo)
                 else:
                     summary = run_scan(source, out, config, workers, advance, todo=todo)
-            except ScanError as exc:
+            except (ScanError, RegistryError) as exc:  # RegistryError: the registry broke during the scan
                 error(exc)
                 return 2
         stderr().print(
@@ -93,4 +99,5 @@ def register(app: typer.Typer) -> None:
             f"{workers} worker{'s' if workers != 1 else ''}); {summary.skipped} skipped as already done, "
             f"{summary.failed} errors → {out}"
         )
-        return 1 if summary.failed else 0
+        # judged adaptively without a corrupt VIP, a verdict may be wrong: status 2, as for `check`
+        return 2 if faults else 1 if summary.failed else 0
