@@ -164,3 +164,38 @@ def test_fifo_and_folder_are_refused_without_blocking(tmp_path):
             next(sample_frames(path))
         assert err.value.source == str(path) and err.value.reason.startswith(reason)
         assert frame_image(path, 0) is None
+
+
+def test_bad_videos_leave_only_our_error_on_stderr(tmp_path, store):
+    """FFmpeg and OpenCV print their own lines for a bad clip ("moov atom not found", "Could not find decoder",
+    sometimes raw bytes of the file). `vipguard check` (a fresh process: FFmpeg reads its log level when it is
+    first initialised) must leave only one `error:` line per bad clip on stderr, and still decode a good clip."""
+    import os
+    import subprocess
+    import sys
+
+    from .test_registry import two_vips
+
+    db = tmp_path / "registry.db"
+    two_vips(db)
+    good = tmp_path / "good.mp4"
+    write_clip(good, [np.full((120, 160, 3), 40 * i, np.uint8) for i in range(4)])
+    data = good.read_bytes()
+    rng = np.random.default_rng(0)
+    flipped = bytearray(data)
+    for i in rng.choice(np.arange(60, len(data) - 400), size=len(data) // 20, replace=False):
+        flipped[i] ^= 0xFF
+    bad = {"truncated.mp4": data[:len(data) // 2], "garbage.mp4": b"\x00\x00\x00\x18ftypmp42" +
+           rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), "bitflipped.mp4": bytes(flipped)}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENCV_FFMPEG_LOGLEVEL", "OPENCV_LOG_LEVEL"}}
+    result = subprocess.run([sys.executable, "-m", "vipguard", "check", str(good), *(str(tmp_path / n) for n in bad),
+                             "--db", str(db), "--json"], env=env, capture_output=True, text=True, timeout=300)
+    records = {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line) for line in result.stdout.splitlines()}
+    assert result.returncode == 1 and records["good.mp4"]["verdict"] == "no_face", result.stderr
+    assert len(records["good.mp4"]["frames"]) > 0
+    assert [records[n]["verdict"] for n in bad] == ["error"] * 3
+    # the only other output is blank lines (the progress bar's, off a terminal)
+    assert [line for line in result.stderr.splitlines() if line.strip()] == \
+        [f"error: {tmp_path / n}: {records[n]['error']}" for n in bad]

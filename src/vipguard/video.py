@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import math
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -87,7 +88,7 @@ def sample_frames(path: str | Path, fps: float = DEFAULT_FPS, limits: VideoLimit
     if fps <= 0 or not math.isfinite(fps):
         raise ValueError(f"fps must be positive, not {fps}")
     _require_regular(path, source)
-    cap = cv2.VideoCapture(source)
+    cap = _open_capture(source)
     try:
         if not cap.isOpened():
             raise VideoError(source, "not a readable video (corrupt file or unsupported container/codec)")
@@ -115,6 +116,19 @@ def sample_frames(path: str | Path, fps: float = DEFAULT_FPS, limits: VideoLimit
             raise VideoError(source, "no frame could be decoded (corrupt, empty or unsupported video)")
     finally:
         cap.release()
+
+
+def _open_capture(source: str) -> cv2.VideoCapture:
+    """``cv2.VideoCapture(source)`` without FFmpeg's and OpenCV's own log lines on stderr ("moov atom not found",
+    "Could not find decoder", sometimes with raw bytes of the file): a bad video is reported once, by our error.
+
+    Both are switched off here, when a video is opened, never at import; each is process-wide. OpenCV reads
+    ``OPENCV_FFMPEG_LOGLEVEL`` when it first initialises FFmpeg and ``OPENCV_LOG_LEVEL`` at import, so a level the
+    user set in either variable is kept (e.g. ``OPENCV_FFMPEG_LOGLEVEL=16`` to see FFmpeg's errors)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.setLogLevel(0)  # cv::utils::logging::LOG_LEVEL_SILENT; a failure is our VideoError, not a log line
+    return cv2.VideoCapture(source)
 
 
 def _require_regular(path: str | Path, source: str) -> None:
@@ -248,7 +262,7 @@ def frame_image(path: str | Path, index: int) -> np.ndarray | None:
         regular_file_size(path)
     except InputError:
         return None  # documented: None for a clip that cannot be read (here: no longer a regular file)
-    cap = cv2.VideoCapture(str(path))
+    cap = _open_capture(str(path))
     try:
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, frame = cap.read()
