@@ -296,6 +296,9 @@ def test_enrol_list_remove(client, lfw):
     body = r.json()
     assert body["name"] == "Blair" and body["used"] >= 3 and len(body["photos"]) == 4
     assert {p["filename"] for p in body["photos"]} == {p[1][0] for p in pics}
+    op = body["operating_point"]  # what the page shows under "enrolled"
+    assert 0.0 < op["similarity_floor"] < 1.0 and op["genuine_reject_rate"] == 0.03
+    assert op["expected_genuine_accept"] == 0.97 and op["identity_threshold"] < op["similarity_floor"]
     assert "Blair" in [v["name"] for v in client.get("/v1/vips", headers=AUTH).json()["vips"]]
     assert client.delete("/v1/vips/Blair", headers=AUTH).json() == {"removed": "Blair"}
     assert client.delete("/v1/vips/Blair", headers=AUTH).status_code == 404

@@ -53,8 +53,9 @@ def _load(registry: Registry) -> Loaded | None:
 
 
 def _progress() -> Progress:
+    console = stderr()
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=stderr(), transient=True)
+                    console=console, transient=True, disable=not console.is_terminal)
 
 
 def _enrol(store: ModelStore, registry: Registry, name: str, photo_dir: Path, config):

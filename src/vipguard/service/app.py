@@ -281,6 +281,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "photos": [{"filename": labels.get(p.path, Path(p.path).name), "used": p.used, "reasons": list(p.reasons)}
                        for p in result.photos],
             "fakes": result.fakes, "others": result.others, "seconds": round(result.seconds, 2),
+            "operating_point": {"similarity_floor": round(result.similarity_floor, 4),
+                                "expected_genuine_accept": result.expected_genuine_accept,
+                                "genuine_reject_rate": result.profile.meta["reject_rate"],
+                                "identity_threshold": result.profile.meta["identity_threshold"]},
         }
 
     @app.post("/v1/check", dependencies=[Auth],

@@ -3,7 +3,8 @@
 The web page (``/`` and ``/static/*``) gets a policy that allows only its own script and style files (no inline
 code), the API's own origin for ``fetch``, and ``data:`` / ``blob:`` images and media (the score timeline and the
 user's own file, shown before upload). Every other response is data, so its policy allows nothing. The interactive
-API docs (Swagger UI, ReDoc) load their code from a CDN with inline script, so no policy is set on them.
+API docs (Swagger UI, ReDoc, served from local files by :mod:`.docs_assets`) carry that module's own policy, so
+this middleware leaves their pages alone.
 """
 
 from __future__ import annotations
