@@ -218,6 +218,110 @@ def test_hot_journal_is_rolled_back_for_a_reader(tmp_path):
     assert Registry(db, readonly=True).names() == ["Alice", "Bob"]
 
 
+class PowerCut(RuntimeError):
+    """The process dies here: raised from inside the registry's own SQL, so nothing after that point runs."""
+
+
+class DyingConnection:
+    """A real sqlite3 connection that dies (raises :class:`PowerCut`) right after its ``die_after``-th step: a
+    statement (which has run) or a commit (which has not). ``with conn:`` commits through :meth:`commit`, so the
+    final commit is a step too. Every step is appended to ``log``."""
+
+    def __init__(self, conn: sqlite3.Connection, die_after: int, log: list[str]) -> None:
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_die_after", die_after)
+        object.__setattr__(self, "_log", log)
+
+    def _step(self, what: str) -> None:
+        self._log.append(" ".join(what.split()))
+        if len(self._log) == self._die_after:
+            raise PowerCut(f"power cut after step {len(self._log)}: {what!r}")
+
+    def execute(self, statement, *args):
+        cursor = self._conn.execute(statement, *args)
+        self._step(statement)
+        return cursor
+
+    def executemany(self, statement, *args):
+        cursor = self._conn.executemany(statement, *args)
+        self._step(statement)
+        return cursor
+
+    def executescript(self, script):
+        cursor = self._conn.executescript(script)
+        self._step(script)
+        return cursor
+
+    def cursor(self, *args):
+        raise AssertionError("DyingConnection: use conn.execute (a cursor's statements would not be counted)")
+
+    def commit(self) -> None:
+        self._step("COMMIT")  # dies before the commit reaches the file
+        self._conn.commit()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:  # sqlite3.Connection's: commit on success, roll back on error
+        if kind is None:
+            self.commit()
+        else:
+            self._conn.rollback()
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name, value) -> None:
+        setattr(self._conn, name, value)
+
+
+def _same_profile(a, b) -> bool:
+    arrays = lambda p: [*p.centres.values(), *p.patches.values(), p.geometry_mean, p.geometry_std, p.typical]
+    return (a.name == b.name and a.meta == b.meta and a.head == b.head and a.genuine == b.genuine
+            and all(np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b))))
+
+
+def put_survives_a_power_cut_at_every_step(db: Path, old, new) -> tuple[list[str], list[tuple[str, object]]]:
+    """Store ``old``; then replace it with ``new`` (same name) by the real :meth:`Registry.put`, the process dying
+    after its 1st, 2nd, ... step, until a put completes. After each death the registry (reopened) holds one whole
+    profile, the old or the new one; a death after the row's INSERT and before its commit keeps the old one; the
+    completed put stores the new one. Returns the steps of the completed put and, for each death, its last step
+    and the profile the registry then held."""
+    assert old.name == new.name and not _same_profile(old, new)
+    Registry(db).put(old)
+    deaths = []
+    for die_after in range(1, 100):
+        log: list[str] = []
+        registry = Registry(db)
+        real_open = registry._open
+        registry._open = lambda: DyingConnection(real_open(), die_after, log)  # only this instance, only now
+        try:
+            registry.put(new)
+        except PowerCut:
+            stored = Registry(db).get(old.name)  # UnknownVip / CorruptProfile: the put was not atomic
+            assert _same_profile(stored, old) or _same_profile(stored, new), f"a mixed profile after {log[-1]!r}"
+            if log[-1].startswith("INSERT"):
+                assert _same_profile(stored, old), f"the old profile is gone after {log[-1]!r}, before the put's commit"
+            deaths.append((log[-1], stored))
+            continue
+        assert _same_profile(Registry(db).get(old.name), new)
+        assert any(step.startswith("INSERT") for step, _ in deaths), log  # a death right after the INSERT was tried
+        assert Registry(db).names() == [old.name]
+        return log, deaths
+    raise AssertionError("put never completed")
+
+
+def test_a_put_interrupted_at_any_step_keeps_one_whole_profile(tmp_path):
+    """The fault is injected inside the real put (a connection that dies after a statement): a put that deleted
+    the old row first, or wrote the row in two statements, or committed the INSERT on its own, fails here."""
+    old, new = synthetic_profile("Alice"), synthetic_profile("Alice", used=3)
+    new = type(new)(**{**new.__dict__, "centres": {k: -v for k, v in new.centres.items()}})
+    steps, deaths = put_survives_a_power_cut_at_every_step(tmp_path / "r.db", old, new)
+    assert steps[-1] == "COMMIT" and len(deaths) == len(steps)  # a death at every step, the last one included
+    assert all(_same_profile(stored, old) for _, stored in deaths)
+
+
 def test_second_enrolment_of_a_name_fails_at_once(tmp_path):
     registry = Registry(tmp_path / "registry.db")
     with registry.enrolling("Alice"):

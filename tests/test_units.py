@@ -1,0 +1,618 @@
+"""Data-free unit tests (issue #20): no photos from ../shared/data and no model weights — synthetic arrays, stub
+models, and the package's own bundled files (the background targets' pre-computed meshes). They pass with the
+data folder absent (``VIPGUARD_DATA=/nowhere``) and with no weights (``VIPGUARD_MODELS=/nowhere``); the few
+checks that run a real model with a tiny input use the ``store`` fixture and skip without weights.
+
+Covered: ``fit_head``; VipProfile save/load and its version errors; ``compare`` and ``describe`` (stub embedder);
+``explain`` for every kind of decision; every entry of every registry of pluggable parts; shipped files carry
+no machine paths.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import re
+import sqlite3
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vipguard.decision import FEATURES, GenuineRange, column, decide
+from vipguard.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
+from vipguard.explain import explain
+from vipguard.faces import DETECTORS, EMBEDDERS, l2_normalise
+from vipguard.faces.align import ARCFACE_TEMPLATE, norm_crop
+from vipguard.faces.types import Detection, Face
+from vipguard.forge import FORGERS, ForgeError, ForgeInput
+from vipguard.head import Head, fit_head
+from vipguard.profile import PROFILE_VERSION, VipProfile
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vipguard"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """One BLAS thread: on a busy machine (more runnable threads than cores) the many tiny LAPACK calls of
+    scipy's ``Delaunay.transform`` (the forgers' piecewise-affine warp) each wait for a multi-threaded BLAS
+    pool and a 20 ms forgery takes seconds. Results are the same either way."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def unit(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return l2_normalise(rng.normal(size=shape)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------- fit_head
+
+
+def _training(n: int = 240, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Column 0 rises with the label, column 1 falls with it, column 2 is noise, column 3 rises a little."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 3 == 0).astype(int)
+    x = np.column_stack([2.0 * y + rng.normal(size=n), -1.5 * y + rng.normal(size=n), rng.normal(size=n),
+                         0.5 * y + rng.normal(size=n)])
+    return x, y
+
+
+def test_fit_head_separates_the_classes_and_learns_each_direction():
+    x, y = _training()
+    head = fit_head(x, y, np.ones(len(y)), ("up", "down", "noise", "slight"), c=1.0, seed=0)
+    p = head.predict(x)
+    assert p.shape == (len(y),) and ((p > 0) & (p < 1)).all()
+    assert p[y == 1].mean() > 0.7 > 0.3 > p[y == 0].mean()
+    assert head.coef[0] > 0 > head.coef[1] and abs(head.coef[2]) < abs(head.coef[0])
+    # calibrated with the classes balanced: 0.5 separates them (balanced accuracy well above chance)
+    assert ((p[y == 1] >= 0.5).mean() + (p[y == 0] < 0.5).mean()) / 2 > 0.85
+    # each contribution is a feature's share of the decision, measured from the training mean
+    row = x[:1]
+    contrib = head.contributions(row)
+    assert list(contrib) == list(head.features)
+    assert sum(contrib.values()) == pytest.approx(float(head.decision(row)[0]) - head.intercept, abs=1e-9)
+
+
+def test_fit_head_reads_only_its_columns():
+    x, y = _training()
+    head = fit_head(x, y, np.ones(len(y)), ("up", "noise"), columns=(0, 2), seed=0)
+    alone = fit_head(x[:, [0, 2]], y, np.ones(len(y)), ("up", "noise"), seed=0)
+    assert head.columns == (0, 2) and head.features == ("up", "noise")
+    np.testing.assert_allclose(head.predict(x), alone.predict(x[:, [0, 2]]), atol=1e-12)
+    changed = x.copy()
+    changed[:, [1, 3]] += 100.0  # columns the head does not read
+    np.testing.assert_array_equal(head.predict(changed), head.predict(x))
+
+
+def test_fit_head_drops_a_column_whose_weight_contradicts_its_sign():
+    x, y = _training()
+    names = ("up", "down", "noise", "slight")
+    head = fit_head(x, y, np.ones(len(y)), names, signs=(+1, +1, 0, +1), seed=0)
+    # "down" falls with the genuine class but is declared +1 (higher = more genuine): it must go
+    assert "down" not in head.features and head.features[0] == "up"
+    assert head.columns == tuple(names.index(f) for f in head.features)
+    assert all(c > 0 for f, c in zip(head.features, head.coef) if f in {"up", "slight"})
+    # declared with its true sign it stays
+    kept = fit_head(x, y, np.ones(len(y)), names, signs=(+1, -1, 0, +1), seed=0)
+    assert "down" in kept.features and kept.coef[kept.features.index("down")] < 0
+
+
+def test_fit_head_is_deterministic_for_a_seed_and_stored_as_plain_numbers():
+    x, y = _training()
+    w = np.where(y == 1, 1.0, 0.5)
+    a = fit_head(x, y, w, ("a", "b", "c", "d"), seed=3)
+    b = fit_head(x, y, w, ("a", "b", "c", "d"), seed=3)
+    assert a == b
+    other = fit_head(x, y, w, ("a", "b", "c", "d"), seed=4)
+    assert other.coef == a.coef  # the final fit does not depend on the seed ...
+    assert (other.platt_a, other.platt_b) != (a.platt_a, a.platt_b)  # ... the out-of-fold calibration does
+    text = json.dumps(a.to_dict())
+    assert Head.from_dict(json.loads(text)) == a
+
+
+def test_fit_head_with_a_single_positive_still_fits():
+    x, y = _training()
+    y = np.zeros_like(y)
+    y[0] = 1
+    x[0, 0] = 6.0
+    head = fit_head(x, y, np.ones(len(y)), ("a", "b", "c", "d"), seed=0)  # no fold split possible
+    p = head.predict(x)
+    assert np.isfinite(p).all() and p[0] == p.max()
+
+
+def test_sample_weights_move_the_head():
+    x, y = _training()
+    even = fit_head(x, y, np.ones(len(y)), ("a", "b", "c", "d"), seed=0)
+    tilted = fit_head(x, y, np.where(y == 1, 5.0, 1.0), ("a", "b", "c", "d"), seed=0)
+    assert tilted.intercept > even.intercept  # heavier positives push the raw decision towards them
+
+
+# ---------------------------------------------------------------------------------------- profile save / load
+
+
+@cache
+def _fitted_head() -> Head:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, len(FEATURES)))
+    y = (np.arange(60) % 2).astype(int)
+    x[y == 1, column("sim_global")] += 2.0
+    return fit_head(x, y, np.ones(60), FEATURES, seed=0)
+
+
+def synthetic_profile(name: str = "Tony_Blair", seed: int = 0) -> VipProfile:
+    """A profile of real shapes (192-d centres, 20×20 templates, 478-point geometry, a fitted head)."""
+    rng = np.random.default_rng(seed)
+    return VipProfile(
+        name=name, centres={k: unit(rng, 192) for k in ID_PARTS},
+        patches={k: unit(rng, PATCH * PATCH) for k in PATCH_PARTS},
+        geometry_mean=rng.normal(56, 10, (478, 2)).astype(np.float32),
+        geometry_std=rng.uniform(0.5, 2, (478, 2)).astype(np.float32),
+        typical=rng.normal(size=len(FEATURES)).astype(np.float32), head=_fitted_head(),
+        genuine=GenuineRange(0.83, 0.05, 12.0, 9),
+        meta={"used": 9, "enrolled": "2024-01-01T00:00:00", "reject_rate": 0.03, "identity_threshold": 0.31,
+              "config": {"methods": ["swap", "eyes"], "ratio": [1.0, 5.0, 5.0]}},
+    )
+
+
+def _assert_same_profile(a: VipProfile, b: VipProfile) -> None:
+    assert a.name == b.name and a.head == b.head and a.genuine == b.genuine and a.meta == b.meta
+    for part in ID_PARTS:
+        np.testing.assert_array_equal(a.centres[part], b.centres[part])
+    for part in PATCH_PARTS:
+        np.testing.assert_array_equal(a.patches[part], b.patches[part])
+    for key in ("geometry_mean", "geometry_std", "typical"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+        assert getattr(a, key).dtype == getattr(b, key).dtype
+
+
+def test_profile_round_trip_keeps_every_field_and_every_verdict():
+    profile = synthetic_profile()
+    text, blob = profile.to_blobs()
+    assert json.loads(text)["version"] == PROFILE_VERSION and blob.startswith(b"PK")  # JSON + npz, no pickle
+    loaded = VipProfile.from_blobs(text, blob)
+    _assert_same_profile(profile, loaded)
+    evidence = np.random.default_rng(5).normal(size=len(FEATURES)).astype(np.float32)
+    for sim in (0.2, 0.6, 0.8, 0.95):
+        assert loaded.decide(evidence, sim, 0.25) == profile.decide(evidence, sim, 0.25)
+    assert loaded.reject_rate == 0.03 and loaded.identity_threshold == 0.31
+
+
+@pytest.mark.parametrize("version", [PROFILE_VERSION - 1, 1, None, PROFILE_VERSION + 1])
+def test_profile_of_another_version_says_re_enrol(version):
+    text, blob = synthetic_profile("Colin_Powell").to_blobs()
+    doc = json.loads(text)
+    if version is None:
+        del doc["version"]
+    else:
+        doc["version"] = version
+    with pytest.raises(ValueError, match=rf"profile version {version} is not supported \(expected "
+                                         rf"{PROFILE_VERSION}\); re-enrol Colin_Powell with `vipguard enroll`"):
+        VipProfile.from_blobs(json.dumps(doc), blob)
+
+
+def test_profile_with_another_feature_layout_says_re_enrol():
+    text, blob = synthetic_profile().to_blobs()
+    doc = json.loads(text)
+    doc["features"] = list(reversed(doc["features"]))
+    with pytest.raises(ValueError, match="different evidence layout; re-enrol"):
+        VipProfile.from_blobs(json.dumps(doc), blob)
+
+
+def test_an_old_profile_in_the_registry_is_a_corrupt_row_that_says_re_enrol(tmp_path):
+    from vipguard.registry import CorruptProfile, Registry
+
+    registry = Registry(tmp_path / "r.db")
+    registry.put(synthetic_profile("Tony_Blair"))
+    registry.put(synthetic_profile("Colin_Powell", seed=1))
+    text, blob = synthetic_profile("Colin_Powell", seed=1).to_blobs()
+    doc = {**json.loads(text), "version": PROFILE_VERSION - 1}
+    with contextlib.closing(sqlite3.connect(tmp_path / "r.db")) as conn, conn:
+        conn.execute("UPDATE vips SET profile = ? WHERE name = 'Colin_Powell'", (json.dumps(doc),))
+    fresh = Registry(tmp_path / "r.db")
+    with pytest.raises(CorruptProfile, match="re-enrol Colin_Powell") as caught:
+        fresh.get("Colin_Powell")
+    assert "vipguard remove Colin_Powell" in str(caught.value)
+    loaded = fresh.load()
+    assert [p.name for p in loaded.profiles] == ["Tony_Blair"] and [f.name for f in loaded.faults] == ["Colin_Powell"]
+
+
+# ---------------------------------------------------------------------------------------------------- compare
+
+
+def synthetic_descriptor(seed: int = 0, has_mesh: bool = True) -> FaceDescriptor:
+    rng = np.random.default_rng(seed)
+    return FaceDescriptor(
+        embeddings={k: unit(rng, 192) for k in ID_PARTS}, patches={k: unit(rng, PATCH * PATCH) for k in PATCH_PARTS},
+        geometry=rng.normal(56, 10, (478, 2)).astype(np.float32),
+        blend={"colour": 0.12, "sharpness": -0.3, "artifact": 0.77}, has_mesh=has_mesh,
+    )
+
+
+def _profile_like(descriptor: FaceDescriptor, std: float = 1.0, **changes) -> VipProfile:
+    """A profile whose centres, templates and mean geometry are the descriptor's own."""
+    base = synthetic_profile()
+    fields = dict(base.__dict__, centres=dict(descriptor.embeddings), patches=dict(descriptor.patches),
+                  geometry_mean=descriptor.geometry.copy(), geometry_std=np.full((478, 2), std, np.float32))
+    return VipProfile(**{**fields, **changes})
+
+
+def test_compare_of_a_face_with_its_own_profile():
+    d = synthetic_descriptor()
+    v = compare(d, _profile_like(d))
+    assert v.shape == (len(FEATURES),) and v.dtype == np.float32
+    for part in ("global", "eyes", "inner", "outer"):
+        assert v[column(f"sim_{part}")] == pytest.approx(1.0, abs=1e-6)
+    for part in PATCH_PARTS:
+        assert v[column(f"patch_{part}")] == pytest.approx(1.0, abs=1e-6)
+    for part in GEOMETRY_PARTS:
+        assert v[column(f"geom_{part}")] == 0.0
+    assert v[column("inner_outer")] == pytest.approx(float(d.embeddings["inner"] @ d.embeddings["outer"]), abs=1e-6)
+    assert (v[column("blend_colour")], v[column("blend_sharpness")], v[column("artifact")]) == \
+        pytest.approx((0.12, -0.3, 0.77), abs=1e-6)
+
+
+def test_compare_measures_each_feature_in_its_own_column():
+    d = synthetic_descriptor()
+    own = _profile_like(d)
+    flipped = _profile_like(d, centres={**own.centres, "eyes": -own.centres["eyes"]},
+                            patches={**own.patches, "mouth": -own.patches["mouth"]})
+    v = compare(d, flipped)
+    assert v[column("sim_eyes")] == pytest.approx(-1.0, abs=1e-6)
+    assert v[column("patch_mouth")] == pytest.approx(-1.0, abs=1e-6)
+    changed = {i for i in range(len(FEATURES)) if abs(v[i] - compare(d, own)[i]) > 1e-6}
+    assert changed == {column("sim_eyes"), column("patch_mouth")}
+
+
+@pytest.mark.parametrize("std, expected", [(1.0, 3.0), (2.0, 1.5), (0.1, 6.0)])  # std floored at 0.5 px
+def test_compare_geometry_is_the_rms_deviation_in_standard_deviations(std, expected):
+    d = synthetic_descriptor()
+    moved = FaceDescriptor(d.embeddings, d.patches, d.geometry + 3.0, d.blend, True)
+    v = compare(moved, _profile_like(d, std=std))
+    for part in GEOMETRY_PARTS:
+        assert v[column(f"geom_{part}")] == pytest.approx(expected, rel=1e-5)
+    no_mesh = FaceDescriptor(d.embeddings, d.patches, d.geometry + 3.0, d.blend, False)
+    assert all(compare(no_mesh, _profile_like(d, std=std))[column(f"geom_{p}")] == 0.0 for p in GEOMETRY_PARTS)
+
+
+def test_compare_changes_neither_input_and_depends_on_no_earlier_call():
+    a, b = synthetic_descriptor(1), synthetic_descriptor(2)
+    pa, pb = _profile_like(a), _profile_like(b)
+    before = {k: v.copy() for k, v in a.to_arrays().items()}
+    forward = [compare(a, pa), compare(b, pb), compare(a, pb), compare(b, pa)]
+    backward = [compare(b, pa), compare(a, pb), compare(b, pb), compare(a, pa)][::-1]
+    for x, y in zip(forward, backward):
+        np.testing.assert_array_equal(x, y)
+    for k, v in a.to_arrays().items():
+        np.testing.assert_array_equal(v, before[k])
+    np.testing.assert_array_equal(pa.centres["global"], a.embeddings["global"])
+
+
+def test_descriptor_arrays_round_trip():
+    d = synthetic_descriptor(3)
+    back = FaceDescriptor.from_arrays(d.to_arrays())
+    np.testing.assert_array_equal(compare(back, _profile_like(d)), compare(d, _profile_like(d)))
+    assert back.blend == pytest.approx(d.blend) and back.has_mesh
+
+
+# ------------------------------------------------------------------------------ describe, with a stub embedder
+
+
+class StubEmbedder:
+    """MobileFaceNet's interface without its weights: a (7, 7, 512) map from the crop's pixels and a fixed linear
+    head, pooled under region weights as the real one pools."""
+
+    name, dim = "stub", 192
+
+    def __init__(self) -> None:
+        self.projection = np.random.default_rng(0).normal(size=(512, 192)).astype(np.float32)
+        self.calls = 0
+
+    def feature_maps(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        small = np.stack([cv2.resize(c, (7, 7), interpolation=cv2.INTER_AREA) for c in np.asarray(crops)])
+        return np.tile(small.astype(np.float32) / 255.0, (1, 1, 1, 171))[..., :512]
+
+    def embed_pooled(self, feature_map: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        pooled = np.einsum("hwc,rhw->rc", feature_map, weights) / weights.sum((1, 2))[:, None]
+        return l2_normalise(pooled @ self.projection)
+
+    def embed_maps(self, maps: np.ndarray) -> np.ndarray:
+        return l2_normalise(maps.mean((1, 2)) @ self.projection)
+
+
+@pytest.fixture(scope="module")
+def bundled_meshes():
+    """Two faces' (detection, mesh) pre-computed for the bundled target photos (no model runs)."""
+    from vipguard.background import data_dir
+
+    with np.load(data_dir() / "targets.npz", allow_pickle=False) as npz:
+        return [{k: npz[k][i] for k in ("boxes", "scores", "landmarks", "points", "matrices")} for i in (0, 1)]
+
+
+def synthetic_face(image: np.ndarray, row: dict, mesh: bool = True, shift: tuple[float, float] = (0.0, 0.0)) -> Face:
+    from vipguard.faces.mesh import pose_from_matrix
+    from vipguard.faces.types import Mesh
+
+    offset = np.array(shift, np.float32)
+    landmarks = row["landmarks"] + offset
+    box = tuple(float(v) for v in row["boxes"] + np.tile(offset, 2))
+    points = row["points"].copy()
+    points[:, :2] += offset
+    detection = Detection(box, float(row["scores"]), landmarks)
+    face_mesh = Mesh(points, {}, row["matrices"], pose_from_matrix(row["matrices"])) if mesh else None
+    return Face(detection=detection, aligned=norm_crop(image, landmarks), mesh=face_mesh)
+
+
+def synthetic_image(seed: int, shape: tuple[int, int]) -> np.ndarray:
+    """A smooth, coloured random image (texture for warps and blends to move)."""
+    noise = np.random.default_rng(seed).integers(0, 256, (*shape, 3)).astype(np.uint8)
+    return cv2.GaussianBlur(noise, (0, 0), 3)
+
+
+def test_describe_with_a_stub_embedder(bundled_meshes):
+    image = synthetic_image(0, (250, 250))
+    embedder = StubEmbedder()
+    d = describe(image, synthetic_face(image, bundled_meshes[0]), embedder, artifact=0.42)
+    assert embedder.calls == 1  # every identity part from one pass
+    assert set(d.embeddings) == set(ID_PARTS) and d.has_mesh and d.blend["artifact"] == pytest.approx(0.42)
+    for v in d.embeddings.values():
+        assert v.shape == (192,) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
+    assert len({tuple(np.round(v, 5)) for v in d.embeddings.values()}) == len(ID_PARTS)  # parts pooled apart
+    for p in d.patches.values():
+        assert p.shape == (PATCH * PATCH,) and np.linalg.norm(p) == pytest.approx(1.0, abs=1e-4)
+    assert d.geometry.shape == (478, 2) and 0 <= d.geometry.min() and d.geometry.max() <= 112 * 1.2
+    # a feature map given by the caller is used as is (no second pass)
+    fmap = embedder.feature_maps(synthetic_face(image, bundled_meshes[0]).aligned[None])[0]
+    again = describe(image, synthetic_face(image, bundled_meshes[0]), embedder, feature_map=fmap)
+    assert embedder.calls == 2
+    np.testing.assert_allclose(again.embeddings["inner"], d.embeddings["inner"], atol=1e-6)
+
+    flat = describe(image, synthetic_face(image, bundled_meshes[0], mesh=False), embedder)
+    assert not flat.has_mesh and not flat.geometry.any() and not any(p.any() for p in flat.patches.values())
+    for part in ID_PARTS:  # without the mesh every part is the whole face
+        np.testing.assert_array_equal(flat.embeddings[part], flat.embeddings["global"])
+
+
+# ---------------------------------------------------------------------------------------------------- explain
+
+GENUINE = GenuineRange(0.85, 0.05, 20.0, 15)
+
+
+def _values(**given: float) -> np.ndarray:
+    v = np.full(len(FEATURES), 0.8, np.float32)
+    for name, value in given.items():
+        v[column(name)] = value
+    return v
+
+
+TYPICAL = _values(geom_eyes=1.0, geom_nose=1.0, geom_mouth=1.0, geom_outline=1.0, blend_colour=0.1,
+                  blend_sharpness=0.0, artifact=0.1, sim_global=0.85)
+
+
+def test_explain_a_face_that_matches_no_vip():
+    d = decide(0.0, 0.18, GENUINE, 0.03, 0.3, 0.25, claimed=False)
+    text = explain(d, None, _values(sim_global=0.18), TYPICAL, None)
+    assert text == ("The face matches no enrolled VIP: the nearest is at similarity 18/100, below the selection "
+                    "threshold.")
+
+
+def test_explain_genuine_led_by_the_head_names_the_evidence_and_the_range():
+    d = decide(0.9, 0.93, GENUINE, 0.03, 0.3, 0.25)
+    assert d.verdict == "genuine" and d.head < d.anchor
+    text = explain(d, "Tony_Blair", _values(sim_global=0.93, sim_eyes=0.85), TYPICAL,
+                   {"sim_eyes": 0.9, "sim_global": 0.4, "patch_nose": -0.2})
+    assert text.startswith("Consistent with genuine Tony_Blair (score 0.90): the eyes and brows match Tony_Blair's "
+                           "(0.85 vs 0.80 typical); face similarity to Tony_Blair is 93/100 (genuine photos: ~85)")
+    assert f"face similarity 93/100 is inside Tony_Blair's genuine range (≥ {round(100 * d.floor)} for 97 % " in text
+    assert "Largest departure" not in text
+
+
+def test_explain_genuine_set_by_the_range():
+    d = decide(0.999, 0.84, GENUINE, 0.03, 0.3, 0.25)
+    assert d.verdict == "genuine" and d.anchor <= d.head
+    text = explain(d, "Tony_Blair", _values(sim_global=0.84), TYPICAL, {"sim_eyes": 5.0})
+    assert text == (f"Consistent with genuine Tony_Blair (score {d.score:.2f}): face similarity 84/100 is inside "
+                    f"Tony_Blair's genuine range (≥ {round(100 * d.floor)} for 97 % of their photos).")
+
+
+def test_explain_fake_below_the_range_says_the_identity_is_partly_there():
+    d = decide(0.95, 0.55, GENUINE, 0.03, 0.4, 0.25)
+    assert d.verdict == "fake" and d.below_floor
+    text = explain(d, "Colin_Powell", _values(sim_global=0.55), TYPICAL, {})
+    assert text.startswith(f"Likely a forgery of Colin_Powell (score {d.score:.2f}): face similarity 55/100 is below "
+                           "Colin_Powell's genuine range")
+    assert "yet above what other people reach (40): the identity is partly there." in text
+
+
+def test_explain_fake_led_by_the_head_names_the_part_and_the_largest_departure():
+    d = decide(0.05, 0.92, GENUINE, 0.03, 0.3, 0.25)
+    assert d.verdict == "fake" and d.head < d.anchor
+    evidence = _values(sim_global=0.92, sim_inner=0.35, patch_mouth=0.2)
+    text = explain(d, "Colin_Powell", evidence, TYPICAL, {"sim_inner": -2.0, "sim_global": 0.5, "patch_eyes": -0.1})
+    assert text.startswith("Likely a forgery of Colin_Powell (score 0.05): the inner face does not match "
+                           "Colin_Powell's (0.35 vs 0.80 typical); the appearance of the eyes and brows")
+    assert text.endswith("Largest departure from Colin_Powell's genuine photos: the appearance of the mouth differs "
+                         "from Colin_Powell's template (0.20 vs 0.80 typical).")
+    # a part that was not measured (a --fast check) is never named as the departure
+    fast = explain(d, "Colin_Powell", evidence, TYPICAL, {"sim_inner": -2.0}, measured=frozenset({"sim_global"}))
+    assert "Largest departure" not in fast
+
+
+def test_explain_different_person():
+    d = decide(0.9, 0.2, GENUINE, 0.03, 0.3, 0.25)
+    assert d.verdict == "different_person"
+    text = explain(d, "Serena_Williams", _values(sim_global=0.2), TYPICAL, {})
+    assert text.startswith(f"Likely a different person than Serena_Williams (score {d.score:.2f}): face similarity "
+                           "20/100 is below Serena_Williams's genuine range")
+    assert "partly there" not in text
+
+
+def test_explain_cites_the_artefact_boundary_only_when_it_is_high():
+    from vipguard.explain import _phrase
+
+    assert _phrase("artifact", 0.9, 0.1, "X", "at the jaw") == \
+        "blending-artefact score 0.90 (genuine photos: 0.10), a blending boundary at the jaw"
+    assert _phrase("artifact", 0.05, 0.1, "X", "at the jaw") == "blending-artefact score 0.05 (genuine photos: 0.10)"
+    assert _phrase("artifact", 0.9, 0.1, "X", "no boundary found").endswith("(genuine photos: 0.10)")
+
+
+# ------------------------------------------------------------------------ every entry of every plugin registry
+
+def _registries_in_source() -> set[str]:
+    """``module.NAME`` of every ``NAME = Registry(...)`` of :mod:`vipguard.plugins` in src/vipguard."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        uses_plugins = any(isinstance(n, ast.ImportFrom) and (n.module or "").endswith("plugins")
+                           for n in ast.walk(tree))
+        for node in ast.walk(tree):
+            if uses_plugins and isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call) \
+                    and ast.unparse(node.value.func) in {"Registry", "plugins.Registry"}:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+                found |= {f"{module}.{ast.unparse(t)}" for t in targets}
+    return found
+
+
+COVERED = {"vipguard.faces.detect.DETECTORS", "vipguard.faces.embed.EMBEDDERS", "vipguard.forge.base.FORGERS"}
+
+
+def test_every_registry_is_covered_here():
+    assert _registries_in_source() == COVERED, "a registry was added or moved: test its entries in this file"
+
+
+def test_the_plugin_registry_contract():
+    from vipguard.plugins import Registry
+
+    parts: Registry[str] = Registry("widget")
+    parts.register("a")(lambda n=1: "a" * n)
+    parts.register("b")(lambda: "b")
+    assert parts.names == ("a", "b") and list(parts) == ["a", "b"] and "a" in parts and "c" not in parts
+    assert parts.create("a", n=3) == "aaa"
+    with pytest.raises(ValueError, match="widget 'a' is already registered"):
+        parts.register("a")(lambda: "again")
+    with pytest.raises(KeyError, match="unknown widget 'c'; choose one of: a, b"):
+        parts.get("c")
+
+
+@pytest.mark.parametrize("kind, name", [("detector", n) for n in DETECTORS.names]
+                         + [("embedder", n) for n in EMBEDDERS.names])
+def test_every_face_model_without_its_weights_names_the_fix(kind, name, tmp_path):
+    """Built from an empty model store, each registered detector and embedder says which file is missing and the
+    command that fetches it (timm's 'clear errors for missing local files')."""
+    from vipguard.weights import FIX_COMMAND, ModelStore, WeightsError
+
+    registry = DETECTORS if kind == "detector" else EMBEDDERS
+    with pytest.raises(WeightsError) as caught:
+        registry.create(name, store=ModelStore(tmp_path / "no-models"))
+    message = str(caught.value)
+    assert "file is missing" in message and str(tmp_path / "no-models") in message and FIX_COMMAND in message
+
+
+@pytest.mark.parametrize("name", DETECTORS.names)
+def test_every_detector_on_tiny_inputs(name, store):
+    detector = DETECTORS.create(name, store=store)
+    assert detector.name == name
+    assert detector.detect(np.zeros((48, 64, 3), np.uint8)) == []
+    found = detector.detect(synthetic_image(1, (120, 90)))
+    assert all(isinstance(d, Detection) and d.landmarks.shape == (5, 2) for d in found)
+    assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
+
+
+@pytest.mark.parametrize("name", EMBEDDERS.names)
+def test_every_embedder_on_tiny_inputs(name, store):
+    embedder = EMBEDDERS.create(name, store=store)
+    assert embedder.name == name
+    image = synthetic_image(2, (120, 120))
+    assert embedder.embed(image, []).shape == (0, embedder.dim)
+    landmarks = (ARCFACE_TEMPLATE + 4.0).astype(np.float32)
+    detection = Detection((0.0, 0.0, 119.0, 119.0), 0.99, landmarks)
+    vectors = embedder.embed(image, [detection, detection])
+    assert vectors.shape == (2, embedder.dim) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-5)  # deterministic
+
+
+@pytest.fixture(scope="module")
+def forge_inputs(bundled_meshes):
+    """A source and a target of different sizes (so the output shows whose frame it keeps), each a synthetic
+    image with a bundled face's detection and mesh; the source face is moved into its larger frame."""
+    source_image = synthetic_image(3, (270, 260))
+    target_image = synthetic_image(4, (250, 250))
+    source = ForgeInput(source_image, synthetic_face(source_image, bundled_meshes[0], shift=(5.0, 10.0)), "src.png")
+    target = ForgeInput(target_image, synthetic_face(target_image, bundled_meshes[1]), "tgt.png")
+    return source, target
+
+
+@pytest.mark.parametrize("name", FORGERS.names)
+def test_every_forger_on_synthetic_faces(name, forge_inputs):
+    source, target = forge_inputs
+    method = FORGERS.create(name)
+    assert method.name == name
+    result = method.forge(source, target, np.random.default_rng(7))
+    again = method.forge(source, target, np.random.default_rng(7))
+    assert result.method == name and result.source == "src.png" and result.target == "tgt.png"
+    assert result.image.dtype == np.uint8 and result.mask.dtype == np.uint8
+    assert result.image.tobytes() == again.image.tobytes() and result.params == again.params  # seeded
+    frame = source.image if result.image.shape == source.image.shape else target.image
+    assert result.image.shape == frame.shape and result.mask.shape == frame.shape[:2]
+    changed, outside = result.mask > 0, result.mask == 0
+    assert changed.sum() > 100
+    np.testing.assert_array_equal(result.image[outside], frame[outside])  # only the mask changed
+    assert (result.image[changed] != frame[changed]).any()
+    json.dumps(result.provenance())  # provenance is plain data
+    assert source.image.tobytes() == synthetic_image(3, (270, 260)).tobytes()  # inputs untouched
+    assert target.image.tobytes() == synthetic_image(4, (250, 250)).tobytes()
+
+
+@pytest.mark.parametrize("name", FORGERS.names)
+def test_every_forger_refuses_a_face_without_mesh(name, forge_inputs, bundled_meshes):
+    source, target = forge_inputs
+    flat = ForgeInput(target.image, synthetic_face(target.image, bundled_meshes[1], mesh=False), "flat.png")
+    method = FORGERS.create(name)
+    with pytest.raises(ForgeError, match=r"no face mesh in (source|target) \((flat|src)\.png\)"):
+        method.forge(source, flat, np.random.default_rng(0))
+    with pytest.raises(ForgeError, match="no face mesh"):
+        method.forge(ForgeInput(source.image, synthetic_face(source.image, bundled_meshes[0], mesh=False)), target,
+                     np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------- shipped files: no machine paths
+
+MACHINE_PATH = re.compile(r"(?<![\w.:/~-])(?:/(?:tmp|work|root|home|Users|mnt|var/folders|private/var)/|[A-Za-z]:\\)")
+TEXT_SUFFIXES = {".json", ".md", ".txt", ".html", ".js", ".css", ".toml", ".yaml", ".yml", ".cfg"}
+SKIPPED = PACKAGE / "artifact" / "weights"  # checked by tests/test_artifact_v2.py
+
+
+def _shipped_files() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*") if p.is_file() and SKIPPED not in p.parents
+                  and (p.suffix in TEXT_SUFFIXES or p.suffix == ".npz"))
+
+
+def test_the_machine_path_pattern():
+    for bad in ('"init": "/tmp/artifact_stage1/best.pt"', "data: /work/shared/data/lfw", "(/root/.cache/x)",
+                "`/home/ci/run`", "C:\\Users\\me\\w.pt", "'/Users/me/x'"):
+        assert MACHINE_PATH.search(bad), bad
+    for fine in ("https://example.org/home/page", "lfw/Tony_Blair", "../shared/data/lfw", "~/.local/share/vipguard",
+                 "$VIPGUARD_HOME/registry.db", "a/tmp/b"):
+        assert not MACHINE_PATH.search(fine), fine
+
+
+def test_shipped_files_carry_no_machine_paths():
+    files = _shipped_files()
+    names = {p.name for p in files}
+    assert {"genuine_prior.json", "ATTRIBUTION.md", "background.npz", "targets.npz"} <= names  # it looks somewhere
+    found = []
+    for path in files:
+        if path.suffix == ".npz":  # the strings stored in the bundled arrays (names of photos and identities)
+            with np.load(path, allow_pickle=False) as npz:
+                texts = [str(s) for k in npz.files if npz[k].dtype.kind in "US" for s in npz[k].ravel()]
+        else:
+            texts = path.read_text(encoding="utf-8").splitlines()
+        found += [f"{path.relative_to(PACKAGE)}: {t.strip()[:120]}" for t in texts if MACHINE_PATH.search(t)]
+    assert not found, "machine paths in shipped files (record paths relative to the data root):\n" + "\n".join(found)
