@@ -134,33 +134,26 @@ def test_explanations_come_from_evidence(verdicts):
     assert "Tony_Blair" in swap.explanation and any(ch.isdigit() for ch in swap.explanation)
 
 
-def test_interrupted_enrolment_keeps_the_old_profile(enrolled, tmp_path, monkeypatch):
+def test_interrupted_enrolment_keeps_the_old_profile(enrolled, tmp_path):
+    """Re-enrolment dies inside the real ``Registry.put`` (a connection that raises after each of its steps in
+    turn, the row's INSERT among them): the registry keeps the old profile until the new one is committed."""
     from vipguard.profile import VipProfile
     from vipguard.registry import Registry
 
+    from .test_registry import put_survives_a_power_cut_at_every_step
+
     _, results = enrolled
-    registry = Registry(tmp_path / "r.db")
     old = results["Tony_Blair"].profile
-    registry.put(old)
     newer = results["Colin_Powell"].profile
     crashing = VipProfile(**{**newer.__dict__, "name": "Tony_Blair"})
-
-    class Crash(RuntimeError):
-        pass
-
-    def crash_put(self, profile):  # the new profile's row is written, then the process dies mid-transaction
-        text, blob = profile.to_blobs()
-        with self._connect() as conn, conn:
-            conn.execute("INSERT OR REPLACE INTO vips VALUES (?, ?, ?, ?)", (profile.name, 0.0, text, blob[:100]))
-            raise Crash("power cut")
-
-    monkeypatch.setattr(Registry, "put", crash_put)
-    with pytest.raises(Crash):
-        registry.put(crashing)
-    monkeypatch.undo()
-    kept = Registry(tmp_path / "r.db").get("Tony_Blair")
-    assert np.array_equal(kept.centre, old.centre)
-    assert kept.meta["enrolled"] == old.meta["enrolled"] and kept.meta["used"] == old.meta["used"]
+    _, deaths = put_survives_a_power_cut_at_every_step(tmp_path / "r.db", old, crashing)
+    after_insert = [stored for step, stored in deaths if step.startswith("INSERT")]
+    assert after_insert  # the new profile's row was written, then the process died mid-transaction
+    for kept in after_insert:
+        assert np.array_equal(kept.centre, old.centre)
+        assert kept.meta["enrolled"] == old.meta["enrolled"] and kept.meta["used"] == old.meta["used"]
+    done = Registry(tmp_path / "r.db").get("Tony_Blair")  # the put that completed: the new profile
+    assert np.array_equal(done.centre, crashing.centre) and done.meta["used"] == crashing.meta["used"]
 
 
 def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
@@ -326,25 +319,40 @@ def _face(analyzer, path):
 def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analyzer, monkeypatch):
     """A forgery made from enrolment photo i is compared with centres that leave photo i out (two photos out for a
     self-swap), as an attacker's photos are not the enrolled ones; comparing with the full centres would give the
-    head forgeries more like the VIP than real ones are."""
+    head forgeries more like the VIP than real ones are. Each comparison is told apart by its descriptor (the kept
+    genuine photos', the background's, each forgery's with the photos it was made from), never by the order in
+    which enrolment makes them."""
     import vipguard.enrol as enrol_module
     from vipguard.background import load_background
     from vipguard.faces import l2_normalise
 
     calls = []
+    seen: dict[str, list] = {}
     original = enrol_module.compare
 
     def recording(descriptor, profile):
         calls.append((descriptor, profile))
         return original(descriptor, profile)
 
+    def keeping(name, method):
+        def wrapper(self, *args):
+            out = method(self, *args)
+            seen[name] = out[1] if name == "genuine" else out[0]
+            return out
+        return wrapper
+
     monkeypatch.setattr(enrol_module, "compare", recording)
+    # the kept photos' descriptors, in the order of the indices a forgery's sources refer to, and the forgeries
+    monkeypatch.setattr(enrol_module.Enroller, "_consistent", keeping("genuine", enrol_module.Enroller._consistent))
+    monkeypatch.setattr(enrol_module.Enroller, "_forge", keeping("fakes", enrol_module.Enroller._forge))
     config = enrol_module.EnrolConfig(augmentations=0, fakes_per_photo=3.0)
     enroller = enrol_module.Enroller(analyzer, load_background(), config)
     result = enroller.enrol("Tony_Blair", photos(lfw, "Tony_Blair", 1, 6))
     used = result.used
     assert result.fakes >= 6 and len(calls) == used + result.others + result.fakes
-    genuine = [d.embeddings["global"] for d, _ in calls[:used]]
+    met = {id(d): profile for d, profile in calls}  # the profile each descriptor was compared with
+    assert len(met) == len(calls) and len(seen["genuine"]) == used and len(seen["fakes"]) == result.fakes
+    genuine = [d.embeddings["global"] for d in seen["genuine"]]
     full = result.profile.centres["global"]
 
     def centre_without(skip):
@@ -352,12 +360,15 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
 
     one_out = [centre_without({i}) for i in range(used)]
     two_out = [centre_without({i, j}) for i in range(used) for j in range(i + 1, used)]
-    for _, profile in calls[used:used + result.others]:  # other people: never in the centres, so the full ones
-        np.testing.assert_allclose(profile.centres["global"], full, atol=1e-6)
-    for _, profile in calls[used + result.others:]:
-        centre = profile.centres["global"]
+    for i, d in enumerate(seen["genuine"]):  # each genuine photo meets the centres without itself
+        np.testing.assert_allclose(met[id(d)].centres["global"], one_out[i], atol=1e-6)
+    for d in enroller.background.descriptors:  # other people: never in the centres, so the full ones
+        np.testing.assert_allclose(met[id(d)].centres["global"], full, atol=1e-6)
+    for _, sources, d in seen["fakes"]:
+        centre = met[id(d)].centres["global"]
         assert not np.allclose(centre, full, atol=1e-6)
         assert any(np.allclose(centre, c, atol=1e-6) for c in one_out + two_out)
+        np.testing.assert_allclose(centre, centre_without(sources), atol=1e-6)  # without its own source photos
 
 
 def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):

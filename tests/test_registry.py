@@ -278,7 +278,8 @@ class DyingConnection:
 
 def _same_profile(a, b) -> bool:
     arrays = lambda p: [*p.centres.values(), *p.patches.values(), p.geometry_mean, p.geometry_std, p.typical]
-    return (a.name == b.name and a.meta == b.meta and a.head == b.head and a.genuine == b.genuine
+    as_stored = lambda meta: json.loads(json.dumps(meta))  # tuples come back as lists
+    return (a.name == b.name and as_stored(a.meta) == as_stored(b.meta) and a.head == b.head and a.genuine == b.genuine
             and all(np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b))))
 
 
