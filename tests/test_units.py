@@ -616,3 +616,16 @@ def test_shipped_files_carry_no_machine_paths():
             texts = path.read_text(encoding="utf-8").splitlines()
         found += [f"{path.relative_to(PACKAGE)}: {t.strip()[:120]}" for t in texts if MACHINE_PATH.search(t)]
     assert not found, "machine paths in shipped files (record paths relative to the data root):\n" + "\n".join(found)
+
+
+def test_barycentric_transforms_equal_scipys_and_mark_degenerate_triangles():
+    from scipy.spatial import Delaunay
+
+    from vipguard.forge.warp import barycentric_transforms
+
+    points = np.random.default_rng(0).uniform(0, 200, (478, 2))
+    tri = Delaunay(points)
+    np.testing.assert_allclose(barycentric_transforms(tri.points, tri.simplices), tri.transform, atol=1e-9)
+    flat = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0]])
+    out = barycentric_transforms(flat, np.array([[0, 1, 2], [0, 1, 3]]))
+    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()  # collinear: no transform; the other one is

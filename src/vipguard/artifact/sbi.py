@@ -275,12 +275,17 @@ def pair_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | No
 
 
 def degrade(image: np.ndarray, rng: np.random.Generator, p_jpeg: float = 0.5, p_resize: float = 0.4,
-            p_colour: float = 0.3) -> np.ndarray:
-    """Augmentation applied to real and fake alike: global colour jitter, resize, JPEG re-compression."""
+            p_colour: float = 0.3, p_sharpen: float = 0.0) -> np.ndarray:
+    """Augmentation applied to real and fake alike: global colour jitter, resize or (``p_sharpen``) unsharp
+    masking of the whole crop — the crisp look of a large photo shrunk to the crop — then JPEG re-compression."""
     out = image
     if rng.random() < p_colour:
         out = colour_jitter(out, rng, strength=0.5)
-    if rng.random() < p_resize:
+    if p_sharpen > 0 and rng.random() < p_sharpen:
+        blurred = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.6, 1.5))
+        amount = rng.uniform(0.3, 1.0)
+        out = cv2.addWeighted(out, 1 + amount, blurred, -amount, 0)
+    elif rng.random() < p_resize:
         out = rescale(out, rng.uniform(0.4, 0.95), int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_CUBIC])))
     if rng.random() < p_jpeg:
         out = jpeg(out, int(rng.integers(40, 96)))

@@ -41,10 +41,10 @@ class FrozenTrainConfig:
     boundary_weight: float = 2.0
     seed: int = 0
     per_identity: int = 4
-    threads: int = 2
+    threads: int = 1  # torch threads; more than the free cores slows the small head ~10× (spin-waiting)
     target_fpr: float = 0.03
-    p_resize_real: float = 0.7
-    p_resize_fake: float = 0.3
+    p_resize: float = 0.5  # down-up resize, the same draw for a real view and its pseudo-fake
+    p_sharpen: float = 0.3  # unsharp masking instead of the resize (crisp, large-photo faces are real too)
     p_pair: float = 0.5
 
 
@@ -60,13 +60,15 @@ def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, bou
                               crops.landmarks[d], rng)
         else:
             fake = self_blend(crops.images[i], crops.landmarks[i], crops.points[i], rng)
-        flip = rng.random() < 0.5
-        pair = ((crops.images[i], np.zeros((boundary_size, boundary_size), np.float32), 0.0, config.p_resize_real),
-                (fake.image, boundary_at(fake.mask, boundary_size), 1.0, config.p_resize_fake))
-        for img, target, label, p_resize in pair:
+        flip, shared = rng.random() < 0.5, int(rng.integers(2**62))
+        pair = ((crops.images[i], np.zeros((boundary_size, boundary_size), np.float32), 0.0),
+                (fake.image, boundary_at(fake.mask, boundary_size), 1.0))
+        for img, target, label in pair:
             if flip:
                 img, target = img[:, ::-1], target[:, ::-1]
-            images.append(np.ascontiguousarray(degrade(img, rng, p_resize=p_resize)))
+            # the real view and its pseudo-fake are degraded identically: image quality is never evidence
+            img = degrade(img, np.random.default_rng(shared), p_resize=config.p_resize, p_sharpen=config.p_sharpen)
+            images.append(np.ascontiguousarray(img))
             targets.append(np.ascontiguousarray(target))
             labels.append(label)
     return images, np.asarray(labels, np.float32), np.stack(targets)
@@ -245,8 +247,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
     defaults = FrozenTrainConfig(data="", cache_dir="")
     cmd = "vipguard artifact train --backbone efficientnet_lite0 --data '<LFW folder>' --out '<output folder>'"
     for name, flag in (("rounds", "--rounds"), ("epochs", "--epochs"), ("batch", "--batch"), ("lr", "--lr"),
-                       ("seed", "--seed"), ("threads", "--threads"), ("p_resize_real", "--resize-real"),
-                       ("p_resize_fake", "--resize-fake"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
+                       ("seed", "--seed"), ("threads", "--threads"), ("p_resize", "--resize"),
+                       ("p_sharpen", "--sharpen"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
         if getattr(config, name) != getattr(defaults, name):
             cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
@@ -271,8 +273,9 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
 - Identity-level split (SHA-256 of the name): 10 % of identities held out, halved into validation
   ({n_val} faces: epoch selection and the operating threshold) and test ({n_test} faces).
 - {config.rounds} round(s): for every training face one augmented real view **and its own pseudo-fake** (SBI's
-  pairing), both flipped and degraded alike (down-up resize p {config.p_resize_real} real / {config.p_resize_fake}
-  fake, JPEG 40–95 p 0.5, global colour jitter p 0.3). The pseudo-fake is a Face X-ray pair blend with the nearest
+  pairing), both flipped and degraded with the same draw (global colour jitter p 0.3; unsharp masking p
+  {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize}; JPEG 40–95 p 0.5), so that image quality is
+  never evidence. The pseudo-fake is a Face X-ray pair blend with the nearest
   landmark layout of another identity with probability {config.p_pair}, else a self-blend (colour and frequency
   jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.artifact.sbi`).
 - Not in the recipe (held out by construction, measured by `benchmarks/artifact.py`): every `vipguard.forge` method,

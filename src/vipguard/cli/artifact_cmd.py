@@ -30,13 +30,17 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
         resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/checkpoint.pt")] = False,
         cache: Annotated[Optional[Path], typer.Option(help="cache folder for the analysed crops")] = None,
-        threads: Annotated[Optional[int], typer.Option(help="torch threads (v1: 1, v2: 2)")] = None,
+        threads: Annotated[Optional[int], typer.Option(help="torch threads (default 1)")] = None,
         lr: Annotated[Optional[float], typer.Option(help="peak learning rate (v1: 3e-3, v2: 2e-3)")] = None,
         warmup: Annotated[int, typer.Option(help="v1: warm-up steps")] = 100,
         resize_real: Annotated[Optional[float], typer.Option(
-            help="resize-augmentation probability, reals (v1: 0.4, v2: 0.7)")] = None,
+            help="v1: resize-augmentation probability, reals (0.4)")] = None,
         resize_fake: Annotated[Optional[float], typer.Option(
-            help="resize-augmentation probability, pseudo-fakes (v1: 0.4, v2: 0.3)")] = None,
+            help="v1: resize-augmentation probability, pseudo-fakes (0.4)")] = None,
+        resize: Annotated[Optional[float], typer.Option(
+            help="v2: resize-augmentation probability, one draw for a real view and its pseudo-fake (0.5)")] = None,
+        sharpen: Annotated[Optional[float], typer.Option(
+            help="v2: unsharp-mask augmentation probability, one draw for the pair (0.3)")] = None,
         init: Annotated[Optional[Path], typer.Option(help="v1: start from the weights in this folder")] = None,
         crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
         size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
@@ -68,9 +72,17 @@ def register(app: typer.Typer) -> None:
             error(f"--target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, {pair}")
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
+        v1_only, v2_only = {"p_resize_real": resize_real, "p_resize_fake": resize_fake}, {"p_resize": resize,
+                                                                                         "p_sharpen": sharpen}
+        wrong = [k for k, v in (v1_only if backbone else v2_only).items() if v is not None]
+        if wrong:
+            error(f"{', '.join(wrong)} do not apply with --backbone {backbone!r}: v1 draws the resize of reals and "
+                  "pseudo-fakes apart (--resize-real/--resize-fake); v2 degrades a real view and its pseudo-fake "
+                  "with one draw (--resize/--sharpen)")
+            return 2
         given = {k: v for k, v in {"epochs": epochs, "batch": batch, "threads": threads, "lr": lr,
-                                   "p_resize_real": resize_real, "p_resize_fake": resize_fake,
-                                   "target_fpr": target_fpr}.items() if v is not None}
+                                   "target_fpr": target_fpr, **(v2_only if backbone else v1_only)}.items()
+                 if v is not None}
         common = {"data": str(data), "cache_dir": str(cache_dir), "seed": seed, "p_pair": pair, **given}
         if backbone:
             from ..weights import WeightsError

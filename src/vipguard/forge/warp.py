@@ -87,7 +87,7 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     ys, xs = np.nonzero(covered)
     simplex = owner[ys, xs]
     pixels = np.stack([xs + x0, ys + y0], 1).astype(np.float64)
-    affine = tri.transform[simplex]  # (n, 3, 2): barycentric transform of each pixel's triangle
+    affine = barycentric_transforms(tri.points, tri.simplices)[simplex]  # (n, 3, 2), each pixel's triangle
     b = np.einsum("nij,nj->ni", affine[:, :2], pixels - affine[:, 2])
     bary = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], 1)
     map_xy = np.full((*owner.shape, 2), -1.0, np.float32)
@@ -98,6 +98,28 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     return warped, valid
 
 
+def barycentric_transforms(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    """(m, 3, 2) barycentric transforms of the triangles, laid out as scipy's ``Delaunay.transform``
+    (``[:, :2]`` = T⁻¹, ``[:, 2]`` = the third vertex r, so that ``b = T⁻¹ (x − r)``); NaN for degenerate triangles.
+
+    Closed-form 2×2 inverses in numpy: scipy's version goes through LAPACK, whose thread pool can spin for seconds
+    on a busy machine.
+    """
+    v = np.asarray(points, np.float64)[simplices]
+    r = v[:, 2]
+    a, c = v[:, 0, 0] - r[:, 0], v[:, 1, 0] - r[:, 0]  # T = [[a, c], [b, d]]: columns v0 − r, v1 − r
+    b, d = v[:, 0, 1] - r[:, 1], v[:, 1, 1] - r[:, 1]
+    det = a * d - b * c
+    scale = np.maximum(np.abs(a * d) + np.abs(b * c), np.finfo(np.float64).tiny)
+    ok = np.abs(det) > 1e-10 * scale
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), np.nan)
+    out = np.empty((len(v), 3, 2))
+    out[:, 0, 0], out[:, 0, 1] = d * inv_det, -c * inv_det
+    out[:, 1, 0], out[:, 1, 1] = -b * inv_det, a * inv_det
+    out[:, 2] = np.where(ok[:, None], r, np.nan)
+    return out
+
+
 def triangle_map(tri: Delaunay, roi: tuple[int, int, int, int]) -> np.ndarray:
     """For each pixel of ``roi`` (x0, y0, x1, y1), the index of the triangle of ``tri`` that covers it (-1: none).
 
@@ -105,7 +127,7 @@ def triangle_map(tri: Delaunay, roi: tuple[int, int, int, int]) -> np.ndarray:
     """
     x0, y0, x1, y1 = roi
     owner = np.full((y1 - y0, x1 - x0), -1, np.int32)
-    usable = np.all(np.isfinite(tri.transform), axis=(1, 2))
+    usable = np.all(np.isfinite(barycentric_transforms(tri.points, tri.simplices)), axis=(1, 2))
     corners = np.rint((tri.points[tri.simplices] - [x0, y0]) * 16.0).astype(np.int32)
     for k in np.flatnonzero(usable):
         cv2.fillConvexPoly(owner, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
