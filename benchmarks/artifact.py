@@ -21,8 +21,8 @@ genuine test photos; (2) artefact-only AUC and TPR at threshold per method on al
 detector's false-positive rate on genuine test photos at its operating threshold (clean, JPEG 60, 0.5× resize down
 and back up, Gaussian blur σ 1); (4) ms per face of ``detector.score`` (crop + ONNX), one thread; (5) a second
 domain, ``hires/`` (higher-resolution photos): self-blend and pair-blend AUC and false-positive rates per detector;
-with ``--probe`` (needs torch), (5) a logistic probe on the detector's pooled features fitted on *real forgeries*
-(leave one VIP and one method out) beside the shipped self-blend read-out: whether the limit is the training
+with ``--probe`` (needs torch; v1 detectors only), (6) a logistic probe on the detector's pooled features fitted on
+*real forgeries* (leave one VIP and one method out) beside the shipped self-blend read-out: whether the limit is the training
 target or the representation. AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the
 AUCs and counted.
 """
@@ -394,6 +394,10 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
     from vipguard.artifact.model import from_pretrained
 
     net = from_pretrained(weights or default_weights())
+    if net.config.backbone:
+        console.print("(6) skipped: --probe reads the v1 network's pooled features (ArtifactNet.features); give "
+                      "--artifact-weights a v1 folder (git history of src/vipguard/artifact/weights)")
+        return
     crops = np.stack([c for _, _, c in rows]).astype(np.float32) / 255.0
     with torch.no_grad():
         feats = torch.cat([net.features(torch.from_numpy(crops[i : i + 64]).permute(0, 3, 1, 2))
@@ -403,10 +407,10 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
     vip = np.array([r[0] for r in rows])
     method = np.array([r[1] for r in rows])
     real = method == "genuine"
-    t5 = Table(title="(5) Linear probe on the detector's features, fitted on real forgeries of the other VIPs by the "
+    t6 = Table(title="(6) Linear probe on the detector's features, fitted on real forgeries of the other VIPs by the "
                      "other methods (leave one VIP and one method out), vs the shipped self-blend read-out")
     for c in ["method", "n", "self-blend read-out AUC", "forgery-fitted probe AUC"]:
-        t5.add_column(c, justify="left" if c == "method" else "right")
+        t6.add_column(c, justify="left" if c == "method" else "right")
     for m in methods:
         probe = np.full(len(rows), np.nan)
         for v in np.unique(vip):
@@ -418,9 +422,9 @@ def probe_table(rows: list[tuple[str, str, np.ndarray]], methods: list[str], wei
             probe[test] = model.fit(feats[train], ~real[train]).decision_function(feats[test])
         fake = method == m
         scored = ~np.isnan(probe)  # a VIP with no forgery of this method has no probe of its own
-        t5.add_row(m, str(int(fake.sum())), fmt(auc_value(list(readout[fake]), list(readout[real]))),
+        t6.add_row(m, str(int(fake.sum())), fmt(auc_value(list(readout[fake]), list(readout[real]))),
                    fmt(auc_value(list(probe[fake & scored]), list(probe[real & scored]))))
-    console.print(t5)
+    console.print(t6)
 
 
 if __name__ == "__main__":

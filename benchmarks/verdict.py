@@ -69,7 +69,7 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     t0 = time.perf_counter()
     weights = str(args.artifact_weights) if args.artifact_weights else None
     with FaceAnalyzer(AnalyzerConfig(artifact_weights=weights)) as a:
-        enroller = Enroller(a, load_background())
+        enroller = Enroller(a, load_background(args.background))
 
         def analysed(path):
             image = load_image(path)
@@ -124,9 +124,9 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     return rows, profiles, trainings
 
 
-def judge(rows, profiles, heads, rate_of) -> tuple[np.ndarray, list[str]]:
-    """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.decision.decide`) with ``heads``
-    and each profile's genuine-reject rate from ``rate_of``."""
+def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.decision.decide`) with ``heads``,
+    each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
     from vipguard.decision import SIMILARITY, decide, value
     from vipguard.guard import GuardConfig
 
@@ -138,7 +138,7 @@ def judge(rows, profiles, heads, rate_of) -> tuple[np.ndarray, list[str]]:
             continue
         p = profiles[r.vip]
         d = decide(float(heads[r.vip].predict(r.evidence)[0]), value(r.evidence, SIMILARITY), p.genuine,
-                   rate_of(p), p.identity_threshold, select)
+                   rate_of(p), p.identity_threshold, select, artifact=value(r.evidence, "artifact"), veto=veto)
         score[i] = d.score
         verdict.append(d.verdict)
     return score, verdict
@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--artifact-weights", type=Path, default=None,
                     help="artefact-detector folder whose score is the 'artifact' evidence (default: the packaged one)")
+    ap.add_argument("--background", type=Path, default=None,
+                    help="background folder (tools/build_background.py --out; default: the bundled one) — rebuild it "
+                         "with the same --artifact-weights, or the head meets two detectors' scores")
     ap.add_argument("--out", type=Path, default=None, help="write results.md and results.json here")
     ap.add_argument("--plot", type=Path, default=None, help="morph ratio vs strictness plot (PNG)")
     ap.add_argument("--save-rows", type=Path, default=None,
@@ -174,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(args.save_rows, vip=np.array([r.vip for r in keep]), kind=np.array([r.kind for r in keep]),
                  evidence=np.stack([r.evidence for r in keep]), **extra)
     heads = {v: p.head for v, p in profiles.items()}
-    score, verdict = judge(rows, profiles, heads, lambda p: p.reject_rate)
+    from vipguard.artifact.detector import ArtifactDetector
+
+    shipped_veto = ArtifactDetector(args.artifact_weights).config.veto  # what the Guard applies
+    score, verdict = judge(rows, profiles, heads, lambda p: p.reject_rate, shipped_veto)
+    plain = judge(rows, profiles, heads, lambda p: p.reject_rate)[0]  # head and genuine range, no veto
     sim = np.array([-1.0 if r.evidence is None else value(r.evidence, SIMILARITY) for r in rows])
     kinds = list(dict.fromkeys(r.kind for r in rows))
     by_kind = {k: np.array([r.kind == k for r in rows]) for k in kinds}
@@ -251,6 +258,35 @@ def main(argv: list[str] | None = None) -> int:
     results["do_no_harm_worst_delta"] = harm
     lines.append("")
 
+    # 3b. the artefact score as a veto at the detector's own operating threshold: a rule that reads no forgery of
+    # any vipguard.forge method (the detector never saw one), so every method is held out by construction
+    from vipguard.decision import ACCEPT
+    t_art = ArtifactDetector(args.artifact_weights).threshold
+    art = np.array([0.0 if r.evidence is None else value(r.evidence, "artifact") for r in rows])
+    cuts = sorted({round(t_art, 3), 0.98, 0.99})
+    lines += ["## 3b. Artefact veto: score → min(score, 1 if artefact < t else below 0.5)", "",
+              f"t = the detector's own threshold ({t_art:.3f}) and stricter ones. No forgery of any method is used "
+              "to set it. AUC % and rejected % at the verdict (genuine: accepted %), without → with.", "",
+              "| category | " + " | ".join(f"AUC, t {t:g} | rejected, t {t:g}" for t in cuts) + " |",
+              "|---" * (1 + 2 * len(cuts)) + "|"]
+    vetoes = {t: np.minimum(plain, np.where(art < t, 1.0, ACCEPT * (1.0 - art) / (1.0 - t))) for t in cuts}
+    worst = {t: 0.0 for t in cuts}
+    for k, m in by_kind.items():
+        cells = []
+        for t, vetoed in vetoes.items():
+            if k == "genuine":
+                cells += ["", f"{100 * np.mean(plain[m] >= ACCEPT):.1f} → {100 * np.mean(vetoed[m] >= ACCEPT):.1f}"]
+                continue
+            a0, a1 = 100 * auc(plain[gen], plain[m]), 100 * auc(vetoed[gen], vetoed[m])
+            if k != "other":
+                worst[t] = min(worst[t], a1 - a0)
+            cells += [f"{a0:.1f} → {a1:.1f}",
+                      f"{100 * np.mean(plain[m] < ACCEPT):.1f} → {100 * np.mean(vetoed[m] < ACCEPT):.1f}"]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines += ["", "Worst AUC change on a forgery kind: " + ", ".join(f"t {t:g}: {w:+.2f}" for t, w in worst.items()),
+              ""]
+    results["artifact_veto_worst_delta"] = {str(t): w for t, w in worst.items()}
+
     # 4. morph ratio × strictness
     lines += ["## 4. Morph rejection by ratio at three strictness settings", "",
               "| strictness (genuine-reject target) | genuine accepted % | " +
@@ -258,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     curves = {}
     for name in STRICT:
         rate = reject_rate(name)
-        _, v = judge(rows, profiles, heads, lambda p, rate=rate: rate)
+        _, v = judge(rows, profiles, heads, lambda p, rate=rate: rate, shipped_veto)
         accept = 100 * np.mean([x == "genuine" for x, g in zip(v, gen) if g])
         rej = [100 * np.mean([x != "genuine" for x, m in zip(v, by_kind[f"morph@{r:.1f}"]) if m]) for r in RATIOS]
         curves[name] = (rate, accept, rej)

@@ -117,3 +117,18 @@ def test_cli_rejects_an_unknown_backbone(tmp_path, capsys):
     assert main(["artifact", "train", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
                  "--backbone", "resnet50"]) == 2
     assert "efficientnet_lite0" in capsys.readouterr().err
+
+
+def test_packaged_weights_are_v2_and_carry_no_machine_paths():
+    import json
+    import re
+
+    from vipguard.artifact.detector import default_weights
+
+    folder = default_weights()
+    config = json.loads((folder / "config.json").read_text())
+    assert config["backbone"] == "efficientnet_lite0" and config["extra"]["train_config"]["target_fpr"] > 0
+    assert "Apache" in (folder / "NOTICE").read_text()
+    for name in ("config.json", "MODEL_CARD.md", "NOTICE"):
+        text = (folder / name).read_text()
+        assert not re.search(r"(?<![\w<])/(tmp|work|root|home|Users)/", text), name

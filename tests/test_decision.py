@@ -138,3 +138,27 @@ def test_every_feature_is_phrased_and_every_cited_departure_has_a_bar():
     assert set(PART_EVIDENCE) <= {name for name, _ in BARS}
     assert "the inner face does not match" in _phrase("sim_inner", 0.2, 0.8, "X")
     assert "the eyes and brows do not match" in _phrase("sim_eyes", 0.2, 0.8, "X")
+
+
+def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
+    from vipguard.decision import veto_probability
+
+    g = _range()
+    sim = g.floor(0.03) + 0.05  # well inside the genuine range
+    base = decide(0.99, sim, g, 0.03, 0.4, 0.25)
+    assert base.verdict == "genuine" and not base.vetoed
+    below = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.96, veto=0.97)
+    assert below.verdict == "genuine" and below.score == base.score and not below.vetoed
+    at = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.97, veto=0.97)
+    assert at.vetoed and at.verdict == "fake" and at.score < ACCEPT  # the identity is there: a forgery
+    assert decide(0.99, 0.3, g, 0.03, 0.4, 0.25, artifact=0.99, veto=0.97).verdict == "different_person"
+    assert decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.99, veto=None).verdict == "genuine"  # no veto: none
+    assert decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=None, veto=0.97).verdict == "genuine"  # not measured
+    # monotone: a stronger blend never scores higher
+    values = [veto_probability(a, 0.97) for a in (0.5, 0.969, 0.97, 0.98, 0.99, 1.0)]
+    assert values[:2] == [1.0, 1.0] and all(x >= y for x, y in zip(values[2:], values[3:])) and values[-1] == 0.0
+    assert values[2] < ACCEPT
+    text = explain(at, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
+                   np.full(len(FEATURES), 0.8), {"sim_global": 1.0}, where="around the mouth")
+    assert text.startswith("Likely a forgery of Colin_Powell")
+    assert "blending artefacts around the mouth" in text and "0.97" in text

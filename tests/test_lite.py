@@ -210,9 +210,13 @@ def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
         a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
         assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
         assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
-        # no head reads the artefact score, so --fast does not run the artefact detector either
-        assert "artifact" in a.evidence and "artifact" not in b.evidence
-        assert b.boundary is None and a.boundary is not None
+        # no head reads the artefact score, but the artefact veto does: --fast runs the detector, same score
+        assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
+        assert a.decision.veto == b.decision.veto == analyzer.artifact.config.veto is not None
+    # without the veto, --fast leaves the artefact detector out (nothing reads its score)
+    bare = Guard(registry, analyzer, GuardConfig(detail="fast", artifact_veto=False))
+    b = bare.check_path(photos(lfw, "Tony_Blair", 50, 51)[0], "Tony_Blair")
+    assert "artifact" not in b.evidence and b.boundary is None and b.decision.veto is None
     with pytest.raises(ValueError, match="detail"):
         GuardConfig(detail="medium")
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from vipguard.background import save_descriptors, save_targets
 from vipguard.evidence import describe_with
-from vipguard.faces import FaceAnalyzer
+from vipguard.faces import AnalyzerConfig, FaceAnalyzer
 from vipguard.io import load_image
 
 VIPS = {
@@ -35,12 +35,15 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=300)
     parser.add_argument("--targets", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--artifact-weights", type=Path, default=None,
+                        help="artefact-detector folder for the 'artifact' evidence (default: the packaged one)")
     args = parser.parse_args()
     people = sorted(p for p in args.lfw.iterdir() if p.is_dir() and p.name not in VIPS and p.name[0] <= "L")
     rng = random.Random(args.seed)
     photos = [rng.choice(sorted(person.glob("*.jpg"))) for person in rng.sample(people, args.faces + args.targets)]
     descriptors, identities, targets, target_faces = [], [], [], []
-    with FaceAnalyzer() as analyzer:
+    weights = str(args.artifact_weights) if args.artifact_weights else None
+    with FaceAnalyzer(AnalyzerConfig(artifact_weights=weights)) as analyzer:
         for path in tqdm(photos, desc="background"):
             image = load_image(path)
             faces = analyzer.analyze(image, primary_only=True)

@@ -257,6 +257,13 @@ class Decision:
     reject_rate: float  # the operating point: expected genuine-reject rate
     identity_floor: float  # above it, the VIP's identity is in the face
     claimed: bool  # whether the face claims this VIP at all (adaptive selection)
+    artifact: float | None = None  # the artefact detector's blend probability, where it was run
+    veto: float | None = None  # the artefact veto threshold in force (None: no veto)
+
+    @property
+    def vetoed(self) -> bool:
+        """The artefact score reached the veto: blending artefacts rule a genuine verdict out."""
+        return self.veto is not None and self.artifact is not None and self.artifact >= self.veto
 
     @property
     def below_floor(self) -> bool:
@@ -267,11 +274,25 @@ def identity_floor(identity_threshold: float, select_threshold: float) -> float:
     return max(select_threshold, identity_threshold)
 
 
+def veto_probability(artifact: float, veto: float) -> float:
+    """1 below the artefact veto threshold; from just under :data:`ACCEPT` down to 0 as the blend probability goes
+    from ``veto`` to 1. The veto reads no forgery of any method (the detector is trained on pseudo-fakes only and
+    ``veto`` is a threshold on genuine photos), so no method can be in its training: it joins the score under the
+    do-no-harm rule (``benchmarks/verdict.py``, table 3b)."""
+    if artifact < veto:
+        return 1.0
+    return min(ACCEPT * (1.0 - artifact) / max(1.0 - veto, 1e-9), float(np.nextafter(ACCEPT, 0.0)))
+
+
 def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, identity_threshold: float,
-           select_threshold: float, claimed: bool = True) -> Decision:
-    """The verdict rule shared by every tier (the MLLM tier passes its Yes-probability as ``head``)."""
+           select_threshold: float, claimed: bool = True, artifact: float | None = None,
+           veto: float | None = None) -> Decision:
+    """The verdict rule shared by every tier (the MLLM tier passes its Yes-probability as ``head``): the score is
+    min(head, genuine-range anchor, artefact veto); the veto applies where both ``artifact`` and ``veto`` are given."""
     anchor = anchor_probability(similarity, genuine, rate)
     score = min(float(head), anchor)
+    if artifact is not None and veto is not None:
+        score = min(score, veto_probability(float(artifact), float(veto)))
     id_floor = identity_floor(identity_threshold, select_threshold)
     if not claimed:
         verdict = "different_person"
@@ -282,4 +303,4 @@ def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, i
     else:
         verdict = "different_person"
     return Decision(verdict, score, float(head), anchor, float(similarity), genuine.floor(rate), rate, id_floor,
-                    claimed)
+                    claimed, None if artifact is None else float(artifact), veto)

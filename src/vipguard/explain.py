@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .artifact.detector import NO_BOUNDARY
 from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
 
 def _plural(label: str) -> bool:
@@ -81,7 +82,13 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
         return (f"The face matches no enrolled VIP: the nearest is at similarity "
                 f"{round(100 * max(values['sim_global'], 0))}/100, below the selection threshold.")
     anchored = decision.anchor <= decision.head
-    if anchored:
+    if decision.vetoed and verdict != "genuine":
+        at = f" {where}" if where and where != NO_BOUNDARY else ""
+        reasons = (f"blending artefacts{at}: the artefact detector's score {decision.artifact:.2f} reaches its "
+                   f"veto ({decision.veto:.2f}), which no genuine photo should; face similarity "
+                   f"{round(100 * max(decision.similarity, 0))}/100")
+        picked = ["artifact", "sim_global"]
+    elif anchored:
         reasons = genuine_range_phrase(decision, vip)
         if verdict == "fake":
             reasons += (f", yet above what other people reach ({round(100 * max(decision.identity_floor, 0))}): "

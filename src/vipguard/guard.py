@@ -40,6 +40,9 @@ class GuardConfig:
     # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity; the artefact
     # detector only if a head reads its score; no dense mesh) — the same scores, about half the time.
     detail: str = "full"
+    # the artefact veto (decision.veto_probability): a blend probability at or above the detector's own
+    # ``ArtifactConfig.veto`` rules a genuine verdict out; False = similarity and head alone
+    artifact_veto: bool = True
 
     def __post_init__(self) -> None:
         if self.detail not in {"full", "fast"}:
@@ -89,7 +92,8 @@ class Verdict:
                 "head": round(self.decision.head, 6), "anchor": round(self.decision.anchor, 6),
                 "similarity_floor": round(self.decision.floor, 4),
                 "genuine_reject_rate": self.decision.reject_rate,
-                "identity_floor": round(self.decision.identity_floor, 4)},
+                "identity_floor": round(self.decision.identity_floor, 4),
+                "artifact_veto": self.decision.veto, "vetoed": self.decision.vetoed},
         }
 
     @classmethod
@@ -102,6 +106,11 @@ class Guard:
         self.registry = registry
         self.analyzer = analyzer
         self.config = config
+
+    @property
+    def veto(self) -> float | None:
+        """The artefact veto threshold in force: the detector's own unless ``GuardConfig.artifact_veto`` is off."""
+        return self.analyzer.artifact.config.veto if self.config.artifact_veto else None
 
     def check_path(self, path: str | Path, vip: str | None = None) -> Verdict:
         """Check one image file; a bad file gives an ``error`` verdict, never an exception."""
@@ -160,8 +169,8 @@ class Guard:
             face_i = 0
         face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i])
         measured = None
-        if fast and not any("artifact" in p.head.features for p in profiles):
-            # no head reads the artefact score: --fast leaves the artefact detector out too
+        if fast and not any("artifact" in p.head.features for p in profiles) and self.veto is None:
+            # neither a head nor the artefact veto reads the artefact score: --fast leaves the detector out too
             measured = FAST_FEATURES - {"artifact"}
             descriptor = describe(image, face, self.analyzer.embedder(DEFAULT_EMBEDDER), feature_map=feature_map)
             artifact = None
@@ -187,7 +196,8 @@ class Guard:
         was not run (``measured`` then leaves its score out)."""
         evidence = compare(descriptor, profile)
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
-                                  rate=self.config.rate(profile))
+                                  rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
+                                  veto=self.veto)
         verdict, score = decision.verdict, decision.score
         vip_name = profile.name if claimed else None
         similarity = face_score(decision.similarity)

@@ -42,12 +42,14 @@ class VipProfile:
         return float(self.meta.get("identity_threshold", 0.0))
 
     def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
-               rate: float | None = None, head: float | None = None) -> Decision:
+               rate: float | None = None, head: float | None = None, artifact: float | None = None,
+               veto: float | None = None) -> Decision:
         """The verdict for one face (:func:`vipguard.decision.decide`): this VIP's head (or ``head``, e.g. the
-        MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point)."""
+        MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point), with the
+        artefact veto where ``artifact`` and ``veto`` are given."""
         p = float(self.head.predict(evidence)[0]) if head is None else head
         return decide(p, similarity, self.genuine, self.reject_rate if rate is None else rate,
-                      self.identity_threshold, select_threshold, claimed)
+                      self.identity_threshold, select_threshold, claimed, artifact, veto)
 
     @property
     def centre(self) -> np.ndarray:

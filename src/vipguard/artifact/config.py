@@ -27,6 +27,9 @@ class ArtifactConfig:
     head: int = 128  # pooled width of the real/fake read-out
     boundary_size: int = 32
     threshold: float = 0.5  # operating threshold on the probability
+    # the artefact veto: a blend probability at or above it rules a genuine verdict out (decision.decide); None =
+    # no veto. Set only where benchmarks/verdict.py table 3b measured it harm-free on every held-out method.
+    veto: float | None = None
     onnx_sha256: str = ""
     extra: dict = field(default_factory=dict)  # training metrics / provenance (free form)
 

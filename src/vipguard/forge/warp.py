@@ -100,7 +100,8 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
 
 def barycentric_transforms(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     """(m, 3, 2) barycentric transforms of the triangles, laid out as scipy's ``Delaunay.transform``
-    (``[:, :2]`` = T⁻¹, ``[:, 2]`` = the third vertex r, so that ``b = T⁻¹ (x − r)``); NaN for degenerate triangles.
+    (``[:, :2]`` = T⁻¹, ``[:, 2]`` = the third vertex r, so that ``b = T⁻¹ (x − r)``); NaN for degenerate
+    triangles.
 
     Closed-form 2×2 inverses in numpy: scipy's version goes through LAPACK, whose thread pool can spin for seconds
     on a busy machine.
