@@ -156,3 +156,15 @@ def split(crops: FaceCrops, fraction: float = 0.1) -> tuple[FaceCrops, FaceCrops
     """(train, held-out) by identity."""
     held = np.array([is_held_out(str(i), fraction) for i in crops.identities], dtype=bool)
     return crops.subset(np.flatnonzero(~held)), crops.subset(np.flatnonzero(held))
+
+
+def train_val_test(crops: FaceCrops, fraction: float = 0.1) -> tuple[FaceCrops, FaceCrops, FaceCrops]:
+    """(train, validation, test) by identity: :func:`split`'s held-out identities halved by SHA-256 of the name
+    (validation: epoch selection and the operating threshold; test: the model card). With no training identity
+    left (a tiny set), the held-out faces train too."""
+    train, held = split(crops, fraction)
+    if len(train) == 0:
+        train = held
+    val_mask = np.array([int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2 == 0 for i in held.identities],
+                        dtype=bool)
+    return train, held.subset(np.flatnonzero(val_mask)), held.subset(np.flatnonzero(~val_mask))

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import FaceCrops, load_or_build, split
+from .data import FaceCrops, load_or_build, train_val_test
 from .config import ArtifactConfig
 from .sbi import degrade, jpeg, nearest_donors, pair_blend, rescale, self_blend
 
@@ -91,6 +91,21 @@ def make_batch(crops: FaceCrops, rng: np.random.Generator, batch: int, boundary_
             img = degrade(img, rng, p_resize=p_resize[0] if j < half else p_resize[1])
         images.append(np.ascontiguousarray(img))
     return images, labels, targets
+
+
+def optimise(opt, logit, boundary_logits, labels: np.ndarray, targets: np.ndarray, boundary_weight: float
+             ) -> tuple[float, float, float]:
+    """One optimiser step on BCE(logit) + ``boundary_weight``·BCE(boundary map); returns (loss, its two parts)."""
+    import torch
+
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    loss_cls = bce(logit, torch.from_numpy(np.asarray(labels, np.float32)))
+    loss_b = bce(boundary_logits.squeeze(1), torch.from_numpy(np.asarray(targets, np.float32)))
+    loss = loss_cls + boundary_weight * loss_b
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item(), loss_cls.item(), loss_b.item()
 
 
 def auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -171,11 +186,7 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
     mcfg = model_config or ArtifactConfig()
     if crops is None:
         crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
-    train_set, held = split(crops)
-    if len(train_set) == 0:
-        train_set = held
-    val_mask = np.array([int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2 == 0 for i in held.identities])
-    val, test = held.subset(np.flatnonzero(val_mask)), held.subset(np.flatnonzero(~val_mask))
+    train_set, val, test = train_val_test(crops)
 
     torch.manual_seed(config.seed)
     net = ArtifactNet(mcfg)
@@ -208,7 +219,6 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
         net.load_state_dict(load_file(str(Path(config.init) / "model.safetensors")))
 
     donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
-    bce = torch.nn.BCEWithLogitsLoss()
     losses: list[float] = []
     val_sets = held_out_sets(val, config.seed) if len(val) and export else None
     for epoch in range(start_epoch, config.epochs):
@@ -226,14 +236,9 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
                                                  p_resize=(config.p_resize_real, config.p_resize_fake),
                                                  donors=donors, p_pair=config.p_pair)
             logit, bmap = net(_to_tensor(images))
-            loss_cls = bce(logit, torch.from_numpy(labels))
-            loss_b = bce(bmap.squeeze(1), torch.from_numpy(targets))
-            loss = loss_cls + config.boundary_weight * loss_b
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            running.append((loss_cls.item(), loss_b.item()))
+            loss, loss_cls, loss_b = optimise(opt, logit, bmap, labels, targets, config.boundary_weight)
+            losses.append(loss)
+            running.append((loss_cls, loss_b))
             if on_step is not None:
                 on_step(global_step, float(loss))
             if step % 20 == 0:

@@ -12,7 +12,6 @@ AUC (held-out identities, clean and JPEG 60 self-blends and pair blends). Export
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -22,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import ArtifactConfig
-from .data import FaceCrops, load_or_build, split
+from .data import FaceCrops, load_or_build, train_val_test
 from .sbi import degrade, nearest_donors, pair_blend, self_blend
-from .train import _log, _to_tensor, auc, boundary_at, held_out_sets
+from .train import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 
 BACKBONE = "efficientnet_lite0"
 
@@ -149,11 +148,7 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
         raise ValueError(f"train_frozen trains the {BACKBONE} detector; the config names {mcfg.backbone!r}")
     if crops is None:
         crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
-    train_set, held = split(crops)
-    if len(train_set) == 0:
-        train_set = held
-    val_mask = np.array([int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2 == 0 for i in held.identities])
-    val, test = held.subset(np.flatnonzero(val_mask)), held.subset(np.flatnonzero(~val_mask))
+    train_set, val, test = train_val_test(crops)
 
     torch.manual_seed(config.seed)
     net = build(mcfg, backbone_file if backbone_file is not None else ModelStore().path(BACKBONE))
@@ -187,7 +182,6 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
 
-    bce = torch.nn.BCEWithLogitsLoss()
     losses: list[float] = []
     for epoch in range(start_epoch, config.epochs):
         net.train()
@@ -202,14 +196,10 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
             idx = np.stack([2 * chosen, 2 * chosen + 1], 1).ravel()
             feats = [torch.from_numpy(data[k][idx].astype(np.float32)) for k in ("f4", "f8", "f16")]
             logit, bmap = net.head(feats)
-            loss_cls = bce(logit, torch.from_numpy(data["labels"][idx]))
-            loss_b = bce(bmap.squeeze(1), torch.from_numpy(data["targets"][idx].astype(np.float32)))
-            loss = loss_cls + config.boundary_weight * loss_b
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            running.append((loss_cls.item(), loss_b.item()))
+            loss, loss_cls, loss_b = optimise(opt, logit, bmap, data["labels"][idx], data["targets"][idx],
+                                              config.boundary_weight)
+            losses.append(loss)
+            running.append((loss_cls, loss_b))
         record = {"epoch": epoch + 1, "loss_cls": float(np.mean([r[0] for r in running])),
                   "loss_boundary": float(np.mean([r[1] for r in running])), "seconds": round(time.time() - t0, 1)}
         if val_feats:
