@@ -38,7 +38,8 @@ class SameConv(nn.Conv2d):
     """``nn.Conv2d`` with TensorFlow's "SAME" padding (extra pixel bottom/right when the total is odd)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
+        # plain ints: an exported graph gets constant pads (the crop size is fixed), not ~15 shape ops a conv
+        ih, iw = (int(v) for v in x.shape[-2:])
         kh, kw = self.weight.shape[-2:]
         sh, sw = self.stride
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
