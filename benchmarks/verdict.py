@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3b. the artefact score as a veto at the detector's own operating threshold: a rule that reads no forgery of
     # any vipguard.forge method (the detector never saw one), so every method is held out by construction
-    from vipguard.decision import ACCEPT
+    from vipguard.decision import ACCEPT, veto_probability
     t_art = ArtifactDetector(args.artifact_weights).threshold
     art = np.array([0.0 if r.evidence is None else value(r.evidence, "artifact") for r in rows])
     cuts = sorted({round(t_art, 3), 0.98, 0.99})
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
               "to set it. AUC % and rejected % at the verdict (genuine: accepted %), without → with.", "",
               "| category | " + " | ".join(f"AUC, t {t:g} | rejected, t {t:g}" for t in cuts) + " |",
               "|---" * (1 + 2 * len(cuts)) + "|"]
-    vetoes = {t: np.minimum(plain, np.where(art < t, 1.0, ACCEPT * (1.0 - art) / (1.0 - t))) for t in cuts}
+    vetoes = {t: np.minimum(plain, [veto_probability(a, t) for a in art]) for t in cuts}
     worst = {t: 0.0 for t in cuts}
     for k, m in by_kind.items():
         cells = []

@@ -132,3 +132,30 @@ def test_packaged_weights_are_v2_and_carry_no_machine_paths():
     for name in ("config.json", "MODEL_CARD.md", "NOTICE"):
         text = (folder / name).read_text()
         assert not re.search(r"(?<![\w<])/(tmp|work|root|home|Users)/", text), name
+
+
+def test_cli_v2_usage_errors_exit_2_before_any_work(tmp_path, capsys, monkeypatch):
+    from vipguard.cli import main
+
+    base = ["artifact", "train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--backbone",
+            "efficientnet_lite0"]
+    assert main(base + ["--resize-real", "0.5"]) == 2  # v1's option: v2 degrades a pair with one draw
+    assert "--resize/--sharpen" in capsys.readouterr().err
+    monkeypatch.setenv("VIPGUARD_MODELS", str(tmp_path / "no-models"))
+    assert main(base) == 2  # the backbone is looked for first, not after building the crop cache
+    err = capsys.readouterr().err
+    assert "efficientnet_lite0" in err and "vipguard setup" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_sharpen_augmentation_is_opt_in_and_deterministic():
+    from vipguard.artifact.sbi import degrade
+
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    assert np.array_equal(degrade(img, np.random.default_rng(1), p_sharpen=1.0, p_jpeg=0.0, p_colour=0.0),
+                          degrade(img, np.random.default_rng(1), p_sharpen=1.0, p_jpeg=0.0, p_colour=0.0))
+    sharp = degrade(img, np.random.default_rng(1), p_sharpen=1.0, p_jpeg=0.0, p_colour=0.0, p_resize=0.0)
+    plain = degrade(img, np.random.default_rng(1), p_jpeg=0.0, p_colour=0.0, p_resize=0.0)
+    assert np.array_equal(plain, img) and not np.array_equal(sharp, img)
+    # unsharp masking raises local contrast
+    assert np.abs(np.diff(sharp.astype(float), axis=1)).mean() > np.abs(np.diff(img.astype(float), axis=1)).mean()

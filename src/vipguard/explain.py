@@ -82,7 +82,7 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
         return (f"The face matches no enrolled VIP: the nearest is at similarity "
                 f"{round(100 * max(values['sim_global'], 0))}/100, below the selection threshold.")
     anchored = decision.anchor <= decision.head
-    if decision.vetoed and verdict != "genuine":
+    if decision.vetoed:  # below ACCEPT by construction: never a genuine verdict
         at = f" {where}" if where and where != NO_BOUNDARY else ""
         reasons = (f"blending artefacts{at}: the artefact detector's score {decision.artifact:.2f} reaches its "
                    f"veto ({decision.veto:.2f}), which no genuine photo should; face similarity "

@@ -146,12 +146,14 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     mcfg = model_config or ArtifactConfig(backbone=BACKBONE, size=144, crop="native", fpn=48, head=96)
     if mcfg.backbone != BACKBONE:
         raise ValueError(f"train_frozen trains the {BACKBONE} detector; the config names {mcfg.backbone!r}")
+    # the backbone first: a missing or corrupt file is a WeightsError naming `vipguard setup` before any work
+    backbone_file = backbone_file if backbone_file is not None else ModelStore().path(BACKBONE)
     if crops is None:
         crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
     train_set, val, test = train_val_test(crops)
 
     torch.manual_seed(config.seed)
-    net = build(mcfg, backbone_file if backbone_file is not None else ModelStore().path(BACKBONE))
+    net = build(mcfg, backbone_file)
     donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
     rounds = [round_features(net, train_set, r, config, mcfg, donors, out_dir, progress)
               for r in range(config.rounds)]

@@ -74,7 +74,9 @@ def register(app: typer.Typer) -> None:
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         v1_only, v2_only = {"p_resize_real": resize_real, "p_resize_fake": resize_fake}, {"p_resize": resize,
                                                                                          "p_sharpen": sharpen}
-        wrong = [k for k, v in (v1_only if backbone else v2_only).items() if v is not None]
+        flags = {"p_resize_real": "--resize-real", "p_resize_fake": "--resize-fake", "p_resize": "--resize",
+                 "p_sharpen": "--sharpen"}
+        wrong = [flags[k] for k, v in (v1_only if backbone else v2_only).items() if v is not None]
         if wrong:
             error(f"{', '.join(wrong)} do not apply with --backbone {backbone!r}: v1 draws the resize of reals and "
                   "pseudo-fakes apart (--resize-real/--resize-fake); v2 degrades a real view and its pseudo-fake "
