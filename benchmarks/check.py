@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--others", type=int, default=40, help="M–Z non-VIP photos")
     ap.add_argument("--per-method", type=int, default=8, help="forgeries per method per VIP")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--scores", type=Path, default=None,
+                    help="write every checked image's VIP, kind, score, verdict and similarity here (JSON), to compare "
+                         "two commits row by row (tools/compare_scores.py)")
     args = ap.parse_args(argv)
 
     from vipguard import forge
@@ -75,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     enrol_rows = []
 
     verdicts: dict[str, list[bool]] = {"genuine": []} | {k: [] for k in neg_head}
+    rows: list[dict] = []
 
     def record(v, key: str | None) -> None:
         score = 0.0 if v.score is None else float(v.score)  # no face: the guard accepts nothing
         sim = float(v.evidence.get("sim_global", -1.0))
+        rows.append({"vip": v.vip, "kind": key or "genuine", "score": v.score, "verdict": v.verdict,
+                     "similarity": sim})
         # correct at the project's own verdict: genuine accepted, every negative given any other verdict
         verdicts["genuine" if key is None else key].append((v.verdict == "genuine") == (key is None))
         if v.score is None:
@@ -197,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     t2.add_row("peak RSS (ru_maxrss)", f"{peak_mb:.0f} MB")
     t2.add_row("whole run", f"{time.perf_counter() - t_all:.0f} s")
     console.print(t2)
+    if args.scores is not None:
+        import json
+
+        args.scores.write_text(json.dumps(rows, indent=1))
+        console.print(f"{len(rows)} rows written to {args.scores}")
     return 0
 
 
