@@ -77,8 +77,8 @@ def half_resize(image: np.ndarray) -> np.ndarray:
 
 def target_pool(lfw: Path, vips: list[str]) -> list[Path]:
     """M–Z photos never used by the detector's training, the background set or enrolment."""
-    from vipguard.artifact.data import VIP_IDENTITIES, is_held_out
-    from vipguard.background import load_background
+    from vipguard.lite.background import load_background
+    from vipguard.train.artifact_data import VIP_IDENTITIES, is_held_out
 
     background = set(load_background().identities)
     banned = set(vips) | set(VIP_IDENTITIES) | background
@@ -113,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from vipguard import forge
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-    from vipguard.guard import Guard
-    from vipguard.io import load_image
-    from vipguard.registry import Registry
+    from vipguard.infra.io import load_image
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import Enroller
+    from vipguard.lite.guard import Guard
 
     console.print("[bold]vipguard artefact-detector benchmark[/] — one thread (OMP/OpenBLAS/OpenCV/onnxruntime = 1). "
                   "Note: timings were taken on a shared machine (2 cores shared with other jobs), so expect noise.")
@@ -337,10 +337,10 @@ def domain_table(folder: Path, detectors: list, names: list[str], seed: int) -> 
     """(5) A second domain: the higher-resolution photos (deepface's test images, ≤ 1024 px, never trained on).
     Per detector: AUC of its own self-blends and Face X-ray pair blends of these faces vs the clean photos, and its
     false-positive rate at threshold, clean and after JPEG 60."""
-    from vipguard.artifact.data import crop_face
-    from vipguard.artifact.sbi import nearest_donors, pair_blend, self_blend
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-    from vipguard.io import InputError, load_image
+    from vipguard.infra.io import InputError, load_image
+    from vipguard.train.artifact_data import crop_face
+    from vipguard.train.sbi import nearest_donors, pair_blend, self_blend
 
     found = []
     with FaceAnalyzer(AnalyzerConfig(embedders=(), num_threads=1)) as a:

@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from vipguard import forge
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-    from vipguard.guard import Guard, GuardConfig
-    from vipguard.io import load_image
-    from vipguard.registry import Registry
+    from vipguard.infra.io import load_image
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import Enroller
+    from vipguard.lite.guard import Guard, GuardConfig
 
     console.print("[bold]vipguard check benchmark[/] — one thread; note: timings were taken on a shared machine "
                   "(2 cores shared with other jobs), so expect noise.")

@@ -55,7 +55,7 @@ class Stages:
 
         from vipguard.faces import create_detector, create_embedder
         from vipguard.faces.mesh import FaceMesher
-        from vipguard.weights import ModelStore
+        from vipguard.infra.weights import ModelStore
 
         store = ModelStore()
         self.yunet = create_detector("yunet")
@@ -131,7 +131,7 @@ def time_stages(st: Stages, images: list[np.ndarray]) -> tuple[dict[str, list[fl
 
 
 def latency(st: Stages, data: Path, people: dict[str, list[Path]], args: argparse.Namespace) -> None:
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     sets = {f"LFW 250×250 (n={args.n_lfw})": [load_image(p) for p in pick_lfw(people, args.n_lfw, args.seed)]}
     hires = sorted((data / "hires").glob("*.jpg"))[: args.n_hires]
@@ -203,7 +203,7 @@ def choose_pairs(people: dict[str, list[Path]], n_pairs: int, max_photos: int, s
 def verify(st: Stages, people: dict[str, list[Path]], args: argparse.Namespace) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     pool, pairs = choose_pairs(people, args.pairs, args.max_photos, args.seed)
     used = sorted({i for a, b, _ in pairs for i in (a, b)})

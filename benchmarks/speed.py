@@ -126,8 +126,8 @@ def cli_enrol(vip: str, photos: Path, db: Path, models: Path | None) -> dict:
 
 def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
     """One full check of ``path``, stage by stage, each called as ``Guard.check`` calls it."""
-    from vipguard.evidence import describe
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
+    from vipguard.lite.evidence import describe
 
     a = guard.analyzer
     t = time.perf_counter
@@ -163,7 +163,7 @@ def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
 def scan_rates(paths: list[Path], db: Path, models: Path | None, workers: tuple[int, ...], rounds: int,
                cores: set[int]) -> dict[int, list[tuple[float, float]]]:
     """(images/s over the run, images/s after the first result) per worker count, runs alternated."""
-    from vipguard.scan import ScanConfig, run_scan
+    from vipguard.apps.scan import ScanConfig, run_scan
 
     out: dict[int, list[tuple[float, float]]] = {w: [] for w in workers}
     pinned = os.sched_getaffinity(0)
@@ -213,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
                       "(or pass --no-peer)")
         return 2
 
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-    from vipguard.guard import Guard, GuardConfig
-    from vipguard.registry import Registry
-    from vipguard.weights import ModelStore
+    from vipguard.infra.registry import Registry
+    from vipguard.infra.weights import ModelStore
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import Enroller
+    from vipguard.lite.guard import Guard, GuardConfig
 
     lfw = args.data / "lfw"
     vip_photos = sorted((lfw / args.vip).glob("*.jpg"))[:20]

@@ -53,12 +53,12 @@ def auc(pos, neg) -> float:
 
 def collect(args) -> tuple[list[Row], dict, dict]:
     from vipguard import forge
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller
-    from vipguard.evidence import compare, describe_with
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
     from vipguard.forge.morph import make_morph
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import Enroller
+    from vipguard.lite.evidence import compare, describe_with
 
     lfw = args.data / "lfw"
     rng = np.random.default_rng(args.seed)
@@ -125,10 +125,10 @@ def collect(args) -> tuple[list[Row], dict, dict]:
 
 
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
-    """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.decision.decide`) with ``heads``,
+    """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
     each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
-    from vipguard.decision import SIMILARITY, decide, value
-    from vipguard.guard import GuardConfig
+    from vipguard.lite.decision import SIMILARITY, decide, value
+    from vipguard.lite.guard import GuardConfig
 
     select = GuardConfig().select_threshold
     score, verdict = np.zeros(len(rows)), []
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also save every row's evidence and each VIP's training set (npz) for offline study")
     args = ap.parse_args(argv)
 
-    from vipguard.decision import FEATURE_TABLE, SCORED, SIMILARITY, reject_rate, value
-    from vipguard.enrol import EnrolConfig, fit_score_head
+    from vipguard.lite.decision import FEATURE_TABLE, SCORED, SIMILARITY, reject_rate, value
+    from vipguard.lite.enrol import EnrolConfig, fit_score_head
 
     start = time.perf_counter()
     rows, profiles, trainings = collect(args)
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3b. the artefact score as a veto at the detector's own operating threshold: a rule that reads no forgery of
     # any vipguard.forge method (the detector never saw one), so every method is held out by construction
-    from vipguard.decision import ACCEPT, veto_probability
+    from vipguard.lite.decision import ACCEPT, veto_probability
     t_art = ArtifactDetector(args.artifact_weights).threshold
     art = np.array([0.0 if r.evidence is None else value(r.evidence, "artifact") for r in rows])
     cuts = sorted({round(t_art, 3), 0.98, 0.99})

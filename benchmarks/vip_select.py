@@ -1,4 +1,4 @@
-"""Adaptive VIP selection among many VIPs: time per face for the NumPy and FAISS backends of vipguard.index.
+"""Adaptive VIP selection among many VIPs: time per face for the NumPy and FAISS backends of vipguard.infra.index.
 (Not named select.py: that would shadow the standard library's `select` for every script in this folder.)
 
     python benchmarks/vip_select.py [--vips 10000] [--dim 128] [--faces 2000]
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from vipguard.index import VipIndex, faiss_available
+from vipguard.infra.index import VipIndex, faiss_available
 
 
 def bench(index: VipIndex, queries: np.ndarray, batch: int, repeats: int = 3) -> float:

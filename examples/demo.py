@@ -66,7 +66,7 @@ def heading(text: str) -> None:
 def forge_cases(vg, rng: np.random.Generator) -> list[Case]:
     """The four forgeries of the VIP, made from photos not used at enrolment."""
     from vipguard import forge
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     vip = sorted((HERE / "check").glob(f"{VIP}_*.jpg"))
     others = sorted(p for p in (HERE / "check").glob("*.jpg") if not p.name.startswith(VIP))
@@ -83,7 +83,7 @@ def forge_cases(vg, rng: np.random.Generator) -> list[Case]:
 
 
 def photo_cases() -> list[Case]:
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     cases = []
     for path in sorted((HERE / "check").glob("*.jpg")):
@@ -108,7 +108,7 @@ def run(out: Path) -> int:
     import cv2
 
     import vipguard
-    from vipguard.report import write_report
+    from vipguard.apps.report import write_report
 
     if out.exists():
         shutil.rmtree(out)

@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from vipguard.faces import FaceAnalyzer
     from vipguard.faces.embed import face_score
-    from vipguard.io import load_image
-    from vipguard.mllm import data as D
+    from vipguard.infra.io import load_image
     from vipguard.mllm.infer import MLLMScorer
     from vipguard.mllm.tiny import build_tiny
-    from vipguard.mllm.train import TrainConfig, train
+    from vipguard.train import mllm_data as D
+    from vipguard.train.mllm import TrainConfig, train
 
     torch.set_num_threads(1)  # tiny model: one thread is fastest on a small shared CPU
     out = args.out

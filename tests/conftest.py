@@ -30,7 +30,7 @@ def hires() -> Path:
 
 @pytest.fixture(scope="session")
 def store():
-    from vipguard.weights import ModelStore
+    from vipguard.infra.weights import ModelStore
 
     s = ModelStore()
     bad = {k: v for k, v in s.status().items() if v != "ok"}

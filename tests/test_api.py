@@ -41,7 +41,7 @@ def test_lite_tier_and_service_import_without_torch():
             "        if name.split('.')[0] in {'torch', 'transformers', 'peft'}:\n"
             "            raise ImportError('imported ' + name)\n"
             "sys.meta_path.insert(0, Refuse())\n"
-            "import vipguard.api, vipguard.cli, vipguard.report, vipguard.video, vipguard.scan, vipguard.bench.report\n"
+            "import vipguard.api, vipguard.cli, vipguard.apps.report, vipguard.apps.video, vipguard.apps.scan, vipguard.bench.report\n"
             "import vipguard.artifact.detector, vipguard.service.app, vipguard.service.docs_assets\n"
             "import vipguard.service.thumbnails\n"
             "assert vipguard.cli.main(['--help']) == 0\n"
@@ -117,7 +117,7 @@ def enrolled(store, tmp_path_factory):
     if not (EXAMPLES / "Tony_Blair" / "enrol").is_dir():
         pytest.skip(f"bundled photos not found at {EXAMPLES}")
     import vipguard
-    from vipguard.enrol import EnrolConfig
+    from vipguard.lite.enrol import EnrolConfig
 
     steps: list[tuple[str, int, int]] = []
     vg = vipguard.VIPGuard(db=tmp_path_factory.mktemp("api") / "registry.db",
@@ -158,7 +158,7 @@ def test_check_path_pil_rgb_bgr_give_equal_scores(enrolled):
 
 
 def test_check_errors_and_remove(enrolled, tmp_path):
-    from vipguard.registry import UnknownVip
+    from vipguard.infra.registry import UnknownVip
 
     vg, _, _ = enrolled
     assert vg.check(tmp_path / "missing.jpg").verdict == "error"

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vipguard.artifact.data import VIP_IDENTITIES, FaceCrops, crop_face, is_held_out, other_photos
-from vipguard.artifact.sbi import boundary_target, degrade, ellipse_mask, self_blend
-from vipguard.artifact.train import auc
+from vipguard.train.artifact import auc
+from vipguard.train.artifact_data import VIP_IDENTITIES, FaceCrops, crop_face, is_held_out, other_photos
+from vipguard.train.sbi import boundary_target, degrade, ellipse_mask, self_blend
 
 from .conftest import VIPS
 
@@ -22,7 +22,7 @@ def held_out_crops(lfw, analyzer) -> FaceCrops:
     """Crops (in the packaged detector's geometry) + geometry of 24 photos of held-out non-VIP identities."""
     from vipguard.artifact.config import ArtifactConfig
     from vipguard.artifact.detector import default_weights
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     packaged = default_weights() / "config.json"
     config = ArtifactConfig.load(packaged) if packaged.is_file() else ArtifactConfig(size=144, crop="native")
@@ -73,7 +73,7 @@ def test_self_blend_is_deterministic_and_boundary_matches_mask(held_out_crops):
 def test_pair_blend_takes_a_donor_of_another_identity(held_out_crops):
     """Face X-ray blends: donors are other people with the nearest landmark layout; the blend is deterministic
     given a seed, changes the face and leaves the photo outside the mask untouched."""
-    from vipguard.artifact.sbi import nearest_donors, pair_blend
+    from vipguard.train.sbi import nearest_donors, pair_blend
 
     c = held_out_crops
     donors = nearest_donors(c.landmarks, c.identities, k=4)
@@ -118,7 +118,7 @@ def test_native_crop_copies_the_photos_pixels(lfw, analyzer):
     from vipguard.artifact.config import ArtifactConfig
     from vipguard.artifact.crop import crop_matrix, face_crop, window
     from vipguard.faces.align import transform_points
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     native = ArtifactConfig(size=144, crop="native", iod=43.0, max_rescale=1.25)
     rgb = load_image(sorted((lfw / "Tony_Blair").glob("*.jpg"))[25])
@@ -166,7 +166,7 @@ def test_onnx_export_matches_torch(tmp_path, held_out_crops):
     torch = pytest.importorskip("torch")
     from vipguard.artifact.detector import ArtifactDetector
     from vipguard.artifact.model import ArtifactNet, ExportWrapper, export_onnx, from_pretrained, save_pretrained
-    from vipguard.artifact.train import finish  # noqa: F401  (import check)
+    from vipguard.train.artifact import finish  # noqa: F401  (import check)
 
     torch.manual_seed(0)
     net = ArtifactNet(_tiny_config(held_out_crops.images.shape[1])).eval()
@@ -201,7 +201,7 @@ def test_onnx_export_matches_torch(tmp_path, held_out_crops):
 
 def test_training_lowers_the_loss_and_resumes(tmp_path, held_out_crops):
     pytest.importorskip("torch")
-    from vipguard.artifact.train import TrainConfig, train
+    from vipguard.train.artifact import TrainConfig, train
 
     cfg = TrainConfig(data="", cache_dir="", epochs=1, steps=30, batch=8, lr=3e-3, warmup=3, seed=0)
     crops = held_out_crops.subset(range(8))
@@ -225,7 +225,7 @@ def test_resuming_a_finished_run_re_picks_the_threshold(tmp_path, held_out_crops
     from dataclasses import replace
 
     from vipguard.artifact.config import ArtifactConfig
-    from vipguard.artifact.train import TrainConfig, train
+    from vipguard.train.artifact import TrainConfig, train
 
     cfg = TrainConfig(data="", cache_dir="", epochs=1, steps=4, batch=8, warmup=1, seed=0, target_fpr=0.02)
     tiny = _tiny_config(held_out_crops.images.shape[1])
@@ -263,7 +263,7 @@ def test_packaged_detector_separates_self_blends_from_real(held_out_crops):
 
     if not (default_weights() / "model.onnx").is_file():
         pytest.skip("no packaged artefact weights")
-    from vipguard.artifact.sbi import nearest_donors, pair_blend
+    from vipguard.train.sbi import nearest_donors, pair_blend
 
     det = ArtifactDetector()
     c = held_out_crops
@@ -287,7 +287,7 @@ def test_packaged_detector_separates_self_blends_from_real(held_out_crops):
 def test_score_from_a_photo_and_cli(lfw, analyzer, capsys):
     from vipguard.artifact.detector import ArtifactDetector, default_weights
     from vipguard.cli import main
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     if not (default_weights() / "model.onnx").is_file():
         pytest.skip("no packaged artefact weights")

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vipguard.weights import ModelStore, WeightsError
+from vipguard.infra.weights import ModelStore, WeightsError
 
 from .test_artifact import held_out_crops  # noqa: F401  (fixture)
 
@@ -92,7 +92,7 @@ def test_v2_onnx_export_matches_torch_and_the_trunk_is_frozen(tmp_path, backbone
 
 def test_frozen_training_lowers_the_loss_is_deterministic_and_resumes(tmp_path, backbone_file,
                                                                       held_out_crops):  # noqa: F811
-    from vipguard.artifact.train_frozen import FrozenTrainConfig, train_frozen
+    from vipguard.train.artifact_frozen import FrozenTrainConfig, train_frozen
 
     crops = held_out_crops.subset(range(12))
     cfg = FrozenTrainConfig(data="", cache_dir="", rounds=1, epochs=6, batch=8, lr=3e-3, seed=0, threads=1)
@@ -149,7 +149,7 @@ def test_cli_v2_usage_errors_exit_2_before_any_work(tmp_path, capsys, monkeypatc
 
 
 def test_sharpen_augmentation_is_opt_in_and_deterministic():
-    from vipguard.artifact.sbi import degrade
+    from vipguard.train.sbi import degrade
 
     img = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
     assert np.array_equal(degrade(img, np.random.default_rng(1), p_sharpen=1.0, p_jpeg=0.0, p_colour=0.0),

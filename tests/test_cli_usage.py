@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import vipguard
-from vipguard.registry import Registry, UnknownVip, suggest
+from vipguard.infra.registry import Registry, UnknownVip, suggest
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -122,10 +122,10 @@ def test_scan_ray_auto_without_a_cluster(tmp_path):
 
 
 def test_install_hint_is_printed_literally(tmp_path, monkeypatch, capsys):
-    import vipguard.scan
+    import vipguard.apps.scan
     from vipguard.cli import main
 
-    monkeypatch.setattr(vipguard.scan, "ray_available", lambda: False)
+    monkeypatch.setattr(vipguard.apps.scan, "ray_available", lambda: False)
     assert main(["scan", str(tmp_path), "--out", str(tmp_path / "o.jsonl"), "--ray", "local"]) == 2
     assert "pip install 'vipguard[ray]'" in capsys.readouterr().err
 

@@ -5,11 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vipguard.decision import (
-    ACCEPT, BY_NAME, FEATURE_TABLE, FEATURES, NO_MESH, SCORED, STRICTNESS, GenuinePrior, GenuineRange,
-    anchor_probability, bundled_prior, decide, learn_prior, loo_similarities, reject_rate,
+from vipguard.lite.decision import (
+    ACCEPT,
+    BY_NAME,
+    FEATURE_TABLE,
+    FEATURES,
+    NO_MESH,
+    SCORED,
+    STRICTNESS,
+    GenuinePrior,
+    GenuineRange,
+    anchor_probability,
+    bundled_prior,
+    decide,
+    learn_prior,
+    loo_similarities,
+    reject_rate,
 )
-from vipguard.explain import explain
+from vipguard.lite.explain import explain
 
 PRIOR = GenuinePrior(loc=0.82, kappa=1.5, scale=0.065, dof=11.0, drift=0.0, drift_sd=0.04, later_ratio=0.92)
 
@@ -127,9 +140,9 @@ def test_explanation_names_the_anchoring_with_its_numbers():
 
 
 def test_every_feature_is_phrased_and_every_cited_departure_has_a_bar():
-    from vipguard.decision import KINDS
-    from vipguard.explain import PART_EVIDENCE, _phrase
-    from vipguard.report import BARS
+    from vipguard.apps.report import BARS
+    from vipguard.lite.decision import KINDS
+    from vipguard.lite.explain import PART_EVIDENCE, _phrase
 
     for f in FEATURE_TABLE:
         assert f.kind in KINDS
@@ -141,7 +154,7 @@ def test_every_feature_is_phrased_and_every_cited_departure_has_a_bar():
 
 
 def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
-    from vipguard.decision import veto_probability
+    from vipguard.lite.decision import veto_probability
 
     g = _range()
     sim = g.floor(0.03) + 0.05  # well inside the genuine range

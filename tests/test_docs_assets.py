@@ -142,9 +142,9 @@ def _clip(path, n: int = 8) -> None:
 
 
 def test_clip_thumbnails_show_the_typical_and_worst_frames(tmp_path):
-    from vipguard.guard import Verdict
+    from vipguard.apps.video import ClipVerdict, FrameResult
+    from vipguard.lite.guard import Verdict
     from vipguard.service.thumbnails import ThumbnailConfig, clip_thumbnails
-    from vipguard.video import ClipVerdict, FrameResult
 
     _clip(tmp_path / "clip.mp4")
     scores = [0.9, 0.8, 0.1, 0.95, 0.2, 0.9, 0.85, 0.3]

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from vipguard.faces import ARCFACE_TEMPLATE, create_detector, estimate_norm, region_mask
 from vipguard.faces.align import transform_points
-from vipguard.io import decode_image, load_image
+from vipguard.infra.io import decode_image, load_image
 
 from .conftest import VIPS, photos
 

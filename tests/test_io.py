@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vipguard.io import (DecodeLimits, InputError, decode_image, expand_inputs, load_image, read_regular_file,
-                         regular_file_size, to_rgb)
+from vipguard.infra.io import (
+    DecodeLimits,
+    InputError,
+    decode_image,
+    expand_inputs,
+    load_image,
+    read_regular_file,
+    regular_file_size,
+    to_rgb,
+)
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -188,7 +196,7 @@ def test_every_supported_format_decodes():
     """AVIF (when this Pillow has libavif) and camera MPO JPEGs decode like the rest."""
     from PIL import features
 
-    from vipguard.io import IMAGE_FORMATS, decodable_formats
+    from vipguard.infra.io import IMAGE_FORMATS, decodable_formats
 
     img = Image.new("RGB", (24, 16), (200, 30, 30))
     formats = [f for f in decodable_formats() if f not in {"HEIF", "MPO"}]
@@ -202,7 +210,7 @@ def test_every_supported_format_decodes():
 
 
 def test_unsupported_formats_are_named():
-    from vipguard.io import heif_brand
+    from vipguard.infra.io import heif_brand
 
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
     assert heif_brand(heic) == "HEIC" and heif_brand(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42") is None
@@ -215,7 +223,7 @@ def test_unsupported_formats_are_named():
 
 def test_avif_without_libavif_is_named(monkeypatch):
     """Pillow registers its AVIF reader even when built without libavif; vipguard then says so, not 'video'."""
-    from vipguard import io as vio
+    from vipguard.infra import io as vio
 
     monkeypatch.setattr(vio.features, "check_module", lambda name: False)
     assert "AVIF" not in vio.decodable_formats()

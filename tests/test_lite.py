@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vipguard import forge
-from vipguard.io import load_image
+from vipguard.infra.io import load_image
 
 from .conftest import VIPS, photo_folder, photos
 
@@ -31,9 +31,9 @@ def _others(lfw, n=12):
 
 @pytest.fixture(scope="module")
 def enrolled(lfw, analyzer, tmp_path_factory):
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import Enroller
 
     registry = Registry(tmp_path_factory.mktemp("reg") / "registry.db")
     enroller = Enroller(analyzer, load_background())
@@ -47,7 +47,7 @@ def enrolled(lfw, analyzer, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def verdicts(lfw, analyzer, enrolled):
-    from vipguard.guard import Guard
+    from vipguard.lite.guard import Guard
 
     registry, _ = enrolled
     guard = Guard(registry, analyzer)
@@ -137,8 +137,8 @@ def test_explanations_come_from_evidence(verdicts):
 def test_interrupted_enrolment_keeps_the_old_profile(enrolled, tmp_path):
     """Re-enrolment dies inside the real ``Registry.put`` (a connection that raises after each of its steps in
     turn, the row's INSERT among them): the registry keeps the old profile until the new one is committed."""
-    from vipguard.profile import VipProfile
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.profile import VipProfile
 
     from .test_registry import put_survives_a_power_cut_at_every_step
 
@@ -202,7 +202,7 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
 
 
 def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
-    from vipguard.guard import FAST_FEATURES, Guard, GuardConfig
+    from vipguard.lite.guard import FAST_FEATURES, Guard, GuardConfig
 
     registry, _ = enrolled
     full, fast = Guard(registry, analyzer), Guard(registry, analyzer, GuardConfig(detail="fast"))
@@ -227,7 +227,7 @@ def test_explanation_names_the_part_that_departs(verdicts):
 
 
 def test_identity_floor_is_per_vip(enrolled):
-    from vipguard.decision import decide
+    from vipguard.lite.decision import decide
 
     _, results = enrolled
     profile = results["Tony_Blair"].profile
@@ -265,7 +265,7 @@ def test_a_face_below_the_floor_is_never_genuine(verdicts):
 
 
 def test_strictness_changes_verdicts_as_documented(lfw, analyzer, enrolled):
-    from vipguard.guard import Guard, GuardConfig
+    from vipguard.lite.guard import Guard, GuardConfig
 
     registry, _ = enrolled
     paths = photos(lfw, "George_W_Bush", 21, 60)
@@ -283,8 +283,8 @@ def test_strictness_changes_verdicts_as_documented(lfw, analyzer, enrolled):
 def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, analyzer, tmp_path):
     import cv2
 
-    from vipguard.background import load_background
-    from vipguard.enrol import EnrolConfig, Enroller
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import EnrolConfig, Enroller
 
     folder = photo_folder(lfw, "Tony_Blair", 1, 8, tmp_path / "blair")
     original = sorted(folder.glob("*.jpg"))[2]
@@ -305,8 +305,8 @@ def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, 
 
 
 def test_enrolment_warns_when_few_photos_are_usable(lfw, analyzer):
-    from vipguard.background import load_background
-    from vipguard.enrol import EnrolConfig, Enroller
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import EnrolConfig, Enroller
 
     enroller = Enroller(analyzer, load_background(), EnrolConfig(augmentations=0, fakes_per_photo=1.0))
     result = enroller.enrol("Tony_Blair", photos(lfw, "Tony_Blair", 1, 2))
@@ -326,9 +326,9 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
     head forgeries more like the VIP than real ones are. Each comparison is told apart by its descriptor (the kept
     genuine photos', the background's, each forgery's with the photos it was made from), never by the order in
     which enrolment makes them."""
-    import vipguard.enrol as enrol_module
-    from vipguard.background import load_background
+    import vipguard.lite.enrol as enrol_module
     from vipguard.faces import l2_normalise
+    from vipguard.lite.background import load_background
 
     calls = []
     seen: dict[str, list] = {}
@@ -376,8 +376,8 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
 
 
 def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):
-    from vipguard.background import load_background
-    from vipguard.enrol import Enroller, EnrolError
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import EnrolError, Enroller
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(EnrolError, match="no usable photo of Nobody among 1 input.*empty: .*directory"):
@@ -386,7 +386,7 @@ def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):
 
 def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, enrolled):
     """#19 F2: a VIP among 19 other people (13th tile) is found and judged; the others are listed."""
-    from vipguard.guard import Guard, GuardConfig
+    from vipguard.lite.guard import Guard, GuardConfig
 
     registry, _ = enrolled
     tiles = [load_image(p) for p in _others(lfw, 19)]

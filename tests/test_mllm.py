@@ -13,15 +13,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from vipguard.mllm import data as D  # noqa: E402
 from vipguard.mllm.infer import MLLMScorer  # noqa: E402
 from vipguard.mllm.model import CONFIG_NAME, MLLMConfig, VIPGuardMLLM  # noqa: E402
-from vipguard.mllm.records import read_records  # noqa: E402
 from vipguard.mllm.prompts import ANSWER_NO, ANSWER_YES, vip_prompt  # noqa: E402
 from vipguard.mllm.tiny import build_tiny  # noqa: E402
-from vipguard.mllm.train import CheckpointExists, TrainConfig, train  # noqa: E402
-from vipguard.mllm.vip import (CheckpointFormatError, VipWidthError, check_vip_tokens, model_width,  # noqa: E402
-                               read_vip_tokens)
+from vipguard.mllm.vip import CheckpointFormatError, VipWidthError, check_vip_tokens, model_width, read_vip_tokens  # noqa: E402
+from vipguard.train import mllm_data as D  # noqa: E402
+from vipguard.train.mllm import CheckpointExists, TrainConfig, train  # noqa: E402
+from vipguard.train.mllm_records import read_records  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
@@ -246,7 +245,7 @@ def test_stage_trainable_sets(stages):
 
 
 def test_stage3_changes_only_vip_tokens(records, stages, tmp_path, monkeypatch):
-    from vipguard.mllm import train as T
+    from vipguard.train import mllm as T
 
     _, _, r2, _ = stages
     model = VIPGuardMLLM.from_pretrained(r2.out_dir)
@@ -257,7 +256,7 @@ def test_stage3_changes_only_vip_tokens(records, stages, tmp_path, monkeypatch):
 
 
 def test_stage1_and_2_change_only_lora_and_checker(tiny, records, tmp_path, monkeypatch):
-    from vipguard.mllm import train as T
+    from vipguard.train import mllm as T
 
     for stage, key, allowed in ((1, "fa", ("lora_",)), (2, "general", ("lora_", "checker."))):
         model = VIPGuardMLLM.fresh(tiny, MLLMConfig(token_num=TOKENS, lora_r=4, lora_alpha=8))
@@ -477,7 +476,7 @@ def test_vip_records_ratio_1_5_5(lfw):
 
 
 def test_fa_records_from_measured_attributes(lfw, analyzer):
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
 
     path = photos(lfw, "Tony_Blair", 1, 1)[0]
     face = analyzer.analyze(load_image(path), primary_only=True)[0]

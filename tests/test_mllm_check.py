@@ -44,7 +44,7 @@ def test_check_video_tier_mllm_uses_the_mllm_scorer(lfw, store, tmp_path, capsys
     """A clip with --tier mllm: the lite tier's frame sampling and clip aggregation, every frame scored by the
     MLLM (each frame's score is the MLLM judge's own, and its explanation cites P(yes))."""
     from vipguard.cli import main
-    from vipguard.io import load_image
+    from vipguard.infra.io import load_image
     from vipguard.mllm import guard as mllm_guard
 
     from .test_video import write_clip

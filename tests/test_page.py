@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 @pytest.fixture(scope="module")
 def server(store, tmp_path_factory):
     """A live service on an empty registry, with fast enrolment settings."""
-    from vipguard.enrol import EnrolConfig
+    from vipguard.lite.enrol import EnrolConfig
 
     if not (EXAMPLES / "Tony_Blair" / "enrol").is_dir():
         pytest.skip(f"bundled photos not found at {EXAMPLES}")

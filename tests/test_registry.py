@@ -14,7 +14,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from vipguard.registry import CorruptProfile, EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
+from vipguard.infra.registry import (
+    CorruptProfile,
+    EnrolmentInProgress,
+    ReadOnlyRegistry,
+    Registry,
+    RegistryError,
+    validate_name,
+)
 
 GOOD = ["Tony_Blair", "Tony Blair", "a", "J.R.R. Tolkien", "Jean-Luc", "x" * 64, "7of9"]
 BAD = ["Tony_Blair\n", "Tony_Blair\r\n", "\nTony_Blair", "Tony\nBlair", "Tony_Blair ", " Tony_Blair", "Tony\tBlair",
@@ -50,10 +57,10 @@ def test_registry_refuses_trailing_newline(tmp_path):
 
 def synthetic_profile(name: str, used: int = 8):
     """A small, valid profile (random centres, a neutral head): enough to store, list and decode, not to judge."""
-    from vipguard.decision import FEATURES, GenuineRange
-    from vipguard.evidence import ID_PARTS, PATCH_PARTS
-    from vipguard.head import Head
-    from vipguard.profile import VipProfile
+    from vipguard.lite.decision import FEATURES, GenuineRange
+    from vipguard.lite.evidence import ID_PARTS, PATCH_PARTS
+    from vipguard.lite.head import Head
+    from vipguard.lite.profile import VipProfile
 
     rng = np.random.default_rng(len(name))
     n = len(FEATURES)

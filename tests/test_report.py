@@ -39,11 +39,11 @@ def assert_cited_numbers_shown(page: str) -> None:
 
 
 def test_every_kind_of_cited_evidence_is_in_the_card():
-    """For each feature, an explanation that cites it (the real :func:`vipguard.explain.explain`) and its card."""
-    from vipguard.decision import FEATURE_TABLE, FEATURES, Decision
-    from vipguard.explain import explain
-    from vipguard.guard import Verdict
-    from vipguard.report import cited, render
+    """For each feature, an explanation that cites it (the real :func:`vipguard.lite.explain.explain`) and its card."""
+    from vipguard.apps.report import cited, render
+    from vipguard.lite.decision import FEATURE_TABLE, FEATURES, Decision
+    from vipguard.lite.explain import explain
+    from vipguard.lite.guard import Verdict
 
     rng = np.random.default_rng(3)
     evidence = rng.uniform(-0.3, 0.9, len(FEATURES)).astype(np.float32)
@@ -75,9 +75,9 @@ def checked(store, tmp_path_factory):
         pytest.skip(f"bundled photos not found at {EXAMPLES}")
     import vipguard
     from vipguard import forge
-    from vipguard.enrol import EnrolConfig
-    from vipguard.io import load_image
-    from vipguard.video import check_video_file
+    from vipguard.apps.video import check_video_file
+    from vipguard.infra.io import load_image
+    from vipguard.lite.enrol import EnrolConfig
 
     tmp = tmp_path_factory.mktemp("report")
     vg = vipguard.VIPGuard(db=tmp / "registry.db", enrol=EnrolConfig(augmentations=0, fakes_per_photo=0.5))
@@ -109,7 +109,7 @@ def checked(store, tmp_path_factory):
 
 
 def test_real_report_shows_what_its_explanations_cite(checked, tmp_path):
-    from vipguard.report import write_report
+    from vipguard.apps.report import write_report
 
     verdicts = {Path(v.path).name: v.verdict for v, _ in checked}
     assert verdicts[sorted(p.name for p in (EXAMPLES / "check").glob("Tony_Blair_*"))[0]] == "genuine"
@@ -122,8 +122,8 @@ def test_real_report_shows_what_its_explanations_cite(checked, tmp_path):
 
 
 def test_video_card_has_timeline_frame_table_and_worst_frames(checked, tmp_path):
-    from vipguard.report import write_report
-    from vipguard.video import ClipVerdict
+    from vipguard.apps.report import write_report
+    from vipguard.apps.video import ClipVerdict
 
     clip, image = checked[-1]
     assert isinstance(clip, ClipVerdict) and len(clip.frames) == 6 and image is not None

@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from vipguard.index import FAISS_MIN_VIPS, VipIndex, faiss_available
-from vipguard.scan import ScanConfig, ScanError, collect_inputs, done_paths, run_scan
+from vipguard.apps.scan import ScanConfig, ScanError, collect_inputs, done_paths, run_scan
+from vipguard.infra.index import FAISS_MIN_VIPS, VipIndex, faiss_available
 
 from .conftest import photos
 
@@ -63,7 +63,7 @@ def test_collect_inputs_folder_and_manifests(inputs, tmp_path):
 
 def test_collect_inputs_keeps_an_empty_folder(tmp_path):
     """A folder with no image or video in it is an input of its own (its check is an error line naming it)."""
-    from vipguard.io import InputError, load_image
+    from vipguard.infra.io import InputError, load_image
 
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no photos here")
@@ -123,14 +123,14 @@ def test_scan_command_parallel(inputs, db, tmp_path, capsys):
 
 
 def test_scan_ray_flag(inputs, db, tmp_path):
+    from vipguard.apps.scan import ray_available
     from vipguard.cli import main
-    from vipguard.scan import ray_available
 
     out = tmp_path / "ray.jsonl"
     if not ray_available():
         assert main(["scan", str(inputs), "--out", str(out), "--ray", "local", "--db", str(db)]) == 2
         pytest.skip("ray is not installed (optional extra 'ray'); checked the clear error instead")
-    from vipguard.scan import run_ray
+    from vipguard.apps.scan import run_ray
 
     summary = run_ray(inputs, out, "local", ScanConfig(db=db), workers=1)
     assert summary.done == 6 and len(_lines(out)) == 6
@@ -155,7 +155,7 @@ def test_index_backends_agree():
 
 
 def test_index_edge_cases(db):
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
 
     empty = VipIndex([], np.zeros((0, 0)))
     assert empty.search(np.ones(128), 3)[1].shape == (1, 0)
@@ -172,7 +172,7 @@ def test_index_edge_cases(db):
 
 
 def test_steady_rate_leaves_out_the_start_up():
-    from vipguard.scan import ScanSummary
+    from vipguard.apps.scan import ScanSummary
 
     summary = ScanSummary(total=9, skipped=0, done=9, failed=0, seconds=10.0, first_seconds=2.0)
     assert summary.per_second == pytest.approx(0.9) and summary.steady_per_second == pytest.approx(1.0)
@@ -232,8 +232,8 @@ def test_scan_with_a_corrupt_row(tmp_path, capsys, store):
 
 def test_scan_stops_with_one_line_when_the_registry_breaks(inputs, db, tmp_path, capsys, monkeypatch):
     """The registry file replaced by something else during a scan: one line naming the file, exit 2."""
+    from vipguard.apps.scan import Checker
     from vipguard.cli import main
-    from vipguard.scan import Checker
 
     broken = tmp_path / "registry.db"
     shutil.copy(db, broken)

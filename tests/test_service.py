@@ -27,9 +27,9 @@ _ENROLLED: dict[str, Path] = {}
 def enrolled_db(lfw: Path, analyzer, tmp_path_factory) -> Path:
     """A registry with Colin_Powell enrolled from 8 real photos — built once per test session, copied by callers."""
     if "db" not in _ENROLLED:
-        from vipguard.background import load_background
-        from vipguard.enrol import Enroller
-        from vipguard.registry import Registry
+        from vipguard.infra.registry import Registry
+        from vipguard.lite.background import load_background
+        from vipguard.lite.enrol import Enroller
 
         db = tmp_path_factory.mktemp("enrolled") / "registry.db"
         result = Enroller(analyzer, load_background()).enrol(VIP, photos(lfw, VIP, 1, 8))
@@ -46,7 +46,7 @@ def _jpeg(image: np.ndarray | Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def config_kwargs(lfw, analyzer, store, tmp_path_factory):
-    from vipguard.enrol import EnrolConfig
+    from vipguard.lite.enrol import EnrolConfig
 
     db = tmp_path_factory.mktemp("service") / "registry.db"
     shutil.copy(enrolled_db(lfw, analyzer, tmp_path_factory), db)
@@ -242,8 +242,8 @@ def _encoded(fmt: str, size=(20, 16), **kw) -> bytes:
 
 def test_sniff_routes_every_decodable_image_format_to_the_image_path():
     """AVIF and HEIC are ISO BMFF ('ftyp') files like MP4: they used to go to the video decoder ('no frame could be
-    decoded'). Every format vipguard.io decodes is an image; others are Unsupported, naming the format."""
-    from vipguard.io import decodable_formats
+    decoded'). Every format vipguard.infra.io decodes is an image; others are Unsupported, naming the format."""
+    from vipguard.infra.io import decodable_formats
     from vipguard.service.uploads import Unsupported, sniff
 
     for fmt in [f for f in decodable_formats() if f != "HEIF"]:
@@ -267,7 +267,7 @@ def test_sniff_routes_every_decodable_image_format_to_the_image_path():
 def test_check_avif_and_heic_uploads(client, lfw):
     """An AVIF photo is checked like a JPEG; a HEIC one (no decoder here) is 415 naming the format, not a 422
     from the video decoder."""
-    from vipguard.io import decodable_formats
+    from vipguard.infra.io import decodable_formats
 
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
     if "HEIF" not in decodable_formats():
@@ -486,7 +486,7 @@ def test_corrupt_row_does_not_hide_the_other_vips(own_service, lfw):
 def test_second_enrolment_of_the_same_name_is_409(own_service, lfw):
     """While an enrolment of a name runs (here: its lock is held, as another process or request would), a second
     one is refused at once with 409, before any work; the stored profile is untouched."""
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
 
     client, db = own_service
     before = Registry(db).get(VIP).centre
@@ -504,7 +504,7 @@ def _garbage(p: Path) -> None:
 def _newer(p: Path) -> None:
     import sqlite3
 
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
 
     Registry(p)
     with sqlite3.connect(p) as conn:

@@ -22,15 +22,15 @@ import cv2
 import numpy as np
 import pytest
 
-from vipguard.decision import FEATURES, GenuineRange, column, decide
-from vipguard.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
-from vipguard.explain import explain
 from vipguard.faces import DETECTORS, EMBEDDERS, l2_normalise
 from vipguard.faces.align import ARCFACE_TEMPLATE, norm_crop
 from vipguard.faces.types import Detection, Face
 from vipguard.forge import FORGERS, ForgeError, ForgeInput
-from vipguard.head import Head, fit_head
-from vipguard.profile import PROFILE_VERSION, VipProfile
+from vipguard.lite.decision import FEATURES, GenuineRange, column, decide
+from vipguard.lite.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
+from vipguard.lite.explain import explain
+from vipguard.lite.head import Head, fit_head
+from vipguard.lite.profile import PROFILE_VERSION, VipProfile
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vipguard"
 
@@ -204,7 +204,7 @@ def test_profile_with_another_feature_layout_says_re_enrol():
 
 
 def test_an_old_profile_in_the_registry_is_a_corrupt_row_that_says_re_enrol(tmp_path):
-    from vipguard.registry import CorruptProfile, Registry
+    from vipguard.infra.registry import CorruptProfile, Registry
 
     registry = Registry(tmp_path / "r.db")
     registry.put(synthetic_profile("Tony_Blair"))
@@ -328,7 +328,7 @@ class StubEmbedder:
 @pytest.fixture(scope="module")
 def bundled_meshes():
     """Two faces' (detection, mesh) pre-computed for the bundled target photos (no model runs)."""
-    from vipguard.background import data_dir
+    from vipguard.lite.background import data_dir
 
     with np.load(data_dir() / "targets.npz", allow_pickle=False) as npz:
         return [{k: npz[k][i] for k in ("boxes", "scores", "landmarks", "points", "matrices")} for i in (0, 1)]
@@ -453,7 +453,7 @@ def test_explain_different_person():
 
 
 def test_explain_cites_the_artefact_boundary_only_when_it_is_high():
-    from vipguard.explain import _phrase
+    from vipguard.lite.explain import _phrase
 
     assert _phrase("artifact", 0.9, 0.1, "X", "at the jaw") == \
         "blending-artefact score 0.90 (genuine photos: 0.10), a blending boundary at the jaw"
@@ -464,7 +464,7 @@ def test_explain_cites_the_artefact_boundary_only_when_it_is_high():
 # ------------------------------------------------------------------------ every entry of every plugin registry
 
 def _registries_in_source() -> set[str]:
-    """``module.NAME`` of every ``NAME = Registry(...)`` of :mod:`vipguard.plugins` in src/vipguard."""
+    """``module.NAME`` of every ``NAME = Registry(...)`` of :mod:`vipguard.infra.plugins` in src/vipguard."""
     found = set()
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -487,7 +487,7 @@ def test_every_registry_is_covered_here():
 
 
 def test_the_plugin_registry_contract():
-    from vipguard.plugins import Registry
+    from vipguard.infra.plugins import Registry
 
     parts: Registry[str] = Registry("widget")
     parts.register("a")(lambda n=1: "a" * n)
@@ -505,7 +505,7 @@ def test_the_plugin_registry_contract():
 def test_every_face_model_without_its_weights_names_the_fix(kind, name, tmp_path):
     """Built from an empty model store, each registered detector and embedder says which file is missing and the
     command that fetches it (timm's 'clear errors for missing local files')."""
-    from vipguard.weights import FIX_COMMAND, ModelStore, WeightsError
+    from vipguard.infra.weights import FIX_COMMAND, ModelStore, WeightsError
 
     registry = DETECTORS if kind == "detector" else EMBEDDERS
     with pytest.raises(WeightsError) as caught:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vipguard import forge
-from vipguard.io import load_image
+from vipguard.infra.io import load_image
 
 from .conftest import photos
 
@@ -31,8 +31,8 @@ def write_clip(path, frames, repeat: int = 2, fps: float = 4.0) -> None:
 
 @pytest.fixture(scope="module")
 def guard(lfw, analyzer, tmp_path_factory):
-    from vipguard.guard import Guard
-    from vipguard.registry import Registry
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.guard import Guard
 
     from .test_service import enrolled_db
 
@@ -63,7 +63,7 @@ def clips(lfw, analyzer, tmp_path_factory):
 
 
 def test_genuine_and_forged_clips_differ(guard, clips):
-    from vipguard.video import check_video
+    from vipguard.apps.video import check_video
 
     real = check_video(guard, clips / "genuine.mp4", vip=VIP)
     fake = check_video(guard, clips / "forged.mp4", vip=VIP)
@@ -81,7 +81,7 @@ def test_genuine_and_forged_clips_differ(guard, clips):
 
 
 def test_adaptive_vip_and_timeline(guard, clips):
-    from vipguard.video import check_video, clip_html, timeline_png
+    from vipguard.apps.video import check_video, clip_html, timeline_png
 
     clip = check_video(guard, clips / "genuine.mp4")
     assert clip.vip == VIP and clip.verdict == "genuine"
@@ -91,7 +91,7 @@ def test_adaptive_vip_and_timeline(guard, clips):
 
 
 def test_face_is_tracked_among_several(guard, clips):
-    from vipguard.video import check_video
+    from vipguard.apps.video import check_video
 
     clip = check_video(guard, clips / "two_faces.mp4", vip=VIP)
     assert len(clip.frames) == 3
@@ -101,7 +101,7 @@ def test_face_is_tracked_among_several(guard, clips):
 
 
 def test_corrupt_missing_and_unknown(guard, clips, tmp_path):
-    from vipguard.video import check_video
+    from vipguard.apps.video import check_video
 
     for path in (clips / "corrupt.mp4", tmp_path / "missing.mp4"):
         clip = check_video(guard, path)
@@ -111,8 +111,8 @@ def test_corrupt_missing_and_unknown(guard, clips, tmp_path):
 
 
 def test_aggregate_is_robust():
-    from vipguard.guard import Verdict
-    from vipguard.video import FrameResult, aggregate
+    from vipguard.apps.video import FrameResult, aggregate
+    from vipguard.lite.guard import Verdict
 
     def frame(i, verdict, score):
         return FrameResult(i, i / 2, Verdict(f"c#{i}", "V", verdict, score, 80, verdict, box=(0, 0, 10, 10)))
@@ -151,7 +151,7 @@ def test_fifo_and_folder_are_refused_without_blocking(tmp_path):
     'a directory'; neither is ever opened."""
     import os
 
-    from vipguard.video import VideoError, frame_image, sample_frames
+    from vipguard.apps.video import VideoError, frame_image, sample_frames
 
     (tmp_path / "clips.mp4").mkdir()
     cases = [(tmp_path / "clips.mp4", "is a directory with no image or video files"),

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from vipguard.weights import CATALOGUE, ModelFile, ModelStore, Package, WeightsError, read_member
+from vipguard.infra.weights import CATALOGUE, ModelFile, ModelStore, Package, WeightsError, read_member
 
 
 def _entry(data: bytes, **kw) -> ModelFile:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vipguard.background import save_descriptors, save_targets
-from vipguard.evidence import describe_with
 from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-from vipguard.io import load_image
+from vipguard.infra.io import load_image
+from vipguard.lite.background import save_descriptors, save_targets
+from vipguard.lite.evidence import describe_with
 
 VIPS = {
     "Tony_Blair", "Gerhard_Schroeder", "George_W_Bush", "Donald_Rumsfeld", "Colin_Powell", "Ariel_Sharon",

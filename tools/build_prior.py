@@ -5,7 +5,7 @@ For every person whose name starts with A–L (the bundled background's half; te
 similarities (MobileFaceNet, the Guard's ``sim_global``). The first half of each person's photos (by LFW index) plays the enrolment photos, the rest the later photos a
 Guard meets. The file keeps, per person, the counts and the mean and variance of the enrolment photos'
 leave-one-out similarities and of the later photos' similarities to the enrolment centre;
-:func:`vipguard.decision.learn_prior` turns them into the prior that every enrolment shrinks toward.
+:func:`vipguard.lite.decision.learn_prior` turns them into the prior that every enrolment shrinks toward.
 
     .venv/bin/python tools/build_prior.py --lfw ../shared/data/lfw
 """
@@ -20,9 +20,9 @@ import numpy as np
 from build_background import VIPS
 from tqdm import tqdm
 
-from vipguard.decision import loo_similarities
 from vipguard.faces import FaceAnalyzer
-from vipguard.io import load_image
+from vipguard.infra.io import load_image
+from vipguard.lite.decision import loo_similarities
 
 
 def split_stats(vectors: np.ndarray) -> dict:

@@ -19,16 +19,16 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (imported when the name is first used)
 _EXPORTS = {
     "VIPGuard": "vipguard.api",
-    "Verdict": "vipguard.guard",
-    "Guard": "vipguard.guard",
-    "GuardConfig": "vipguard.guard",
-    "EnrolResult": "vipguard.enrol",
-    "EnrolError": "vipguard.enrol",
-    "PhotoReport": "vipguard.enrol",
-    "VipProfile": "vipguard.profile",
+    "Verdict": "vipguard.lite.guard",
+    "Guard": "vipguard.lite.guard",
+    "GuardConfig": "vipguard.lite.guard",
+    "EnrolResult": "vipguard.lite.enrol",
+    "EnrolError": "vipguard.lite.enrol",
+    "PhotoReport": "vipguard.lite.enrol",
+    "VipProfile": "vipguard.lite.profile",
     "Face": "vipguard.faces.types",
-    "ClipVerdict": "vipguard.video",
-    "UnknownVip": "vipguard.registry",
+    "ClipVerdict": "vipguard.apps.video",
+    "UnknownVip": "vipguard.infra.registry",
 }
 
 __all__ = ["__version__", *_EXPORTS]

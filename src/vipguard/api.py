@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .enrol import EnrolConfig, EnrolResult
-from .guard import Guard, GuardConfig, Verdict
-from .io import expand_inputs, is_video, to_rgb
-from .registry import Registry
+from .infra.io import expand_inputs, is_video, to_rgb
+from .infra.registry import Registry
+from .lite.enrol import EnrolConfig, EnrolResult
+from .lite.guard import Guard, GuardConfig, Verdict
 
 DEFAULT_MAX_PHOTOS = 30  # past ~15 photos AUC stops rising (README ablation); enrolment time grows ~linearly
 SELECTIONS = ("spread", "diverse", "first")
@@ -112,7 +112,7 @@ class VIPGuard:
         strictness: the operating point of checks: ``"lenient"`` (1 % of genuine photos rejected), ``"default"``
             (3 %), ``"strict"`` (10 %), a rate in (0, 0.5), or ``None`` for each VIP's own (set at enrolment).
         fast: measure only the evidence the score reads (no dense mesh): the same scores, shorter explanations.
-        enrol: the enrolment settings (:class:`~vipguard.enrol.EnrolConfig`: quality limits, forgeries per
+        enrol: the enrolment settings (:class:`~vipguard.lite.enrol.EnrolConfig`: quality limits, forgeries per
             photo, ...); ``enroll``'s ``seed`` and ``strictness`` replace its ``seed`` and ``reject_rate``.
 
     Use it as a context manager (or call :meth:`close`) to release the face models' native resources.
@@ -147,10 +147,10 @@ class VIPGuard:
     @property
     def analyzer(self):
         """The :class:`~vipguard.faces.FaceAnalyzer`, built on first use from the verified model store; a missing
-        or corrupt model file raises :class:`~vipguard.weights.WeightsError` naming ``vipguard setup``."""
+        or corrupt model file raises :class:`~vipguard.infra.weights.WeightsError` naming ``vipguard setup``."""
         if self._analyzer is None:
             from .faces import FaceAnalyzer
-            from .weights import ModelStore, WeightsError
+            from .infra.weights import ModelStore, WeightsError
 
             store = ModelStore(self._models)
             bad = {k: v for k, v in store.status().items() if v != "ok"}
@@ -161,7 +161,7 @@ class VIPGuard:
 
     @property
     def guard(self) -> Guard:
-        """The :class:`~vipguard.guard.Guard` behind :meth:`check` (registry, models and operating point)."""
+        """The :class:`~vipguard.lite.guard.Guard` behind :meth:`check` (registry, models and operating point)."""
         return Guard(self.registry, self.analyzer, self.config)
 
     @property
@@ -170,8 +170,8 @@ class VIPGuard:
         return self.registry.names()
 
     def remove(self, name: str) -> None:
-        """Remove an enrolled VIP; :class:`~vipguard.registry.UnknownVip` (a ``KeyError``) if there is none."""
-        from .registry import UnknownVip
+        """Remove an enrolled VIP; :class:`~vipguard.infra.registry.UnknownVip` (a ``KeyError``) if there is none."""
+        from .infra.registry import UnknownVip
 
         if not self.registry.remove(name):
             raise UnknownVip(name, self.registry.names())
@@ -196,17 +196,17 @@ class VIPGuard:
             progress: ``progress(stage, done, total)``, called as photos are screened and forgeries made.
 
         Returns:
-            The :class:`~vipguard.enrol.EnrolResult`: ``used``, ``photos`` (used or not, and why),
+            The :class:`~vipguard.lite.enrol.EnrolResult`: ``used``, ``photos`` (used or not, and why),
             ``similarity_floor``, ``expected_genuine_accept``, ``warnings``, ``profile``.
 
         Raises:
             ValueError: an invalid name, strictness, selection or ``max_photos``.
-            vipguard.enrol.EnrolError: no usable photo (the message names the reasons).
+            vipguard.lite.enrol.EnrolError: no usable photo (the message names the reasons).
         """
-        from .background import load_background
-        from .decision import reject_rate
-        from .enrol import Enroller, EnrolError
-        from .registry import validate_name
+        from .infra.registry import validate_name
+        from .lite.background import load_background
+        from .lite.decision import reject_rate
+        from .lite.enrol import EnrolError, Enroller
 
         validate_name(name)
         rate = reject_rate(strictness, self.enrol_config.reject_rate)
@@ -229,14 +229,14 @@ class VIPGuard:
         """Is the face in ``image`` genuinely the VIP, a forgery of the VIP, or a different person?
 
         Args:
-            image: a file path (an image, or a video: then a :class:`~vipguard.video.ClipVerdict` over sampled
+            image: a file path (an image, or a video: then a :class:`~vipguard.apps.video.ClipVerdict` over sampled
                 frames), a PIL image, or a ``uint8`` numpy array of shape (H, W, 3) or (H, W).
             vip: judge against this VIP; ``None`` (default) chooses the nearest enrolled VIP.
             channels: the channel order of a numpy array: ``"rgb"`` (default; PIL, imageio, matplotlib) or
                 ``"bgr"`` (``cv2.imread``, ``cv2.VideoCapture``). Passing BGR as RGB changes the score.
 
         Returns:
-            A :class:`~vipguard.guard.Verdict`: ``verdict``, ``score`` (probability of the genuine VIP),
+            A :class:`~vipguard.lite.guard.Verdict`: ``verdict``, ``score`` (probability of the genuine VIP),
             ``face_similarity`` (0-100), ``explanation``, ``other_faces``, ... and ``to_json()``. A file that
             cannot be read, or an unknown VIP, gives ``verdict == "error"`` with the reason in ``error``.
 
@@ -247,7 +247,7 @@ class VIPGuard:
             if channels not in CHANNELS:
                 raise ValueError(f"channels must be 'rgb' or 'bgr', not {channels!r}")
             if is_video(image):
-                from .video import check_video
+                from .apps.video import check_video
 
                 return check_video(self.guard, image, vip=vip)
             return self.guard.check_path(image, vip=vip)
@@ -256,7 +256,7 @@ class VIPGuard:
     def _embed_path(self, path: Path) -> np.ndarray | None:
         """The whole-face embedding of the dominant face in the photo at ``path`` (None: unreadable, no face)."""
         from .faces.embed import DEFAULT_EMBEDDER
-        from .io import InputError, load_image
+        from .infra.io import InputError, load_image
 
         try:
             image = load_image(path)

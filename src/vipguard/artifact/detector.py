@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import transform_points
-from ..weights import WeightsError
+from ..infra.weights import WeightsError
 from .config import ArtifactConfig
 from .crop import face_crop
 

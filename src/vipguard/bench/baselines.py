@@ -26,7 +26,7 @@ import numpy as np
 
 from ..faces import FaceAnalyzer, cosine
 from ..faces.types import Face
-from ..guard import Guard, Verdict
+from ..lite.guard import Guard, Verdict
 
 EMBEDDER = "mobilefacenet"
 SCORERS: dict[str, str] = {

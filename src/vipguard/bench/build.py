@@ -21,7 +21,7 @@ import numpy as np
 from .. import forge
 from ..faces import FaceAnalyzer, cosine
 from ..forge.output import write_item
-from ..io import IMAGE_SUFFIXES, InputError
+from ..infra.io import IMAGE_SUFFIXES, InputError
 from .manifest import MANIFEST, Manifest, ManifestError, Record, relative
 
 Progress = Callable[[str, int, int], None]

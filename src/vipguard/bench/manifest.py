@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import IMAGE_SUFFIXES
+from ..infra.io import IMAGE_SUFFIXES
 
 KINDS = ("genuine", "other", "fake")
 SPLITS = ("enrol", "test")

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..background import load_background
-from ..enrol import EnrolConfig, EnrolError, Enroller
 from ..faces import FaceAnalyzer
-from ..guard import Guard
-from ..io import load_image
-from ..registry import Registry
+from ..infra.io import load_image
+from ..infra.registry import Registry
+from ..lite.background import load_background
+from ..lite.enrol import EnrolConfig, EnrolError, Enroller
+from ..lite.guard import Guard
 from .baselines import EMBEDDER, SCORERS, CachedAnalyzer, score_image
 from .build import sub_seed
 from .degrade import grid

@@ -55,8 +55,8 @@ def register(app: typer.Typer) -> None:
 
         from ..artifact.config import ArtifactConfig
         from ..artifact.crop import CROP_MODES
-        from ..artifact.train import TrainConfig, train
-        from ..artifact.train_frozen import BACKBONE, FrozenTrainConfig, train_frozen
+        from ..train.artifact import TrainConfig, train
+        from ..train.artifact_frozen import BACKBONE, FrozenTrainConfig, train_frozen
 
         if not data.is_dir():
             error(f"data folder not found: {data}")
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
                  if v is not None}
         common = {"data": str(data), "cache_dir": str(cache_dir), "seed": seed, "p_pair": pair, **given}
         if backbone:
-            from ..weights import WeightsError
+            from ..infra.weights import WeightsError
 
             mcfg = ArtifactConfig(backbone=backbone, size=size, crop=crop, fpn=48, head=96)
             try:
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         """Probability that the main face in each image was blended in, and where the boundary lies."""
         from ..artifact.detector import ArtifactDetector
         from ..faces import AnalyzerConfig, FaceAnalyzer
-        from ..io import InputError, expand_inputs, load_image
+        from ..infra.io import InputError, expand_inputs, load_image
 
         store = open_store(models)
         if store is None:

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..enrol import EnrolError
 from ..faces import AnalyzerConfig, FaceAnalyzer
+from ..lite.enrol import EnrolError
 from .common import error, open_store, stderr, stdout
 
 
@@ -58,7 +58,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Build a dataset: enrolment/test splits, other people, forgeries by every method → manifest.json."""
         from ..bench.build import BuildConfig, build
-        from ..bench.manifest import MANIFEST, ManifestError, from_folders as folders_manifest
+        from ..bench.manifest import MANIFEST, ManifestError
+        from ..bench.manifest import from_folders as folders_manifest
 
         if (photos is None) == (from_folders is None):
             error("give exactly one of --photos and --from-folders")

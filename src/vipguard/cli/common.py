@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from ..weights import ModelStore, WeightsError
+from ..infra.weights import ModelStore, WeightsError
 
 
 def stdout() -> Console:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..faces import AnalyzerConfig, FaceAnalyzer
-from ..io import InputError, expand_inputs, load_image
+from ..infra.io import InputError, expand_inputs, load_image
 from .common import emit_json, error, open_store, stdout
 
 

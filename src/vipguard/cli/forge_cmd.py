@@ -11,7 +11,7 @@ from rich.table import Table
 from ..faces import AnalyzerConfig, FaceAnalyzer
 from ..forge import FORGERS, ForgeError, ForgeInput, forge_batch, identity_centre, prepare_input
 from ..forge.output import contact_sheet, sheet_rows, write_item, write_sheet
-from ..io import InputError, expand_inputs
+from ..infra.io import InputError, expand_inputs
 from .bench_cmd import progress_bars
 from .common import error, open_store, stderr, stdout
 

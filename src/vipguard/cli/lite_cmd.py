@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..registry import EnrolmentInProgress, Loaded, Registry, RegistryError, UnknownVip, validate_name
-from ..weights import ModelStore
+from ..infra.registry import EnrolmentInProgress, Loaded, Registry, RegistryError, UnknownVip, validate_name
+from ..infra.weights import ModelStore
 from .common import emit_json, error, open_store, stderr, stdout
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
@@ -60,9 +60,9 @@ def _progress() -> Progress:
 
 def _enrol(store: ModelStore, registry: Registry, name: str, photo_dir: Path, config):
     """Enrol ``name`` and store the profile; the result, or None after printing why no profile could be made."""
-    from ..background import load_background
-    from ..enrol import Enroller, EnrolError
     from ..faces import FaceAnalyzer
+    from ..lite.background import load_background
+    from ..lite.enrol import EnrolError, Enroller
 
     with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
         tasks: dict[str, int] = {}
@@ -93,8 +93,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Enrol a VIP from authentic photos (quality filter, duplicates and identity outliers left out, genuine
         range, forgeries, calibrated per-VIP head)."""
-        from ..decision import reject_rate
-        from ..enrol import EnrolConfig
+        from ..lite.decision import reject_rate
+        from ..lite.enrol import EnrolConfig
 
         try:
             validate_name(name)
@@ -192,10 +192,10 @@ def register(app: typer.Typer) -> None:
         models: ModelsOption = None,
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
+        from ..apps.video import check_video_file
         from ..faces import FaceAnalyzer
-        from ..guard import Guard, GuardConfig, Verdict
-        from ..io import InputError, expand_inputs, is_video, load_image
-        from ..video import check_video_file
+        from ..infra.io import InputError, expand_inputs, is_video, load_image
+        from ..lite.guard import Guard, GuardConfig, Verdict
 
         if tier not in {"lite", "mllm"}:
             stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
                     return 2
             for path in paths:
                 try:
-                    if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.video
+                    if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.apps.video
                         verdict, image = check_video_file(guard, path, vip=vip, fps=fps,
                                                           with_image=report is not None, judge=judge)
                     else:
@@ -266,7 +266,7 @@ def register(app: typer.Typer) -> None:
         if not json_out:
             stdout().print(table)
         if report:
-            from ..report import write_report
+            from ..apps.report import write_report
 
             write_report(report, items)
             stderr().print(f"report written to {report}")

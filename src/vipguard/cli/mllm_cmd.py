@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
                 seed: int = 0, models: Annotated[Optional[Path], typer.Option(help="model folder")] = None) -> int:
         """D_FA (Stage 1): attribute questions from attributes measured on each photo."""
         from ..faces import FaceAnalyzer
-        from ..io import InputError, expand_inputs, load_image
-        from ..mllm.data import fa_records, measure_attributes, save_json
+        from ..infra.io import InputError, expand_inputs, load_image
+        from ..train.mllm_data import fa_records, measure_attributes, save_json
 
         store = open_store(models)
         if store is None:
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
                 seed: int = 0, models: Annotated[Optional[Path], typer.Option(help="model folder")] = None) -> int:
         """D_ID general (Stage 2): pairs in the exact ratio 2 : 1 : 1 (same : different : fake)."""
         from ..faces import FaceAnalyzer
-        from ..mllm.data import analyzer_embed, id_general_records, save_json
+        from ..train.mllm_data import analyzer_embed, id_general_records, save_json
 
         store = open_store(models)
         if store is None:
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         from ..faces import FaceAnalyzer
-        from ..mllm.data import analyzer_embed, id_vip_records, save_json
+        from ..train.mllm_data import analyzer_embed, id_vip_records, save_json
 
         store = open_store(models)
         if store is None:
@@ -126,8 +126,9 @@ def register(app: typer.Typer) -> None:
                gradient_accumulation_steps: Optional[int], token_num: int, image_root: Optional[Path], lora_r: int,
                lora_alpha: int, max_steps: Optional[int], seed: int, overwrite: bool, resume: bool) -> int:
         from ..mllm.model import ModelDirError
-        from ..mllm.train import CheckpointExists, TrainConfig, train as run
         from ..mllm.vip import CheckpointFormatError
+        from ..train.mllm import CheckpointExists, TrainConfig
+        from ..train.mllm import train as run
 
         cfg = TrainConfig(stage=stage, train_json=str(train_json), name=name,
                           pretrain_path=str(pretrain_path) if pretrain_path else None,

@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from .common import error, open_store, stderr
 
@@ -30,8 +37,8 @@ def register(app: typer.Typer) -> None:
                                                                   "ray://host:port); needs the ray extra")] = None,
     ) -> int:
         """Scan many inputs into a JSON Lines file (parallel, resumable, one line per input)."""
-        from ..registry import Registry, RegistryError, UnknownVip, validate_name
-        from ..scan import ScanConfig, ScanError, connect_ray, pending, run_ray, run_scan
+        from ..apps.scan import ScanConfig, ScanError, connect_ray, pending, run_ray, run_scan
+        from ..infra.registry import Registry, RegistryError, UnknownVip, validate_name
 
         if workers < 1:
             error("--workers must be at least 1")

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         try:
             import uvicorn
 
-            from ..decision import reject_rate
+            from ..lite.decision import reject_rate
             from ..service import ServiceConfig, StartupError, create_app
         except ImportError as exc:
             error(f"the service needs its extra: pip install 'vipguard[service]' ({exc})")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..weights import ModelStore, WeightsError
+from ..infra.weights import ModelStore, WeightsError
 from .common import error, stdout
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..weights import ModelStore
+from ..infra.weights import ModelStore
 from .align import norm_crop
 from .detect import Detector, create_detector
 from .embed import Embedder, create_embedder

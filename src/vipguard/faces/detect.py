@@ -8,8 +8,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ..plugins import Registry
-from ..weights import ModelStore
+from ..infra.plugins import Registry
+from ..infra.weights import ModelStore
 from .types import Detection
 
 

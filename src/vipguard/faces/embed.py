@@ -10,8 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..plugins import Registry
-from ..weights import ModelStore
+from ..infra.plugins import Registry
+from ..infra.weights import ModelStore
 from .align import norm_crop
 from .tflite_graph import split_head
 from .types import Detection

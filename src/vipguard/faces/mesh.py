@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ..weights import ModelStore
+from ..infra.weights import ModelStore
 from .types import Detection, Mesh, Pose
 
 

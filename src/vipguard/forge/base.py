@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..faces.types import Face
-from ..plugins import Registry
+from ..infra.plugins import Registry
 
 
 class ForgeError(ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..faces import Face, FaceAnalyzer, cosine, face_score, l2_normalise
-from ..io import load_image
+from ..infra.io import load_image
 from .base import FORGERS, ForgeError, ForgeInput, ForgeResult, ForgeryMethod
 from .checks import MAX_POSE_GAP, NO_FACE_IN_RESULT, input_problem, result_face
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..explain import genuine_range_phrase
 from ..faces import face_score
-from ..guard import Guard, Verdict
+from ..lite.explain import genuine_range_phrase
+from ..lite.guard import Guard, Verdict
 
 
 def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, device: str = "cpu",
@@ -34,7 +34,7 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
         cos = float(face.embeddings["mobilefacenet"] @ profile.centre)
         similarity = face_score(cos)
         p_yes = scorer.score(image, similarity)  # the face model's only input to the MLLM: FACE_SCORE
-        # the same rule as the lite tier (vipguard.decision), with the MLLM's Yes-probability as the head
+        # the same rule as the lite tier (vipguard.lite.decision), with the MLLM's Yes-probability as the head
         decision = profile.decide(np.zeros(0), cos, guard.config.select_threshold, claimed,
                                   rate=guard.config.rate(profile), head=p_yes)
         verdict, score = decision.verdict, decision.score

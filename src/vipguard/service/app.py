@@ -35,11 +35,11 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..enrol import EnrolConfig
-from ..guard import Guard, GuardConfig
-from ..io import DecodeLimits, InputError, decode_image
-from ..registry import EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
-from ..video import VideoLimits
+from ..apps.video import VideoLimits
+from ..infra.io import DecodeLimits, InputError, decode_image
+from ..infra.registry import EnrolmentInProgress, ReadOnlyRegistry, Registry, RegistryError, validate_name
+from ..lite.enrol import EnrolConfig
+from ..lite.guard import Guard, GuardConfig
 from .docs_assets import DocsPaths, docs_router
 from .headers import HeaderPolicy, SecurityHeaders
 from .middleware import UNAUTHORISED, BodyLimit, RequireKey, key_matches
@@ -90,7 +90,7 @@ def _static_text(name: str) -> str:
 def create_app(config: ServiceConfig) -> FastAPI:
     """The service app; the registry and the model files are checked now (:class:`StartupError`), the models load
     when the app starts (``with TestClient(app)`` or uvicorn)."""
-    from ..weights import ModelStore
+    from ..infra.weights import ModelStore
 
     store = ModelStore(config.models)
     bad = {k: v for k, v in store.status().items() if v != "ok"}
@@ -251,8 +251,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise _problem(413, f"{len(photos)} photos; at most {config.max_photos} per enrolment")
         for upload in photos:
             size_check(upload)
-        from ..background import load_background
-        from ..enrol import Enroller, EnrolError
+        from ..lite.background import load_background
+        from ..lite.enrol import EnrolError, Enroller
 
         def job(analyzer):
             with tempfile.TemporaryDirectory(prefix="vipguard-enrol-") as tmp:
@@ -325,7 +325,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             return out
 
         def check_video_upload(guard: Guard, data: bytes, suffix: str, label: str) -> dict:
-            from ..video import check_video, timeline_png
+            from ..apps.video import check_video, timeline_png
             from .thumbnails import clip_thumbnails
 
             with tempfile.TemporaryDirectory(prefix="vipguard-video-") as tmp:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..report import COLOURS, boxed, encoded
-from ..video import ClipVerdict, FrameResult, frame_image, typical_frame
+from ..apps.report import COLOURS, boxed, encoded
+from ..apps.video import ClipVerdict, FrameResult, frame_image, typical_frame
 
 
 @dataclass(frozen=True)

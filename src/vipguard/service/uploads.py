@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from ..io import IMAGE_FORMATS, decodable_formats, format_name, heif_brand, open_header, unsupported_format_reason
+from ..infra.io import IMAGE_FORMATS, decodable_formats, format_name, heif_brand, open_header, unsupported_format_reason
 
 MP4_BRANDS = {b"ftyp"}
 MOV_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip"}
@@ -54,7 +54,7 @@ def sniff_video(data: bytes) -> str | None:
 
 def sniff(data: bytes) -> Sniffed:
     """Classify ``data``; the image header is read (size known) but not decoded. Every image format that
-    :func:`vipguard.io.decode_image` (the CLI's decoder) opens is an image here; any other is :class:`Unsupported`,
+    :func:`vipguard.infra.io.decode_image` (the CLI's decoder) opens is an image here; any other is :class:`Unsupported`,
     naming its format. Raises :class:`Unsupported`, :class:`Corrupt` or :class:`TooManyPixels`."""
     if not data:
         raise Unsupported("the upload is empty")

@@ -20,7 +20,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from ..faces import FaceAnalyzer
-from ..weights import ModelStore
+from ..infra.weights import ModelStore
 
 T = TypeVar("T")
 

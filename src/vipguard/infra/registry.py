@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .profile import VipProfile
+from ..lite.profile import VipProfile
 from .weights import default_home
 
 SCHEMA_VERSION = 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ArtifactConfig
+from ..artifact.config import ArtifactConfig
 
 VIP_IDENTITIES: tuple[str, ...] = (
     "Tony_Blair", "Gerhard_Schroeder", "George_W_Bush", "Donald_Rumsfeld", "Colin_Powell", "Ariel_Sharon",
@@ -88,8 +88,8 @@ def other_photos(lfw_dir: Path, per_identity: int = 4, held_out: bool | None = N
 def crop_face(image: np.ndarray, landmarks: np.ndarray, mesh_points: np.ndarray | None,
               config: ArtifactConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(crop, landmarks, points) in ``config``'s crop frame; points are NaN when ``mesh_points`` is None."""
+    from ..artifact.crop import face_crop
     from ..faces.align import transform_points
-    from .crop import face_crop
 
     crop, matrix = face_crop(image, landmarks, config)
     lms = transform_points(landmarks, matrix).astype(np.float32)
@@ -104,7 +104,7 @@ def build_crops(paths: Sequence[Path], analyzer: object, config: ArtifactConfig,
     """Run ``analyzer`` (a :class:`~vipguard.faces.FaceAnalyzer`) on each photo; keep the primary face."""
     from tqdm import tqdm
 
-    from ..io import InputError, load_image
+    from ..infra.io import InputError, load_image
 
     images, lms, pts, ids, kept = [], [], [], [], []
     for path in tqdm(paths, desc="faces", disable=not progress, mininterval=5.0):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import load_json
+from .mllm_data import load_json
 
 _LABEL = re.compile(r"<Conclusion>\s*\[(Yes|No)\]", re.IGNORECASE)
 _SCORE = re.compile(r"VIP user is (\d{1,3})/100")

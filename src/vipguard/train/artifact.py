@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import FaceCrops, load_or_build, train_val_test
-from .config import ArtifactConfig
+from ..artifact.config import ArtifactConfig
+from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .sbi import degrade, jpeg, nearest_donors, pair_blend, rescale, self_blend
 
 
@@ -177,7 +177,7 @@ def train(config: TrainConfig, out_dir: Path, resume: bool = False, model_config
     import torch
     from tqdm import tqdm
 
-    from .model import ArtifactNet
+    from ..artifact.model import ArtifactNet
 
     torch.set_num_threads(config.threads)
     cv2.setNumThreads(1)
@@ -266,7 +266,7 @@ def finish(net, mcfg: ArtifactConfig, config, out_dir: Path, val: FaceCrops, tes
     """Pick the operating threshold on validation reals, measure the test split, export and write the card."""
     from dataclasses import replace
 
-    from .model import export_onnx, save_pretrained
+    from ..artifact.model import export_onnx, save_pretrained
 
     net.eval()
     conditions = [list(val.images), [jpeg(r, 60) for r in val.images], [rescale(r, 0.5) for r in val.images],
@@ -309,7 +309,7 @@ def pair_words(config: TrainConfig) -> str:
 
 def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics: dict, history: list[dict],
                n_val: int, n_test: int) -> None:
-    from .model import ArtifactNet, count_parameters
+    from ..artifact.model import ArtifactNet, count_parameters
 
     cmd = (f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data {shlex.quote(config.data)} "
            f"--out {shlex.quote(str(out_dir))} "

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ArtifactConfig
-from .data import FaceCrops, load_or_build, train_val_test
+from ..artifact.config import ArtifactConfig
+from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
+from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .sbi import degrade, nearest_donors, pair_blend, self_blend
-from .train import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 
 BACKBONE = "efficientnet_lite0"
 
@@ -136,9 +136,9 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     import torch
     from tqdm import tqdm
 
-    from ..weights import ModelStore
-    from .model import build
-    from .train import finish
+    from ..artifact.model import build
+    from ..infra.weights import ModelStore
+    from .artifact import finish
 
     torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
@@ -232,8 +232,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
     """The model card: recipe (no machine paths: ``<LFW folder>`` stands for the data), held-out metrics, log."""
     import shlex
 
-    from .model import count_parameters, build
-    from .train import crop_words
+    from ..artifact.model import build, count_parameters
+    from .artifact import crop_words
 
     net = build(mcfg)
     defaults = FrozenTrainConfig(data="", cache_dir="")
@@ -269,7 +269,7 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
   {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize}; JPEG 40–95 p 0.5), so that image
   quality is never evidence. The pseudo-fake is a Face X-ray pair blend with the nearest
   landmark layout of another identity with probability {config.p_pair}, else a self-blend (colour and frequency
-  jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.artifact.sbi`).
+  jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.train.sbi`).
 - Not in the recipe (held out by construction, measured by `benchmarks/artifact.py`): every `vipguard.forge` method,
   Laplacian-pyramid blending (the recipe only alpha-blends) and thin-plate-spline / affine warping of a whole face
   (the recipe only resamples through a smooth sub-pixel field).

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .artifact.detector import NO_BOUNDARY
+from ..artifact.detector import NO_BOUNDARY
 from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
+
 
 def _plural(label: str) -> bool:
     return label.endswith("s") or " and " in label

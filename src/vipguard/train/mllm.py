@@ -7,7 +7,7 @@
   gradient accumulation 8, 1 epoch); the output is ``<output-dir>/Stage3/<name>/vip_token.pt`` (the authors'
   format) plus ``vip_tokens.safetensors`` and ``vip_config.json``.
 
-Training JSON: ms-swift records, vipguard's or the authors' own (:mod:`vipguard.mllm.records`); records whose
+Training JSON: ms-swift records, vipguard's or the authors' own (:mod:`vipguard.train.mllm_records`); records whose
 images are missing are skipped and listed (:attr:`TrainResult.missing`, ``train_log.jsonl``), not fatal.
 
 Loss: autoregressive cross-entropy on the answer tokens only. Seeded, reproducible; device is an argument
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import MLLMConfig, VIPGuardMLLM, is_checkpoint, vip_token_init
-from .records import MissingImage, TrainRecord, read_records
-from .vip import AUTHORS_VIP_FILE, VIP_NAME, write_vip_tokens
+from ..mllm.model import MLLMConfig, VIPGuardMLLM, is_checkpoint, vip_token_init
+from ..mllm.vip import AUTHORS_VIP_FILE, VIP_NAME, write_vip_tokens
+from .mllm_records import MissingImage, TrainRecord, read_records
 
 STAGE_DEFAULTS = {  # the paper's settings
     1: {"lr": 3e-5, "weight_decay": 0.0, "epoch": 2, "gradient_accumulation_steps": 8},
@@ -147,7 +147,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     """Run one stage; returns the output directory and the per-micro-batch losses."""
     from tqdm.auto import tqdm
 
-    from ..io import load_image
+    from ..infra.io import load_image
 
     cfg = cfg.resolved()
     out = cfg.out_dir

@@ -5,9 +5,9 @@ Two steps, so that descriptors of other people can be shipped once and compared 
 1. :func:`describe` — VIP-independent descriptors of one face (:class:`FaceDescriptor`): identity embeddings of
    the whole aligned face, of the eyes, of the inner face and of the outer face/context (ICT-style; one
    MobileFaceNet pass, its last feature map pooled over each region's mask), small appearance templates of the eyes, nose and mouth, the mesh in the aligned frame, and blending cues.
-2. :func:`compare` — the evidence vector of a descriptor against a :class:`~vipguard.profile.VipProfile`:
+2. :func:`compare` — the evidence vector of a descriptor against a :class:`~vipguard.lite.profile.VipProfile`:
    similarities to the VIP's per-region centres, inner/outer identity consistency, geometry deviations and
-   blending cues, with the stable feature names of :data:`vipguard.decision.FEATURES` (the one feature table).
+   blending cues, with the stable feature names of :data:`vipguard.lite.decision.FEATURES` (the one feature table).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..faces.align import estimate_norm, transform_points
+from ..faces.embed import MobileFaceNetEmbedder
+from ..faces.regions import region_indices, region_mask
+from ..faces.types import Face
 from .decision import FEATURES
-from .faces.align import estimate_norm, transform_points
-from .faces.embed import MobileFaceNetEmbedder
-from .faces.regions import region_indices, region_mask
-from .faces.types import Face
 
 if TYPE_CHECKING:
     from .profile import VipProfile

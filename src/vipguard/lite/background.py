@@ -1,6 +1,6 @@
 """The bundled background set: other people's faces that enrolment needs as negatives on a user's machine.
 
-``data/background.npz`` holds VIP-independent descriptors (:class:`~vipguard.evidence.FaceDescriptor`) of a few
+``data/background.npz`` holds VIP-independent descriptors (:class:`~vipguard.lite.evidence.FaceDescriptor`) of a few
 hundred LFW faces of people who are none of the benchmark VIPs, and ``data/targets/`` a few dozen of their
 photos that enrolment forges the VIP into (their faces pre-computed in ``data/targets.npz``; their descriptors
 are part of the background set). Built by ``tools/build_background.py``; see ``data/ATTRIBUTION.md``.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..faces.align import norm_crop
+from ..faces.mesh import pose_from_matrix
+from ..faces.types import Detection, Face, Mesh
 from .evidence import FaceDescriptor
-from .faces.align import norm_crop
-from .faces.mesh import pose_from_matrix
-from .faces.types import Detection, Face, Mesh
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ result carries the statistical traces of a face swap (a colour / frequency / geo
 boundary) without any identity change. Every function is pure and draws its randomness from the
 :class:`numpy.random.Generator` it is given, so outputs are deterministic given a seed.
 
-All images are aligned crops (see :mod:`vipguard.artifact.data`); geometry is in the crop frame.
+All images are aligned crops (see :mod:`vipguard.train.artifact_data`); geometry is in the crop frame.
 """
 
 from __future__ import annotations

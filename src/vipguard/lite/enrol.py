@@ -18,15 +18,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import forge
+from .. import forge
+from ..faces import FaceAnalyzer, l2_normalise
+from ..faces.types import Face
+from ..infra.io import InputError, expand_inputs, load_image
 from .background import Background
-from .decision import (DEFAULT_REJECT_RATE, FEATURES, SCORED, SIMILARITY, GenuinePrior, GenuineRange,
-                       bundled_prior, column, loo_similarities, signs)
+from .decision import (
+    DEFAULT_REJECT_RATE,
+    FEATURES,
+    SCORED,
+    SIMILARITY,
+    GenuinePrior,
+    GenuineRange,
+    bundled_prior,
+    column,
+    loo_similarities,
+    signs,
+)
 from .evidence import ID_PARTS, PATCH_PARTS, FaceDescriptor, compare, describe_with
-from .faces import FaceAnalyzer, l2_normalise
-from .faces.types import Face
 from .head import fit_head
-from .io import InputError, expand_inputs, load_image
 from .profile import VipProfile
 
 RELAXABLE = ("head turned", "head tilted", "too blurry", "face too small")

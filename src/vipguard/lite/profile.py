@@ -44,7 +44,7 @@ class VipProfile:
     def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
                rate: float | None = None, head: float | None = None, artifact: float | None = None,
                veto: float | None = None) -> Decision:
-        """The verdict for one face (:func:`vipguard.decision.decide`): this VIP's head (or ``head``, e.g. the
+        """The verdict for one face (:func:`vipguard.lite.decision.decide`): this VIP's head (or ``head``, e.g. the
         MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point), with the
         artefact veto where ``artifact`` and ``veto`` are given."""
         p = float(self.head.predict(evidence)[0]) if head is None else head

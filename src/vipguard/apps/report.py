@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .decision import BY_NAME, FEATURE_TABLE
-from .guard import Verdict
+from ..lite.decision import BY_NAME, FEATURE_TABLE
+from ..lite.guard import Verdict
 from .video import ClipVerdict, clip_html, frame_image, typical_frame
 
 COLOURS = {"genuine": "#1b873f", "fake": "#c62828", "different_person": "#ef6c00", "no_face": "#616161",
@@ -63,7 +63,7 @@ def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str
 
 
 def cited(feature: str, value: float) -> str:
-    """``value`` of ``feature`` written as explanations write it (:mod:`vipguard.explain`): similarities in
+    """``value`` of ``feature`` written as explanations write it (:mod:`vipguard.lite.explain`): similarities in
     /100, shape deviations to one decimal, the sharpness step signed, everything else to two decimals."""
     kind = BY_NAME[feature].kind
     if kind == "similarity":
@@ -134,7 +134,7 @@ def _pictures(verdict: Verdict, image: np.ndarray | None, colour: str) -> str:
 
 
 def _clip_section(clip: ClipVerdict) -> str:
-    """The clip's sampling summary, the score timeline with the frame table (:func:`vipguard.video.clip_html`)
+    """The clip's sampling summary, the score timeline with the frame table (:func:`vipguard.apps.video.clip_html`)
     and the lowest-scoring frames, each with its time, verdict and score as the explanation cites them."""
     counts = Counter(f.verdict.verdict for f in clip.frames)
     typical = typical_frame(clip)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .io import expand_inputs, is_video
+from ..infra.io import expand_inputs, is_video
 
 
 class ScanError(ValueError):
@@ -117,10 +117,10 @@ class Checker:
     """One analyzer + Guard; ``__call__(path)`` → the JSON record (never raises for a bad input)."""
 
     def __init__(self, config: ScanConfig) -> None:
-        from .faces import AnalyzerConfig, FaceAnalyzer
-        from .guard import Guard
-        from .registry import Registry
-        from .weights import ModelStore
+        from ..faces import AnalyzerConfig, FaceAnalyzer
+        from ..infra.registry import Registry
+        from ..infra.weights import ModelStore
+        from ..lite.guard import Guard
 
         self.config = config
         # one inference thread per checker: parallelism comes from workers, each with its own models

@@ -10,7 +10,7 @@
 tokens are the FaceChecker's keys, the second's its queries). Extra keys beside ``messages``/``images``:
 ``label`` (bool) and ``kind``. The face model only measures FACE_SCORE, written into the prompt, so training needs
 no face model. Fakes are files the caller provides (any forgery generator's output). The authors' own JSON files
-have the same layout and train as they are (:mod:`vipguard.mllm.records`).
+have the same layout and train as they are (:mod:`vipguard.train.mllm_records`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .prompts import IMAGE_TAG, answer, vip_prompt
+from ..mllm.prompts import IMAGE_TAG, answer, vip_prompt
 
 Embed = Callable[[Path], "np.ndarray | None"]
 GENERAL_RATIO = {"same": 2, "different": 1, "fake": 1}
@@ -256,7 +256,7 @@ def load_json(path: str | Path) -> list[dict]:
 
 def analyzer_embed(analyzer, embedder: str = "mobilefacenet") -> Embed:
     """An :data:`Embed` backed by :class:`vipguard.faces.FaceAnalyzer` (dominant face; None if no face)."""
-    from ..io import load_image
+    from ..infra.io import load_image
 
     def embed(path: Path):
         faces = analyzer.analyze(load_image(path), primary_only=True, mesh=False)

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from ..faces import FaceAnalyzer, face_score
+from ..faces.embed import DEFAULT_EMBEDDER
+from ..faces.types import Face
+from ..infra.io import InputError, load_image
+from ..infra.registry import Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
 from .evidence import FaceDescriptor, compare, describe, describe_with
 from .explain import explain
-from .faces import FaceAnalyzer, face_score
-from .faces.embed import DEFAULT_EMBEDDER
-from .faces.types import Face
-from .io import InputError, load_image
 from .profile import VipProfile
-from .registry import Registry, UnknownVip
 
 __all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict"]
 

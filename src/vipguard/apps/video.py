@@ -25,9 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .decision import ACCEPT
-from .guard import Guard, Verdict
-from .io import InputError, regular_file_size
+from ..infra.io import InputError, regular_file_size
+from ..lite.decision import ACCEPT
+from ..lite.guard import Guard, Verdict
 
 DEFAULT_FPS = 2.0
 

@@ -22,11 +22,11 @@ than without it by more than 0.005 AUC).
 
 from __future__ import annotations
 
-import math
 import json
+import math
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from dataclasses import asdict, dataclass
+from importlib import resources
 
 import numpy as np
 from scipy import stats

@@ -1,0 +1,1 @@
+"""Applications on the Guard: folder scans, video checks, HTML reports."""
