@@ -7,7 +7,6 @@ aligned-crop frame, and a short description of where the boundary concentrates.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import transform_points
-from ..infra.weights import WeightsError
+from ..infra.weights import WeightsError, sha256_of
 from .config import ArtifactConfig
 from .crop import face_crop
 
@@ -46,14 +45,6 @@ class ArtifactResult:
 def default_weights() -> Path:
     """The weights shipped in the package (``vipguard/artifact/weights``)."""
     return Path(str(resources.files("vipguard.artifact") / "weights"))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def zone_map(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -107,7 +98,7 @@ class ArtifactDetector:
                 raise ArtifactWeightsError(f"artifact detector file missing: {p} "
                                            "(train one with `vipguard artifact train` or reinstall vipguard)")
         self.config = ArtifactConfig.load(config_path)
-        digest = sha256_file(onnx_path)
+        digest = sha256_of(onnx_path)
         if not self.config.onnx_sha256 or digest != self.config.onnx_sha256:
             raise ArtifactWeightsError(
                 f"{onnx_path} does not match config.json: SHA-256 {digest}, expected "

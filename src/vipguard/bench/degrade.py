@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..infra.imageops import jpeg
+
 NOISE_SIGMAS = (8.0, 11.0, 18.0)
 BLUR_SETTINGS = ((7, 1.0), (13, 2.0), (21, 3.0))
 JPEG_QUALITIES = (90, 60, 30)
@@ -28,13 +30,6 @@ def gaussian_noise_ycbcr(image: np.ndarray, sigma: float, rng: np.random.Generat
 
 def gaussian_blur(image: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (kernel, kernel), sigmaX=sigma, sigmaY=sigma)
-
-
-def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import numpy as np
 from .. import forge
 from ..faces import FaceAnalyzer, l2_normalise
 from ..faces.types import Face
+from ..infra.imageops import down_up, jpeg
 from ..infra.io import InputError, expand_inputs, load_image
 from .background import Background
 from .decision import (
@@ -122,12 +123,10 @@ def _augment(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, b
     if rng.random() < 0.5:
         h, w = out.shape[:2]
         f = rng.uniform(0.5, 0.9)
-        out = cv2.resize(cv2.resize(out, (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA), (w, h))
+        out = down_up(out, (int(w * f), int(h * f)))
     if rng.random() < 0.5:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.2))
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
-    return (cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else out), flipped
+    return jpeg(out, int(rng.integers(50, 95))), flipped
 
 
 def _stub_profile(name: str, descriptors: Sequence[FaceDescriptor], skip: frozenset[int] = frozenset()

@@ -9,10 +9,8 @@ and a model card with held-out metrics is written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,7 +20,10 @@ import cv2
 import numpy as np
 
 from ..artifact.config import ArtifactConfig
+from ..bench import metrics
+from ..infra.weights import sha256_of
 from .artifact_data import FaceCrops, load_or_build, train_val_test
+from .card import recipe
 from .sbi import degrade, jpeg, nearest_donors, pair_blend, rescale, self_blend
 
 
@@ -109,19 +110,10 @@ def optimise(opt, logit, boundary_logits, labels: np.ndarray, targets: np.ndarra
 
 
 def auc(negatives: np.ndarray, positives: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
-    neg, pos = np.asarray(negatives, np.float64), np.asarray(positives, np.float64)
-    if not len(neg) or not len(pos):
+    """ROC AUC of ``positives`` over ``negatives`` (:func:`vipguard.bench.metrics.auc`; NaN when a side is empty)."""
+    if not len(negatives) or not len(positives):
         return float("nan")
-    scores = np.concatenate([neg, pos])
-    order = scores.argsort(kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):  # average ranks of ties
-        tie = scores == value
-        ranks[tie] = ranks[tie].mean()
-    u = ranks[len(neg):].sum() - len(pos) * (len(pos) + 1) / 2
-    return float(u / (len(neg) * len(pos)))
+    return metrics.auc(np.r_[np.zeros(len(negatives)), np.ones(len(positives))], np.r_[negatives, positives])
 
 
 def predict(net, images: list[np.ndarray], batch: int = 64) -> np.ndarray:
@@ -278,7 +270,7 @@ def finish(net, mcfg: ArtifactConfig, config, out_dir: Path, val: FaceCrops, tes
     metrics = {k: round(v, 4) for k, v in metrics.items()}
     onnx_path = out_dir / "model.onnx"
     export_onnx(net, onnx_path)
-    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    digest = sha256_of(onnx_path)
     extra = {"metrics": metrics, "train_config": {k: v for k, v in asdict(config).items()
                                                   if k not in ("data", "cache_dir")},
              "held_out_faces": {"validation": len(val), "test": len(test)}}
@@ -311,15 +303,12 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: TrainConfig, metrics
                n_val: int, n_test: int) -> None:
     from ..artifact.model import ArtifactNet, count_parameters
 
-    cmd = (f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data {shlex.quote(config.data)} "
-           f"--out {shlex.quote(str(out_dir))} "
-           f"--epochs {config.epochs} --steps {config.steps} --seed {config.seed}")
-    defaults = TrainConfig(data="", cache_dir="")
-    for name, flag in (("batch", "--batch"), ("lr", "--lr"), ("warmup", "--warmup"),
-                       ("p_resize_real", "--resize-real"), ("p_resize_fake", "--resize-fake"), ("init", "--init"),
-                       ("threads", "--threads"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
-        if getattr(config, name) != getattr(defaults, name):
-            cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
+    cmd = recipe(f"vipguard artifact train --crop {mcfg.crop} --size {mcfg.size} --data '<LFW folder>' "
+                 f"--out '<output folder>' --epochs {config.epochs} --steps {config.steps} --seed {config.seed}",
+                 config, TrainConfig(data="", cache_dir=""),
+                 {"batch": "--batch", "lr": "--lr", "warmup": "--warmup", "p_resize_real": "--resize-real",
+                  "p_resize_fake": "--resize-fake", "init": "--init", "threads": "--threads", "p_pair": "--pair",
+                  "target_fpr": "--target-fpr"})
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h['seconds']:.0f} |" for h in history)

@@ -23,6 +23,7 @@ import numpy as np
 from ..artifact.config import ArtifactConfig
 from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 from .artifact_data import FaceCrops, load_or_build, train_val_test
+from .card import recipe
 from .sbi import degrade, nearest_donors, pair_blend, self_blend
 
 BACKBONE = "efficientnet_lite0"
@@ -230,19 +231,15 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
 def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, metrics: dict, history: list[dict],
                n_val: int, n_test: int) -> None:
     """The model card: recipe (no machine paths: ``<LFW folder>`` stands for the data), held-out metrics, log."""
-    import shlex
-
     from ..artifact.model import build, count_parameters
     from .artifact import crop_words
 
     net = build(mcfg)
-    defaults = FrozenTrainConfig(data="", cache_dir="")
-    cmd = "vipguard artifact train --backbone efficientnet_lite0 --data '<LFW folder>' --out '<output folder>'"
-    for name, flag in (("rounds", "--rounds"), ("epochs", "--epochs"), ("batch", "--batch"), ("lr", "--lr"),
-                       ("seed", "--seed"), ("threads", "--threads"), ("p_resize", "--resize"),
-                       ("p_sharpen", "--sharpen"), ("p_pair", "--pair"), ("target_fpr", "--target-fpr")):
-        if getattr(config, name) != getattr(defaults, name):
-            cmd += f" {flag} {shlex.quote(str(getattr(config, name)))}"
+    cmd = recipe("vipguard artifact train --backbone efficientnet_lite0 --data '<LFW folder>' --out '<output folder>'",
+                 config, FrozenTrainConfig(data="", cache_dir=""),
+                 {"rounds": "--rounds", "epochs": "--epochs", "batch": "--batch", "lr": "--lr", "seed": "--seed",
+                  "threads": "--threads", "p_resize": "--resize", "p_sharpen": "--sharpen", "p_pair": "--pair",
+                  "target_fpr": "--target-fpr"})
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h.get('val_auc_pair', float('nan')):.4f} | {'kept' if h.get('kept') else ''} | "

@@ -17,6 +17,8 @@ from functools import cache
 import cv2
 import numpy as np
 
+from ..infra.imageops import jpeg, rescale
+
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 HULL_KINDS = ("face", "inner", "lower", "arc")
 HULL_WEIGHTS = (0.5, 0.15, 0.15, 0.2)
@@ -149,21 +151,6 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float =
     brightness = rng.uniform(-15, 15) * strength
     img = (img - img.mean()) * contrast + img.mean() + brightness
     return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    """Re-encode an RGB uint8 image as JPEG at ``quality`` and decode it again."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def rescale(image: np.ndarray, factor: float, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Downscale by ``factor`` and back up to the original size."""
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=interpolation)
 
 
 def frequency_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
