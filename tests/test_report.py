@@ -75,7 +75,7 @@ def checked(store, tmp_path_factory):
         pytest.skip(f"bundled photos not found at {EXAMPLES}")
     import vipguard
     from vipguard import forge
-    from vipguard.apps.video import check_video_file
+    from vipguard.apps.check import CheckOptions, check_or_fail
     from vipguard.infra.io import load_image
     from vipguard.lite.enrol import EnrolConfig
 
@@ -103,7 +103,8 @@ def checked(store, tmp_path_factory):
     for p in [*vip, others[0], others[1]]:
         writer.write(cv2.cvtColor(cv2.resize(images[p.name], (250, 250)), cv2.COLOR_RGB2BGR))
     writer.release()
-    items.append(check_video_file(vg.guard, clip, fps=2.0))
+    clip_checked = check_or_fail(vg.guard, clip, CheckOptions(fps=2.0, frame=True))
+    items.append((clip_checked.verdict, clip_checked.image))
     yield items
     vg.close()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .infra.io import expand_inputs, is_video, to_rgb
+from .infra.io import expand_inputs, to_rgb
 from .infra.registry import Registry
 from .lite.enrol import EnrolConfig, EnrolResult
 from .lite.guard import Guard, GuardConfig, Verdict
@@ -246,11 +246,9 @@ class VIPGuard:
         if isinstance(image, (str, Path)):
             if channels not in CHANNELS:
                 raise ValueError(f"channels must be 'rgb' or 'bgr', not {channels!r}")
-            if is_video(image):
-                from .apps.video import check_video
+            from .apps.check import CheckOptions, check_or_fail
 
-                return check_video(self.guard, image, vip=vip)
-            return self.guard.check_path(image, vip=vip)
+            return check_or_fail(self.guard, image, CheckOptions(vip=vip)).verdict
         return self.guard.check(as_rgb(image, channels), vip=vip)
 
     def _embed_path(self, path: Path) -> np.ndarray | None:

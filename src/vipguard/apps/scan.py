@@ -15,10 +15,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..infra.io import expand_inputs, is_video
+from ..infra.io import expand_inputs
 
 
 class ScanError(ValueError):
@@ -121,18 +122,17 @@ class Checker:
         from ..infra.registry import Registry
         from ..infra.weights import ModelStore
         from ..lite.guard import Guard
+        from .check import CheckOptions, check_or_fail
 
         self.config = config
         # one inference thread per checker: parallelism comes from workers, each with its own models
         self.analyzer = FaceAnalyzer(AnalyzerConfig(num_threads=1), store=ModelStore(config.models))
         self.guard = Guard(Registry(config.db, readonly=True), self.analyzer)  # scans only read
+        # an image or a video (by suffix); an unreadable one is an error record
+        self.check = partial(check_or_fail, self.guard, options=CheckOptions(vip=config.vip, fps=config.video_fps))
 
     def __call__(self, path: str) -> dict[str, Any]:
-        if is_video(path):
-            from .video import check_video
-
-            return check_video(self.guard, path, vip=self.config.vip, fps=self.config.video_fps).to_json()
-        return self.guard.check_path(path, vip=self.config.vip).to_json()
+        return self.check(path).verdict.to_json()
 
     def close(self) -> None:
         self.analyzer.close()

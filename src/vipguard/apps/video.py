@@ -74,11 +74,8 @@ class ClipVerdict(Verdict):
         return cls(path, None, "error", None, 0, f"Could not check this video: {message}", message)
 
 
-class VideoError(ValueError):
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = source
-        self.reason = reason
+class VideoError(InputError):
+    """A video that cannot be read: one of the project's input errors (``source``, ``reason``)."""
 
 
 def sample_frames(path: str | Path, fps: float = DEFAULT_FPS, limits: VideoLimits = VideoLimits()
@@ -241,6 +238,18 @@ def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: flo
     """Check a video file; an unreadable clip or an unknown VIP gives an ``error`` verdict, never an exception.
     ``judge`` scores each sampled frame (default ``guard.check``; the MLLM tier passes its own)."""
     source = str(path) if source is None else source
+    try:
+        return judge_clip(guard, path, vip, fps, limits, source, judge)
+    except VideoError as exc:
+        return ClipVerdict.failed(source, exc.reason)
+
+
+def judge_clip(guard: Guard, path: str | Path, vip: str | None = None, fps: float = DEFAULT_FPS,
+               limits: VideoLimits = VideoLimits(), source: str | None = None,
+               judge: Callable[..., Verdict] | None = None) -> ClipVerdict:
+    """:func:`check_video`, raising :class:`VideoError` when not one frame of the clip can be read (a clip that
+    breaks off later is judged on the frames before); an unknown VIP is an ``error`` verdict."""
+    source = str(path) if source is None else source
     if vip is not None and vip not in guard.registry.names():
         return ClipVerdict.failed(source, f"no VIP named {vip!r} is enrolled")
     tracker = FaceTracker(guard, vip, judge)
@@ -250,9 +259,9 @@ def check_video(guard: Guard, path: str | Path, vip: str | None = None, fps: flo
         for index, t, frame in sample_frames(path, fps, limits):
             frames.append(FrameResult(index, t, tracker.judge(frame, f"{source}#t={t:.2f}")))
             last_time = t
-    except VideoError as exc:
+    except VideoError:
         if not frames:
-            return ClipVerdict.failed(source, exc.reason)
+            raise
     return aggregate(source, frames, fps, last_time, threshold=ACCEPT)
 
 
@@ -276,13 +285,10 @@ def typical_frame(clip: ClipVerdict) -> FrameResult | None:
     return next((f for f in clip.frames if clip.box is not None and f.verdict.box == clip.box), None)
 
 
-def check_video_file(guard: Guard, path: str | Path, vip: str | None = None, fps: float = DEFAULT_FPS,
-                     with_image: bool = True, judge: Callable[..., Verdict] | None = None
-                     ) -> tuple[ClipVerdict, np.ndarray | None]:
-    """:func:`check_video` plus the typical frame's image (for reports, where the clip's box is drawn)."""
-    clip = check_video(guard, path, vip=vip, fps=fps, judge=judge)
-    frame = typical_frame(clip) if with_image else None
-    return clip, None if frame is None else frame_image(path, frame.index)
+def clip_frame(path: str | Path, clip: ClipVerdict) -> np.ndarray | None:
+    """The image of the clip's typical frame (for reports, where the clip's box is drawn), or None."""
+    frame = typical_frame(clip)
+    return None if frame is None else frame_image(path, frame.index)
 
 
 def timeline_png(clip: ClipVerdict, threshold: float = ACCEPT, width: float = 6.0, height: float = 2.2) -> bytes:
@@ -328,5 +334,5 @@ def clip_html(clip: ClipVerdict) -> str:
 
 
 __all__ = ["ClipVerdict", "DEFAULT_FPS", "FaceTracker", "FrameResult", "VideoError", "VideoLimits", "aggregate",
-           "check_video", "check_video_file", "clip_html", "frame_image", "sample_frames", "timeline_png",
-           "typical_frame"]
+           "check_video", "clip_frame", "clip_html", "frame_image", "judge_clip", "sample_frames",
+           "timeline_png", "typical_frame"]

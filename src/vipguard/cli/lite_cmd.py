@@ -192,10 +192,10 @@ def register(app: typer.Typer) -> None:
         models: ModelsOption = None,
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
-        from ..apps.video import check_video_file
+        from ..apps.check import CheckOptions, check_or_fail
         from ..faces import FaceAnalyzer
-        from ..infra.io import InputError, expand_inputs, is_video, load_image
-        from ..lite.guard import Guard, GuardConfig, Verdict
+        from ..infra.io import expand_inputs
+        from ..lite.guard import Guard, GuardConfig
 
         if tier not in {"lite", "mllm"}:
             stderr().print(f"[red]error:[/] unknown tier {tier!r}; choose lite or mllm")
@@ -225,7 +225,7 @@ def register(app: typer.Typer) -> None:
         with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
             checking = bar.add_task("checking", total=len(paths), visible=len(paths) > 1)
             guard = Guard(registry, analyzer, config)
-            judge = guard.check
+            judge = None  # the lite tier: guard.check
             if tier == "mllm":
                 from ..mllm.guard import mllm_judge
 
@@ -234,21 +234,14 @@ def register(app: typer.Typer) -> None:
                 except (FileNotFoundError, ValueError, RuntimeError) as exc:
                     stderr().print(f"[red]error:[/] {exc}")
                     return 2
+            options = CheckOptions(vip=vip, fps=fps, frame=report is not None)
             for path in paths:
-                try:
-                    if is_video(path):  # sampled frames, tracked face, one clip verdict (+ frames) — vipguard.apps.video
-                        verdict, image = check_video_file(guard, path, vip=vip, fps=fps,
-                                                          with_image=report is not None, judge=judge)
-                    else:
-                        try:
-                            image = load_image(path)
-                        except InputError as exc:
-                            verdict, image = Verdict.failed(str(path), exc.reason), None
-                        else:
-                            verdict = judge(image, vip=vip, source=str(path))
+                try:  # an image, or a video: sampled frames, tracked face, one clip verdict (vipguard.apps.check)
+                    checked = check_or_fail(guard, path, options, judge=judge)
                 except RegistryError as exc:  # the registry broke during the run (replaced, corrupted, ...)
                     error(exc)
                     return 2
+                verdict = checked.verdict
                 failed += verdict.verdict == "error"
                 if verdict.verdict == "error":
                     error(f"{verdict.path}: {verdict.error}")  # literally: a file name may look like markup
@@ -261,7 +254,7 @@ def register(app: typer.Typer) -> None:
                     verdict.explanation,
                 )
                 if report:
-                    items.append((verdict, image))
+                    items.append((verdict, checked.image))
                 bar.advance(checking)
         if not json_out:
             stdout().print(table)

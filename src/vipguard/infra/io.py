@@ -46,6 +46,15 @@ class InputError(ValueError):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Photo:
+    """A decoded image (RGB ``uint8``, H x W x 3) and the name it is known by (a file's path, an upload's file
+    name): the name is for reports and messages only, never opened."""
+
+    name: str
+    image: np.ndarray
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -120,17 +129,27 @@ def decode_image(data: bytes, source: str = "<bytes>", limits: DecodeLimits = De
         raise InputError(source, "file is empty")
     try:
         image = open_header(data, decodable_formats())
-        width, height = image.size
-        if width * height > limits.max_pixels:  # from the header: nothing has been decoded yet
-            raise InputError(
-                source, f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
-            )
-        image.load()
-        image = ImageOps.exif_transpose(image)
-    except InputError:
-        raise
     except UnidentifiedImageError:
         raise InputError(source, unrecognised_reason(data)) from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(source, f"refused as a decompression bomb: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(source, f"corrupt or truncated image: {exc}") from None
+    return decode_opened(image, source, limits)
+
+
+def decode_opened(image: Image.Image, source: str, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
+    """The pixels of an image opened by :func:`open_header` (its header parsed, nothing decoded yet) as an RGB
+    ``uint8`` array: the pixel count is checked from the header first, then the pixels are decoded once, turned
+    upright (EXIF orientation) and converted to RGB. ``source`` names the input in errors."""
+    width, height = image.size
+    if width * height > limits.max_pixels:  # from the header: nothing has been decoded yet
+        raise InputError(
+            source, f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
+        )
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise InputError(source, f"refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -22,7 +22,7 @@ from .. import forge
 from ..faces import FaceAnalyzer, l2_normalise
 from ..faces.types import Face
 from ..infra.imageops import down_up, jpeg
-from ..infra.io import InputError, expand_inputs, load_image
+from ..infra.io import InputError, Photo, expand_inputs, load_image
 from .background import Background
 from .decision import (
     DEFAULT_REJECT_RATE,
@@ -110,9 +110,22 @@ class EnrolResult:
 
 @dataclass(frozen=True)
 class _Photo:
-    path: Path
+    index: int  # position among the enrolment's inputs
+    name: str  # the photo's path or given name (for reports)
     image: np.ndarray
     face: Face
+
+
+def _inputs(photos: Sequence[Path | str | Photo]) -> list[Path | Photo]:
+    """The enrolment's inputs in order: decoded photos as given, files as given, folders expanded."""
+    out: list[Path | Photo] = []
+    for item in photos:
+        out.extend([item] if isinstance(item, Photo) else expand_inputs([item]))
+    return out
+
+
+def _name(item: Path | str | Photo) -> str:
+    return item.name if isinstance(item, Photo) else str(item)
 
 
 def _augment(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
@@ -209,64 +222,68 @@ class Enroller:
     def describe(self, image: np.ndarray, face: Face) -> FaceDescriptor:
         return describe_with(self.analyzer, image, face)[0]
 
-    def screen(self, paths: Sequence[Path]) -> tuple[list[_Photo], list[PhotoReport], bool]:
-        """Quality filter; relaxes pose/blur/size limits (with a warning flag) if too few photos pass."""
+    def screen(self, photos: Sequence[Path | Photo]) -> tuple[list[_Photo], list[PhotoReport], bool]:
+        """Quality filter of image files or decoded photos; relaxes pose/blur/size limits (with a warning flag) if
+        too few photos pass. Reports, one per input in order, name each by its path or its given name."""
         cfg = self.config
         passed: list[_Photo] = []
         relaxable: list[tuple[_Photo, tuple[str, ...]]] = []
-        reports: dict[Path, PhotoReport] = {}
-        for path in paths:
+        reports: dict[int, PhotoReport] = {}
+        for i, item in enumerate(photos):
+            source = _name(item)
             try:
-                image = load_image(path)
+                image = item.image if isinstance(item, Photo) else load_image(item)
             except InputError as exc:
-                reports[path] = PhotoReport(str(path), False, (exc.reason,))
+                reports[i] = PhotoReport(source, False, (exc.reason,))
                 continue
             faces = self._analyse(image)
             if not faces:
-                reports[path] = PhotoReport(str(path), False, ("no face found",))
+                reports[i] = PhotoReport(source, False, ("no face found",))
                 continue
             if len(faces) > 1 and faces[1].detection.area > 0.5 * faces[0].detection.area:
-                reports[path] = PhotoReport(str(path), False, (f"{len(faces)} faces of similar size",))
+                reports[i] = PhotoReport(source, False, (f"{len(faces)} faces of similar size",))
                 continue
             face = faces[0]
             if face.mesh is None:
-                reports[path] = PhotoReport(str(path), False, ("dense landmarks failed",))
+                reports[i] = PhotoReport(source, False, ("dense landmarks failed",))
                 continue
             problems = tuple(face.quality.problems(cfg.min_face, cfg.min_sharpness, cfg.max_angle))
-            photo = _Photo(path, image, face)
+            photo = _Photo(i, source, image, face)
             if problems:
-                reports[path] = PhotoReport(str(path), False, problems)
+                reports[i] = PhotoReport(source, False, problems)
                 if all(p.startswith(RELAXABLE) for p in problems):
                     relaxable.append((photo, problems))
             else:
                 passed.append(photo)
-                reports[path] = PhotoReport(str(path), True)
+                reports[i] = PhotoReport(source, True)
         relaxed = False
         if len(passed) < cfg.min_photos and relaxable:
             relaxed = True
             for photo, problems in relaxable[: cfg.min_photos - len(passed)]:
                 passed.append(photo)
-                reports[photo.path] = PhotoReport(str(photo.path), True, tuple(f"accepted anyway: {p}" for p in problems))
-        return passed, [reports[p] for p in paths], relaxed
+                reports[photo.index] = PhotoReport(photo.name, True, tuple(f"accepted anyway: {p}" for p in problems))
+        return passed, [reports[i] for i in range(len(photos))], relaxed
 
-    def enrol(self, name: str, photos: Sequence[Path | str],
+    def enrol(self, name: str, photos: Sequence[Path | str | Photo],
               progress: Callable[[str, int, int], None] | None = None) -> EnrolResult:
+        """Enrol ``name`` from ``photos``: image files, folders of them, or decoded :class:`Photo` s (an upload's
+        pixels and name); the same pixels give the same profile either way."""
         start = time.perf_counter()
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
-        paths = list(expand_inputs(photos))
-        if not paths:
-            raise EnrolError(f"no image files found in {', '.join(str(p) for p in photos)}")
+        inputs = _inputs(photos)
+        if not inputs:
+            raise EnrolError(f"no image files found in {', '.join(_name(p) for p in photos)}")
         step = progress or (lambda stage, i, n: None)
-        used, reports, relaxed = self.screen(paths)
+        used, reports, relaxed = self.screen(inputs)
         if not used:
             why = "; ".join(f"{Path(r.path).name}: {', '.join(r.reasons)}" for r in reports[:3])
             more = f" (and {len(reports) - 3} more)" if len(reports) > 3 else ""
-            raise EnrolError(f"no usable photo of {name} among {len(paths)} input(s): {why}{more}")
+            raise EnrolError(f"no usable photo of {name} among {len(inputs)} input(s): {why}{more}")
         genuine = [self.describe(p.image, p.face) for p in used]
         others = list(self.background.descriptors)
         used, genuine, dropped = self._consistent(used, genuine, others)
-        reports = [dropped.get(r.path, r) for r in reports]
+        reports = [dropped.get(i, r) for i, r in enumerate(reports)]
         warnings = []
         if relaxed:
             warnings.append("too few photos passed the quality filter; some were accepted anyway (see reasons)")
@@ -322,9 +339,9 @@ class Enroller:
             "reject_rate": cfg.reject_rate, "similarity_floor": round(floor, 4),
             "expected_genuine_accept": round(1.0 - cfg.reject_rate, 4),
             "genuine_prior": self.prior.to_dict(),
-            "used": len(used), "rejected": len(paths) - len(used), "relaxed": relaxed, "fakes": len(fakes),
-            "duplicates": sorted(p for p, r in dropped.items() if r.reasons[0].startswith("near-duplicate")),
-            "outliers": sorted(p for p, r in dropped.items() if r.reasons[0].startswith("identity")),
+            "used": len(used), "rejected": len(inputs) - len(used), "relaxed": relaxed, "fakes": len(fakes),
+            "duplicates": sorted(r.path for r in dropped.values() if r.reasons[0].startswith("near-duplicate")),
+            "outliers": sorted(r.path for r in dropped.values() if r.reasons[0].startswith("identity")),
             "warnings": warnings,
             "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},
@@ -338,23 +355,23 @@ class Enroller:
                            tuple(warnings), training)
 
     def _consistent(self, used: list[_Photo], genuine: list[FaceDescriptor], others: list[FaceDescriptor]
-                    ) -> tuple[list[_Photo], list[FaceDescriptor], dict[str, PhotoReport]]:
+                    ) -> tuple[list[_Photo], list[FaceDescriptor], dict[int, PhotoReport]]:
         """Drop near-duplicate photos (keeping the first) and photos whose identity disagrees with the rest: one
         no more similar to the centre of the other photos than other people are (``identity_percentile`` of the
         background's similarity to that centre). Returns the kept photos, their descriptors and the reports of
-        the dropped ones, keyed by path."""
+        the dropped ones, keyed by their position among the inputs (``_Photo.index``)."""
         cfg = self.config
         vectors = np.stack([d.embeddings["global"] for d in genuine]).astype(np.float64)
-        dropped: dict[str, PhotoReport] = {}
+        dropped: dict[int, PhotoReport] = {}
         keep: list[int] = []
         for i in range(len(used)):
             twin = next((j for j in keep if float(vectors[i] @ vectors[j]) >= cfg.duplicate_similarity), None)
             if twin is None:
                 keep.append(i)
             else:
-                dropped[str(used[i].path)] = PhotoReport(
-                    str(used[i].path), False,
-                    (f"near-duplicate of {used[twin].path.name} (similarity {float(vectors[i] @ vectors[twin]):.3f})",))
+                dropped[used[i].index] = PhotoReport(
+                    used[i].name, False,
+                    (f"near-duplicate of {Path(used[twin].name).name} (similarity {float(vectors[i] @ vectors[twin]):.3f})",))
         if len(keep) >= 3:
             background = np.stack([d.embeddings["global"] for d in others]).astype(np.float64)
             loo = loo_similarities(vectors[keep])
@@ -368,8 +385,8 @@ class Enroller:
             if len(strays) < len(keep) / 2:  # a majority defines the identity
                 for i, sim, stranger in strays:
                     keep.remove(i)
-                    dropped[str(used[i].path)] = PhotoReport(
-                        str(used[i].path), False,
+                    dropped[used[i].index] = PhotoReport(
+                        used[i].name, False,
                         (f"identity disagrees with the other photos (similarity {sim:.2f} to their centre; other "
                          f"people reach {stranger:.2f}): left out of the profile",))
         return [used[i] for i in keep], [genuine[i] for i in keep], dropped
@@ -390,16 +407,16 @@ class Enroller:
             i = int(rng.integers(len(used)))
             src = used[i]
             sources = frozenset({i})
-            source = forge.ForgeInput(src.image, src.face, str(src.path))
+            source = forge.ForgeInput(src.image, src.face, src.name)
             if method == "selfswap":
                 if len(used) < 2:
                     continue
                 j = int(rng.integers(len(used)))
                 other = used[j]
-                if other.path == src.path:
+                if other.index == src.index:
                     continue
                 sources = frozenset({i, j})
-                target = forge.ForgeInput(other.image, other.face, str(other.path))
+                target = forge.ForgeInput(other.image, other.face, other.name)
             else:
                 target = targets[int(rng.integers(len(targets)))]
             try:

@@ -1,11 +1,15 @@
 """ASGI middleware of the service: the API key and the body-size limit, both applied before the app (and FastAPI's
-body parsing) sees the request."""
+body parsing) sees the request; and :func:`key_dependency`, the same key check as a FastAPI dependency of the
+``/v1`` routes, which documents the Bearer scheme in the OpenAPI schema."""
 
 from __future__ import annotations
 
 import hmac
 import json
+from typing import Any
 
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNAUTHORISED = "missing or wrong API key (Authorization: Bearer <key>)"
@@ -16,6 +20,18 @@ def key_matches(header: bytes | str | None, expected: bytes) -> bool:
     raw = header.encode("latin-1") if isinstance(header, str) else (header or b"")
     scheme, _, given = raw.partition(b" ")
     return hmac.compare_digest(given, expected) and scheme.lower() == b"bearer"
+
+
+def key_dependency(expected: bytes | None) -> Any:
+    """``Depends(...)`` for the ``/v1`` routes: 401 without the key (``expected`` None: no authentication).
+    :class:`RequireKey` has already refused such a request from its headers; this check stands behind it."""
+    bearer = HTTPBearer(auto_error=False, description="the service's API key (VIPGUARD_API_KEY)")
+
+    def authorised(request: Request, _: Any = Depends(bearer)) -> None:  # noqa: B008 - documents the scheme
+        if expected is not None and not key_matches(request.headers.get("authorization"), expected):
+            raise HTTPException(401, UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
+
+    return Depends(authorised)
 
 
 class RequireKey:
