@@ -31,7 +31,7 @@ class CheckOptions:
     vip: str | None = None  # judge against this VIP (None: the nearest enrolled one)
     fps: float = DEFAULT_FPS  # videos: frames sampled per second
     limits: VideoLimits = VideoLimits()  # videos: frames, pixels and seconds read at most
-    frame: bool = False  # videos: also read the typical frame back (for reports); an image's pixels always come
+    frame: bool = False  # videos: also read the typical frame back (for reports); images: their pixels, always
 
 
 @dataclass(frozen=True, eq=False)
