@@ -48,6 +48,14 @@ def analyzer(store):
     a.close()
 
 
+@pytest.fixture(scope="session")
+def artifact():
+    """The artefact detector shipped in the package (the Guard's and the Enroller's artefact evidence)."""
+    from vipguard.artifact.detector import ArtifactDetector
+
+    return ArtifactDetector()
+
+
 def photos(lfw: Path, name: str, first: int = 1, last: int = 9999) -> list[Path]:
     """``name``'s LFW photos with index in [first, last]."""
     return [p for p in sorted((lfw / name).glob("*.jpg")) if first <= int(p.stem.rsplit("_", 1)[1]) <= last]

@@ -17,6 +17,7 @@ import pytest
 
 import vipguard
 from vipguard.infra.registry import Registry, UnknownVip, suggest
+from vipguard.lite.profile import PROFILE_CODEC
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,7 +33,7 @@ def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
 
 def enrol_row(db: Path, name: str) -> None:
     """A registry row for ``name`` (enough for ``names()`` and ``remove``; not a usable profile)."""
-    Registry(db)
+    Registry(db, codec=PROFILE_CODEC)
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO vips VALUES (?, 0, '{}', x'')", (name,))
 
@@ -157,4 +158,4 @@ def test_registry_get_suggests(tmp_path):
     db = tmp_path / "registry.db"
     enrol_row(db, "George_W_Bush")
     with pytest.raises(UnknownVip, match="did you mean 'George_W_Bush'"):
-        Registry(db).get("George_Bush")
+        Registry(db, codec=PROFILE_CODEC).get("George_Bush")

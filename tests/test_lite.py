@@ -30,13 +30,14 @@ def _others(lfw, n=12):
 
 
 @pytest.fixture(scope="module")
-def enrolled(lfw, analyzer, tmp_path_factory):
+def enrolled(lfw, analyzer, artifact, tmp_path_factory):
     from vipguard.infra.registry import Registry
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
+    from vipguard.lite.profile import PROFILE_CODEC
 
-    registry = Registry(tmp_path_factory.mktemp("reg") / "registry.db")
-    enroller = Enroller(analyzer, load_background())
+    registry = Registry(tmp_path_factory.mktemp("reg") / "registry.db", codec=PROFILE_CODEC)
+    enroller = Enroller(analyzer, load_background(), artifact=artifact)
     results = {}
     for name in VIPS:
         result = enroller.enrol(name, photos(lfw, name, 1, 20))
@@ -46,11 +47,11 @@ def enrolled(lfw, analyzer, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def verdicts(lfw, analyzer, enrolled):
+def verdicts(lfw, analyzer, artifact, enrolled):
     from vipguard.lite.guard import Guard
 
     registry, _ = enrolled
-    guard = Guard(registry, analyzer)
+    guard = Guard(registry, analyzer, artifact=artifact)
     rng = np.random.default_rng(987654)  # never used at enrolment
     targets = [(load_image(p), p) for p in _others(lfw, 8)]
     target_faces = [analyzer.analyze(img, primary_only=True)[0] for img, _ in targets]
@@ -138,7 +139,7 @@ def test_interrupted_enrolment_keeps_the_old_profile(enrolled, tmp_path):
     """Re-enrolment dies inside the real ``Registry.put`` (a connection that raises after each of its steps in
     turn, the row's INSERT among them): the registry keeps the old profile until the new one is committed."""
     from vipguard.infra.registry import Registry
-    from vipguard.lite.profile import VipProfile
+    from vipguard.lite.profile import PROFILE_CODEC, VipProfile
 
     from .test_registry import put_survives_a_power_cut_at_every_step
 
@@ -152,7 +153,7 @@ def test_interrupted_enrolment_keeps_the_old_profile(enrolled, tmp_path):
     for kept in after_insert:
         assert np.array_equal(kept.centre, old.centre)
         assert kept.meta["enrolled"] == old.meta["enrolled"] and kept.meta["used"] == old.meta["used"]
-    done = Registry(tmp_path / "r.db").get("Tony_Blair")  # the put that completed: the new profile
+    done = Registry(tmp_path / "r.db", codec=PROFILE_CODEC).get("Tony_Blair")  # the completed put: the new profile
     assert np.array_equal(done.centre, crashing.centre) and done.meta["used"] == crashing.meta["used"]
 
 
@@ -201,20 +202,21 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
     assert main(["remove", "Colin_Powell", "--db", db]) == 1
 
 
-def test_fast_detail_gives_the_same_scores(lfw, analyzer, enrolled):
+def test_fast_detail_gives_the_same_scores(lfw, analyzer, artifact, enrolled):
     from vipguard.lite.guard import FAST_FEATURES, Guard, GuardConfig
 
     registry, _ = enrolled
-    full, fast = Guard(registry, analyzer), Guard(registry, analyzer, GuardConfig(detail="fast"))
+    full = Guard(registry, analyzer, artifact=artifact)
+    fast = Guard(registry, analyzer, GuardConfig(detail="fast"), artifact=artifact)
     for path in photos(lfw, "Tony_Blair", 50, 52) + _others(lfw, 2):
         a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
         assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
         assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
         # no head reads the artefact score, but the artefact veto does: --fast runs the detector, same score
         assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
-        assert a.decision.veto == b.decision.veto == analyzer.artifact.config.veto is not None
+        assert a.decision.veto == b.decision.veto == artifact.config.veto is not None
     # without the veto, --fast leaves the artefact detector out (nothing reads its score)
-    bare = Guard(registry, analyzer, GuardConfig(detail="fast", artifact_veto=False))
+    bare = Guard(registry, analyzer, GuardConfig(detail="fast", artifact_veto=False), artifact=artifact)
     b = bare.check_path(photos(lfw, "Tony_Blair", 50, 51)[0], "Tony_Blair")
     assert "artifact" not in b.evidence and b.boundary is None and b.decision.veto is None
     with pytest.raises(ValueError, match="detail"):
@@ -264,13 +266,14 @@ def test_a_face_below_the_floor_is_never_genuine(verdicts):
     assert all(v.decision.verdict == v.verdict for v in judged if v.decision is not None)
 
 
-def test_strictness_changes_verdicts_as_documented(lfw, analyzer, enrolled):
+def test_strictness_changes_verdicts_as_documented(lfw, analyzer, artifact, enrolled):
     from vipguard.lite.guard import Guard, GuardConfig
 
     registry, _ = enrolled
     paths = photos(lfw, "George_W_Bush", 21, 60)
-    by = {s: [Guard(registry, analyzer, GuardConfig(detail="fast", strictness=s)).check_path(p, "George_W_Bush")
-              for p in paths] for s in ("lenient", "strict", 0.3)}
+    guards = {s: Guard(registry, analyzer, GuardConfig(detail="fast", strictness=s), artifact=artifact)
+              for s in ("lenient", "strict", 0.3)}
+    by = {s: [g.check_path(p, "George_W_Bush") for p in paths] for s, g in guards.items()}
     accepted = {s: sum(v.verdict == "genuine" for v in vs) for s, vs in by.items()}
     assert accepted["lenient"] >= accepted["strict"] > accepted[0.3]
     floors = {s: vs[0].decision.floor for s, vs in by.items()}
@@ -280,7 +283,7 @@ def test_strictness_changes_verdicts_as_documented(lfw, analyzer, enrolled):
         GuardConfig(strictness="paranoid")
 
 
-def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, analyzer, tmp_path):
+def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, analyzer, artifact, tmp_path):
     import cv2
 
     from vipguard.lite.background import load_background
@@ -292,7 +295,8 @@ def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, 
     cv2.imwrite(str(folder / "copy_of_three.jpg"), cv2.resize(image, (230, 230)), [cv2.IMWRITE_JPEG_QUALITY, 80])
     stranger = photos(lfw, "Serena_Williams", 1, 1)[0]
     (folder / "zz_someone_else.jpg").write_bytes(stranger.read_bytes())
-    enroller = Enroller(analyzer, load_background(), EnrolConfig(augmentations=0, fakes_per_photo=0.5))
+    config = EnrolConfig(augmentations=0, fakes_per_photo=0.5)
+    enroller = Enroller(analyzer, load_background(), config, artifact=artifact)
     result = enroller.enrol("Tony_Blair", [folder])
     reports = {p.path.rsplit("/", 1)[1]: p for p in result.photos}
     assert not reports["copy_of_three.jpg"].used and "near-duplicate" in reports["copy_of_three.jpg"].reasons[0]
@@ -304,11 +308,12 @@ def test_enrolment_reports_and_excludes_duplicates_and_an_identity_outlier(lfw, 
     assert float(result.profile.centre @ enroller.describe(*_face(analyzer, stranger)).embeddings["global"]) < 0.4
 
 
-def test_enrolment_warns_when_few_photos_are_usable(lfw, analyzer):
+def test_enrolment_warns_when_few_photos_are_usable(lfw, analyzer, artifact):
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import EnrolConfig, Enroller
 
-    enroller = Enroller(analyzer, load_background(), EnrolConfig(augmentations=0, fakes_per_photo=1.0))
+    config = EnrolConfig(augmentations=0, fakes_per_photo=1.0)
+    enroller = Enroller(analyzer, load_background(), config, artifact=artifact)
     result = enroller.enrol("Tony_Blair", photos(lfw, "Tony_Blair", 1, 2))
     assert any("usable photo" in w for w in result.warnings)
     # one usable photo has no leave-one-out similarity: the range is the population prior's
@@ -320,7 +325,7 @@ def _face(analyzer, path):
     return image, analyzer.analyze(image, primary_only=True, embedders=())[0]
 
 
-def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analyzer, monkeypatch):
+def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analyzer, artifact, monkeypatch):
     """A forgery made from enrolment photo i is compared with centres that leave photo i out (two photos out for a
     self-swap), as an attacker's photos are not the enrolled ones; comparing with the full centres would give the
     head forgeries more like the VIP than real ones are. Each comparison is told apart by its descriptor (the kept
@@ -350,7 +355,7 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
     monkeypatch.setattr(enrol_module.Enroller, "_consistent", keeping("genuine", enrol_module.Enroller._consistent))
     monkeypatch.setattr(enrol_module.Enroller, "_forge", keeping("fakes", enrol_module.Enroller._forge))
     config = enrol_module.EnrolConfig(augmentations=0, fakes_per_photo=3.0)
-    enroller = enrol_module.Enroller(analyzer, load_background(), config)
+    enroller = enrol_module.Enroller(analyzer, load_background(), config, artifact=artifact)
     result = enroller.enrol("Tony_Blair", photos(lfw, "Tony_Blair", 1, 6))
     used = result.used
     assert result.fakes >= 6 and len(calls) == used + result.others + result.fakes
@@ -375,16 +380,16 @@ def test_enrolment_forgeries_meet_centres_without_their_source_photos(lfw, analy
         np.testing.assert_allclose(centre, centre_without(sources), atol=1e-6)  # without its own source photos
 
 
-def test_enrolment_from_an_empty_folder_says_why(analyzer, tmp_path):
+def test_enrolment_from_an_empty_folder_says_why(analyzer, artifact, tmp_path):
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import EnrolError, Enroller
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(EnrolError, match="no usable photo of Nobody among 1 input.*empty: .*directory"):
-        Enroller(analyzer, load_background()).enrol("Nobody", [tmp_path / "empty"])
+        Enroller(analyzer, load_background(), artifact=artifact).enrol("Nobody", [tmp_path / "empty"])
 
 
-def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, enrolled):
+def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, artifact, enrolled):
     """#19 F2: a VIP among 19 other people (13th tile) is found and judged; the others are listed."""
     from vipguard.lite.guard import Guard, GuardConfig
 
@@ -392,9 +397,10 @@ def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, e
     tiles = [load_image(p) for p in _others(lfw, 19)]
     tiles.insert(12, load_image(photos(lfw, "Tony_Blair", 30, 30)[0]))
     grid = np.concatenate([np.concatenate(tiles[r * 5:(r + 1) * 5], axis=1) for r in range(4)], axis=0)
-    verdict = Guard(registry, analyzer).check(grid, source="collage.jpg")
+    verdict = Guard(registry, analyzer, artifact=artifact).check(grid, source="collage.jpg")
     assert verdict.vip == "Tony_Blair" and verdict.verdict == "genuine", verdict.explanation
     assert verdict.faces >= 20 and len(verdict.other_faces) == verdict.faces - 1 and verdict.faces_not_judged == 0
     assert all(o["face_similarity"] < verdict.face_similarity for o in verdict.other_faces)
-    capped = Guard(registry, analyzer, GuardConfig(max_faces=3)).check(grid, source="collage.jpg")
+    capped_guard = Guard(registry, analyzer, GuardConfig(max_faces=3), artifact=artifact)
+    capped = capped_guard.check(grid, source="collage.jpg")
     assert capped.faces_not_judged == capped.faces - 3 > 0 and "were not judged (max_faces=3)" in capped.explanation

@@ -22,6 +22,7 @@ from vipguard.infra.registry import (
     RegistryError,
     validate_name,
 )
+from vipguard.lite.profile import PROFILE_CODEC
 
 GOOD = ["Tony_Blair", "Tony Blair", "a", "J.R.R. Tolkien", "Jean-Luc", "x" * 64, "7of9"]
 BAD = ["Tony_Blair\n", "Tony_Blair\r\n", "\nTony_Blair", "Tony\nBlair", "Tony_Blair ", " Tony_Blair", "Tony\tBlair",
@@ -47,7 +48,7 @@ def test_non_string_name_refused():
 def test_registry_refuses_trailing_newline(tmp_path):
     """``enroll $'Tony_Blair\\n'`` must not make a second row next to Tony_Blair: put() refuses the name before
     anything is written (the name is checked before the profile is even serialised)."""
-    registry = Registry(tmp_path / "registry.db")
+    registry = Registry(tmp_path / "registry.db", codec=PROFILE_CODEC)
     with pytest.raises(ValueError, match="invalid VIP name"):
         registry.put(SimpleNamespace(name="Tony_Blair\n"))  # type: ignore[arg-type]
     assert registry.names() == []
@@ -74,7 +75,7 @@ def synthetic_profile(name: str, used: int = 8):
 
 
 def two_vips(db: Path) -> Registry:
-    registry = Registry(db)
+    registry = Registry(db, codec=PROFILE_CODEC)
     registry.put(synthetic_profile("Alice"))
     registry.put(synthetic_profile("Bob"))
     return registry
@@ -94,7 +95,8 @@ def foreign_db(path: Path) -> Path:
 def test_profiles_round_trip(tmp_path):
     registry = two_vips(tmp_path / "r.db")
     assert registry.names() == ["Alice", "Bob"]
-    assert np.array_equal(Registry(tmp_path / "r.db", readonly=True).get("Bob").centre, registry.get("Bob").centre)
+    again = Registry(tmp_path / "r.db", codec=PROFILE_CODEC, readonly=True)
+    assert np.array_equal(again.get("Bob").centre, registry.get("Bob").centre)
     assert [r["name"] for r in registry.summary()] == ["Alice", "Bob"] and registry.load().faults == ()
 
 
@@ -118,7 +120,7 @@ def test_unusable_registry_file_is_a_clear_error_and_untouched(tmp_path, fault, 
     make(db)
     before = db.read_bytes() if db.is_file() else None
     with pytest.raises(RegistryError) as info:
-        Registry(db, readonly=readonly)
+        Registry(db, codec=PROFILE_CODEC, readonly=readonly)
     assert str(info.value).startswith(f"{db}: ") and message in str(info.value)
     assert "\n" not in str(info.value)
     assert (db.read_bytes() if db.is_file() else None) == before  # nothing was written to it
@@ -127,11 +129,11 @@ def test_unusable_registry_file_is_a_clear_error_and_untouched(tmp_path, fault, 
 
 def test_readonly_registry_creates_nothing_and_refuses_writes(tmp_path):
     db = tmp_path / "new" / "registry.db"
-    registry = Registry(db, readonly=True)
+    registry = Registry(db, codec=PROFILE_CODEC, readonly=True)
     assert registry.names() == [] and registry.load().profiles == () and not db.parent.exists()
     two_vips(db)
     before = db.read_bytes()
-    registry = Registry(db, readonly=True)
+    registry = Registry(db, codec=PROFILE_CODEC, readonly=True)
     assert registry.names() == ["Alice", "Bob"]
     with pytest.raises(ReadOnlyRegistry, match="opened read-only"):
         registry.remove("Alice")
@@ -148,8 +150,8 @@ def test_read_only_file_is_found_when_opened_for_writing(tmp_path):
     db.chmod(0o444)
     try:
         with pytest.raises(ReadOnlyRegistry, match=f"{db}: the registry file is read-only"):
-            Registry(db)
-        assert Registry(db, readonly=True).names() == ["Alice", "Bob"]
+            Registry(db, codec=PROFILE_CODEC)
+        assert Registry(db, codec=PROFILE_CODEC, readonly=True).names() == ["Alice", "Bob"]
     finally:
         db.chmod(0o644)
 
@@ -165,12 +167,12 @@ def test_locked_registry_says_so_after_its_timeout(tmp_path):
         for readonly in (True, False):
             start = time.monotonic()
             with pytest.raises(RegistryError, match="locked by another process .waited 0.2 s."):
-                Registry(db, readonly=readonly, timeout=0.2)
+                Registry(db, codec=PROFILE_CODEC, readonly=readonly, timeout=0.2)
             assert time.monotonic() - start < 5
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert Registry(db, timeout=0.2).names() == ["Alice", "Bob"]
+    assert Registry(db, codec=PROFILE_CODEC, timeout=0.2).names() == ["Alice", "Bob"]
 
 
 CORRUPT_ROWS = {  # how a row is damaged → what the message says
@@ -193,7 +195,7 @@ def test_corrupt_row_is_reported_and_the_other_vips_stay_usable(tmp_path, damage
     db = tmp_path / "registry.db"
     two_vips(db)
     sql(db, statement)
-    registry = Registry(db, readonly=True)
+    registry = Registry(db, codec=PROFILE_CODEC, readonly=True)
     loaded = registry.load()
     assert [p.name for p in loaded.profiles] == ["Alice"] and [f.name for f in loaded.faults] == ["Bob"]
     text = str(loaded.faults[0])
@@ -203,8 +205,8 @@ def test_corrupt_row_is_reported_and_the_other_vips_stay_usable(tmp_path, damage
         registry.get("Bob")
     assert [p.name for p in registry.profiles()] == ["Alice"] and registry.centres()[0] == ["Alice"]
     assert [(r["name"], "error" in r) for r in registry.summary()] == [("Alice", False), ("Bob", True)]
-    assert Registry(db).remove("Bob")  # the repair the message names works on the corrupt row
-    assert Registry(db).load().faults == ()
+    assert Registry(db, codec=PROFILE_CODEC).remove("Bob")  # the repair the message names works on the corrupt row
+    assert Registry(db, codec=PROFILE_CODEC).load().faults == ()
 
 
 def test_hot_journal_is_rolled_back_for_a_reader(tmp_path):
@@ -222,7 +224,7 @@ def test_hot_journal_is_rolled_back_for_a_reader(tmp_path):
             "SELECT i FROM n)')\nos.kill(os.getpid(), signal.SIGKILL)\n")
     result = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True)
     assert result.returncode == -signal.SIGKILL and (tmp_path / "registry.db-journal").exists()
-    assert Registry(db, readonly=True).names() == ["Alice", "Bob"]
+    assert Registry(db, codec=PROFILE_CODEC, readonly=True).names() == ["Alice", "Bob"]
 
 
 class PowerCut(RuntimeError):
@@ -297,25 +299,26 @@ def put_survives_a_power_cut_at_every_step(db: Path, old, new) -> tuple[list[str
     completed put stores the new one. Returns the steps of the completed put and, for each death, its last step
     and the profile the registry then held."""
     assert old.name == new.name and not _same_profile(old, new)
-    Registry(db).put(old)
+    Registry(db, codec=PROFILE_CODEC).put(old)
     deaths = []
     for die_after in range(1, 100):
         log: list[str] = []
-        registry = Registry(db)
+        registry = Registry(db, codec=PROFILE_CODEC)
         real_open = registry._open
         registry._open = lambda: DyingConnection(real_open(), die_after, log)  # only this instance, only now
         try:
             registry.put(new)
         except PowerCut:
-            stored = Registry(db).get(old.name)  # UnknownVip / CorruptProfile: the put was not atomic
+            # UnknownVip / CorruptProfile: the put was not atomic
+            stored = Registry(db, codec=PROFILE_CODEC).get(old.name)
             assert _same_profile(stored, old) or _same_profile(stored, new), f"a mixed profile after {log[-1]!r}"
             if log[-1].startswith("INSERT"):
                 assert _same_profile(stored, old), f"the old profile is gone after {log[-1]!r}, before the put's commit"
             deaths.append((log[-1], stored))
             continue
-        assert _same_profile(Registry(db).get(old.name), new)
+        assert _same_profile(Registry(db, codec=PROFILE_CODEC).get(old.name), new)
         assert any(step.startswith("INSERT") for step, _ in deaths), log  # a death right after the INSERT was tried
-        assert Registry(db).names() == [old.name]
+        assert Registry(db, codec=PROFILE_CODEC).names() == [old.name]
         return log, deaths
     raise AssertionError("put never completed")
 
@@ -331,10 +334,10 @@ def test_a_put_interrupted_at_any_step_keeps_one_whole_profile(tmp_path):
 
 
 def test_second_enrolment_of_a_name_fails_at_once(tmp_path):
-    registry = Registry(tmp_path / "registry.db")
+    registry = Registry(tmp_path / "registry.db", codec=PROFILE_CODEC)
     with registry.enrolling("Alice"):
         with pytest.raises(EnrolmentInProgress, match=f"an enrolment of 'Alice' is already running .pid {os.getpid()}"):
-            with Registry(tmp_path / "registry.db").enrolling("Alice"):
+            with Registry(tmp_path / "registry.db", codec=PROFILE_CODEC).enrolling("Alice"):
                 pass
         with registry.enrolling("Bob"):  # other names are not held up
             pass
@@ -399,7 +402,7 @@ def test_cli_remove_on_a_read_only_registry(tmp_path, capsys):
         db.chmod(0o644)
     assert status == 2 and err.strip() == f"error: {db}: the registry file is read-only; give write access to it, " \
                                           "or use another --db"
-    assert Registry(db).names() == ["Alice", "Bob"]
+    assert Registry(db, codec=PROFILE_CODEC).names() == ["Alice", "Bob"]
 
 
 def test_cli_enroll_registry_faults_fail_before_any_work(tmp_path, capsys, store, lfw):
@@ -419,11 +422,12 @@ def test_cli_enroll_registry_faults_fail_before_any_work(tmp_path, capsys, store
     assert status == 2 and "the registry file is read-only" in err
     status, _, err = run_main(capsys, "enroll", "Carol", str(photos), "--db", str(foreign_db(tmp_path / "app.db")))
     assert status == 2 and "not a vipguard registry" in err
-    with Registry(db).enrolling("Alice"):
+    with Registry(db, codec=PROFILE_CODEC).enrolling("Alice"):
         status, _, err = run_main(capsys, "enroll", "Alice", str(photos), "--db", str(db))
     assert status == 1 and err.strip().startswith(f"error: {db}: an enrolment of 'Alice' is already running")
     assert time.monotonic() - start < 20
-    assert Registry(db).names() == ["Alice", "Bob"] and Registry(db).load().faults == ()
+    after = Registry(db, codec=PROFILE_CODEC)
+    assert after.names() == ["Alice", "Bob"] and after.load().faults == ()
 
 
 def test_cli_check_with_a_corrupt_row(tmp_path, capsys, store):

@@ -156,6 +156,7 @@ def test_index_backends_agree():
 
 def test_index_edge_cases(db):
     from vipguard.infra.registry import Registry
+    from vipguard.lite.profile import PROFILE_CODEC
 
     empty = VipIndex([], np.zeros((0, 0)))
     assert empty.search(np.ones(128), 3)[1].shape == (1, 0)
@@ -165,7 +166,7 @@ def test_index_edge_cases(db):
         VipIndex(["a"], np.ones((1, 4)), backend="annoy")
     with pytest.raises(ValueError, match="dimension"):
         VipIndex(["a"], np.ones((1, 4))).search(np.ones(5))
-    registry = Registry(db)
+    registry = Registry(db, codec=PROFILE_CODEC)
     index = VipIndex.from_registry(registry)
     assert index.names == [VIP]
     assert index.nearest(registry.get(VIP).centre)[0].similarity == pytest.approx(1.0, abs=1e-5)

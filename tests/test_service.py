@@ -27,13 +27,16 @@ _ENROLLED: dict[str, Path] = {}
 def enrolled_db(lfw: Path, analyzer, tmp_path_factory) -> Path:
     """A registry with Colin_Powell enrolled from 8 real photos — built once per test session, copied by callers."""
     if "db" not in _ENROLLED:
+        from vipguard.artifact.detector import ArtifactDetector
         from vipguard.infra.registry import Registry
         from vipguard.lite.background import load_background
         from vipguard.lite.enrol import Enroller
+        from vipguard.lite.profile import PROFILE_CODEC
 
         db = tmp_path_factory.mktemp("enrolled") / "registry.db"
-        result = Enroller(analyzer, load_background()).enrol(VIP, photos(lfw, VIP, 1, 8))
-        Registry(db).put(result.profile)
+        enroller = Enroller(analyzer, load_background(), artifact=ArtifactDetector())
+        result = enroller.enrol(VIP, photos(lfw, VIP, 1, 8))
+        Registry(db, codec=PROFILE_CODEC).put(result.profile)
         _ENROLLED["db"] = db
     return _ENROLLED["db"]
 
@@ -487,14 +490,15 @@ def test_second_enrolment_of_the_same_name_is_409(own_service, lfw):
     """While an enrolment of a name runs (here: its lock is held, as another process or request would), a second
     one is refused at once with 409, before any work; the stored profile is untouched."""
     from vipguard.infra.registry import Registry
+    from vipguard.lite.profile import PROFILE_CODEC
 
     client, db = own_service
-    before = Registry(db).get(VIP).centre
+    before = Registry(db, codec=PROFILE_CODEC).get(VIP).centre
     pics = [("photos", (p.name, p.read_bytes(), "image/jpeg")) for p in photos(lfw, VIP, 1, 3)]
-    with Registry(db).enrolling(VIP):
+    with Registry(db, codec=PROFILE_CODEC).enrolling(VIP):
         r = client.post(f"/v1/vips/{VIP}", headers=AUTH, files=pics)
     assert r.status_code == 409 and f"an enrolment of {VIP!r} is already running" in r.json()["detail"]
-    assert np.array_equal(Registry(db).get(VIP).centre, before)
+    assert np.array_equal(Registry(db, codec=PROFILE_CODEC).get(VIP).centre, before)
 
 
 def _garbage(p: Path) -> None:
@@ -505,8 +509,9 @@ def _newer(p: Path) -> None:
     import sqlite3
 
     from vipguard.infra.registry import Registry
+    from vipguard.lite.profile import PROFILE_CODEC
 
-    Registry(p)
+    Registry(p, codec=PROFILE_CODEC)
     with sqlite3.connect(p) as conn:
         conn.execute("UPDATE meta SET value = '9'")
 

@@ -30,7 +30,7 @@ from vipguard.lite.decision import FEATURES, GenuineRange, column, decide
 from vipguard.lite.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
 from vipguard.lite.explain import explain
 from vipguard.lite.head import Head, fit_head
-from vipguard.lite.profile import PROFILE_VERSION, VipProfile
+from vipguard.lite.profile import PROFILE_CODEC, PROFILE_VERSION, VipProfile
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vipguard"
 
@@ -206,14 +206,14 @@ def test_profile_with_another_feature_layout_says_re_enrol():
 def test_an_old_profile_in_the_registry_is_a_corrupt_row_that_says_re_enrol(tmp_path):
     from vipguard.infra.registry import CorruptProfile, Registry
 
-    registry = Registry(tmp_path / "r.db")
+    registry = Registry(tmp_path / "r.db", codec=PROFILE_CODEC)
     registry.put(synthetic_profile("Tony_Blair"))
     registry.put(synthetic_profile("Colin_Powell", seed=1))
     text, blob = synthetic_profile("Colin_Powell", seed=1).to_blobs()
     doc = {**json.loads(text), "version": PROFILE_VERSION - 1}
     with contextlib.closing(sqlite3.connect(tmp_path / "r.db")) as conn, conn:
         conn.execute("UPDATE vips SET profile = ? WHERE name = 'Colin_Powell'", (json.dumps(doc),))
-    fresh = Registry(tmp_path / "r.db")
+    fresh = Registry(tmp_path / "r.db", codec=PROFILE_CODEC)
     with pytest.raises(CorruptProfile, match="re-enrol Colin_Powell") as caught:
         fresh.get("Colin_Powell")
     assert "vipguard remove Colin_Powell" in str(caught.value)

@@ -30,15 +30,16 @@ def write_clip(path, frames, repeat: int = 2, fps: float = 4.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def guard(lfw, analyzer, tmp_path_factory):
+def guard(lfw, analyzer, artifact, tmp_path_factory):
     from vipguard.infra.registry import Registry
     from vipguard.lite.guard import Guard
+    from vipguard.lite.profile import PROFILE_CODEC
 
     from .test_service import enrolled_db
 
     db = tmp_path_factory.mktemp("video") / "registry.db"
     shutil.copy(enrolled_db(lfw, analyzer, tmp_path_factory), db)
-    return Guard(Registry(db), analyzer)
+    return Guard(Registry(db, codec=PROFILE_CODEC), analyzer, artifact=artifact)
 
 
 @pytest.fixture(scope="module")

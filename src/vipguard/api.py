@@ -23,6 +23,7 @@ from .infra.io import expand_inputs, to_rgb
 from .infra.registry import Registry
 from .lite.enrol import EnrolConfig, EnrolResult
 from .lite.guard import Guard, GuardConfig, Verdict
+from .lite.profile import PROFILE_CODEC
 
 DEFAULT_MAX_PHOTOS = 30  # past ~15 photos AUC stops rising (README ablation); enrolment time grows ~linearly
 SELECTIONS = ("spread", "diverse", "first")
@@ -121,11 +122,12 @@ class VIPGuard:
     def __init__(self, db: str | Path | None = None, *, models: str | Path | None = None,
                  strictness: str | float | None = None, fast: bool = False,
                  enrol: EnrolConfig = EnrolConfig()) -> None:
-        self.registry = Registry(db)
+        self.registry = Registry(db, codec=PROFILE_CODEC)
         self.config = GuardConfig(strictness=strictness, detail="fast" if fast else "full")
         self.enrol_config = enrol
         self._models = None if models is None else Path(models)
         self._analyzer = None
+        self._artifact = None
         self._enroller = None
 
     def __repr__(self) -> str:
@@ -160,9 +162,19 @@ class VIPGuard:
         return self._analyzer
 
     @property
+    def artifact(self):
+        """The artefact detector (:class:`~vipguard.artifact.detector.ArtifactDetector`, the weights shipped in
+        the package), built on first use; one evidence source of the checks and the enrolments."""
+        if self._artifact is None:
+            from .artifact.detector import ArtifactDetector
+
+            self._artifact = ArtifactDetector()
+        return self._artifact
+
+    @property
     def guard(self) -> Guard:
         """The :class:`~vipguard.lite.guard.Guard` behind :meth:`check` (registry, models and operating point)."""
-        return Guard(self.registry, self.analyzer, self.config)
+        return Guard(self.registry, self.analyzer, self.config, artifact=self.artifact)
 
     @property
     def vips(self) -> list[str]:
@@ -219,7 +231,7 @@ class VIPGuard:
         elif selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}")
         if self._enroller is None:  # kept: it holds the analysed forgery targets between enrolments
-            self._enroller = Enroller(self.analyzer, load_background())
+            self._enroller = Enroller(self.analyzer, load_background(), artifact=self.artifact)
         self._enroller.config = replace(self.enrol_config, seed=seed, reject_rate=rate)
         result = self._enroller.enrol(name, paths, progress=progress)
         self.registry.put(result.profile)

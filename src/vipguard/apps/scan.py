@@ -118,16 +118,19 @@ class Checker:
     """One analyzer + Guard; ``__call__(path)`` → the JSON record (never raises for a bad input)."""
 
     def __init__(self, config: ScanConfig) -> None:
+        from ..artifact.detector import ArtifactDetector
         from ..faces import AnalyzerConfig, FaceAnalyzer
         from ..infra.registry import Registry
         from ..infra.weights import ModelStore
         from ..lite.guard import Guard
+        from ..lite.profile import PROFILE_CODEC
         from .check import CheckOptions, check_or_fail
 
         self.config = config
         # one inference thread per checker: parallelism comes from workers, each with its own models
         self.analyzer = FaceAnalyzer(AnalyzerConfig(num_threads=1), store=ModelStore(config.models))
-        self.guard = Guard(Registry(config.db, readonly=True), self.analyzer)  # scans only read
+        registry = Registry(config.db, codec=PROFILE_CODEC, readonly=True)  # scans only read
+        self.guard = Guard(registry, self.analyzer, artifact=ArtifactDetector(num_threads=1))
         # an image or a video (by suffix); an unreadable one is an error record
         self.check = partial(check_or_fail, self.guard, options=CheckOptions(vip=config.vip, fps=config.video_fps))
 

@@ -115,6 +115,11 @@ class ArtifactDetector:
         return self.config.threshold
 
     @property
+    def veto(self) -> float | None:
+        """The artefact veto this detector's operating point sets (``ArtifactConfig.veto``; None: no veto)."""
+        return self.config.veto
+
+    @property
     def size(self) -> int:
         return self.config.size
 

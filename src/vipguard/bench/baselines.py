@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from ..faces import FaceAnalyzer, cosine
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..faces.types import Face
 from ..lite.guard import Guard, Verdict
 
-EMBEDDER = "mobilefacenet"
 SCORERS: dict[str, str] = {
     "vipguard": "VIPGuard-lite (calibrated per-VIP head)",
     "similarity": "Similarity only (cosine to the VIP centre)",
@@ -89,7 +89,7 @@ def checked_face(faces: Sequence[Face], centre: np.ndarray) -> Face | None:
     """The face :class:`Guard` judges for a named VIP: the one nearest the VIP's centre."""
     if not faces:
         return None
-    sims = [float(cosine(f.embeddings[EMBEDDER], centre)) for f in faces]
+    sims = [float(cosine(f.embeddings[DEFAULT_EMBEDDER], centre)) for f in faces]
     return faces[int(np.argmax(sims))]
 
 
@@ -111,5 +111,5 @@ def score_image(image: np.ndarray, vip: str, guard: Guard, centre: np.ndarray, r
     if reference is not None:
         face = checked_face(analyzer.analyze(image, max_faces=guard.config.max_faces), centre)
         if face is not None:
-            values["one_shot"] = max(0.0, float(cosine(face.embeddings[EMBEDDER], reference)))
+            values["one_shot"] = max(0.0, float(cosine(face.embeddings[DEFAULT_EMBEDDER], reference)))
     return Scores(values, verdict.verdict, True)

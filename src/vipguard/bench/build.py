@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import forge
 from ..faces import FaceAnalyzer, cosine
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..forge.output import write_item
 from ..infra.io import IMAGE_SUFFIXES, InputError
 from .manifest import MANIFEST, Manifest, ManifestError, Record, relative
@@ -130,7 +131,7 @@ def build(photos: Path, out: Path, analyzer: FaceAnalyzer, cfg: BuildConfig = Bu
         if not enrol_items or not sources:
             continue
         centre = forge.identity_centre(enrol_items)
-        sims = np.array([float(cosine(t.face.embeddings[forge.batch.EMBEDDER], centre)) for t in pool])
+        sims = np.array([float(cosine(t.face.embeddings[DEFAULT_EMBEDDER], centre)) for t in pool])
         order = np.argsort(-sims, kind="stable")
         lookalikes = [int(i) for i in order[: cfg.others_lookalike]]
         rest = [int(i) for i in order[cfg.others_lookalike:]]

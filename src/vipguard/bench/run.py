@@ -18,12 +18,15 @@ from typing import Any
 import numpy as np
 
 from ..faces import FaceAnalyzer
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..infra.io import load_image
 from ..infra.registry import Registry
 from ..lite.background import load_background
 from ..lite.enrol import EnrolConfig, EnrolError, Enroller
+from ..lite.evidence import ArtifactScorer
 from ..lite.guard import Guard
-from .baselines import EMBEDDER, SCORERS, CachedAnalyzer, score_image
+from ..lite.profile import PROFILE_CODEC
+from .baselines import SCORERS, CachedAnalyzer, score_image
 from .build import sub_seed
 from .degrade import grid
 from .manifest import Manifest, Record, group_key
@@ -122,20 +125,22 @@ class _Vip:
 
 
 def run(manifest: Manifest, analyzer: FaceAnalyzer, cfg: RunConfig = RunConfig(),
-        progress: Progress | None = None) -> dict[str, Any]:
-    """Everything the benchmark measures, as a JSON-ready dict (see :mod:`.report` for the tables)."""
+        progress: Progress | None = None, *, artifact: ArtifactScorer) -> dict[str, Any]:
+    """Everything the benchmark measures, as a JSON-ready dict (see :mod:`.report` for the tables); ``artifact``
+    is the artefact scorer of the enrolments and checks."""
     step = progress or (lambda stage, i, n: None)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     cached = CachedAnalyzer(analyzer)
-    enroller = Enroller(cached, load_background(), EnrolConfig(seed=cfg.seed))  # type: ignore[arg-type]
+    enroller = Enroller(cached, load_background(), EnrolConfig(seed=cfg.seed),  # type: ignore[arg-type]
+                        artifact=artifact)
     vips = manifest.vips[: cfg.vips] if cfg.vips else manifest.vips
     rows: list[dict] = []
     enrolled: dict[str, _Vip] = {}
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="vipguard-bench-") as tmp:
-        registry = Registry(Path(tmp) / "registry.db")
-        guard = Guard(registry, cached)  # type: ignore[arg-type]
+        registry = Registry(Path(tmp) / "registry.db", codec=PROFILE_CODEC)
+        guard = Guard(registry, cached, artifact=artifact)  # type: ignore[arg-type]
         # -- enrol and check -------------------------------------------------------------------------------
         for v, vip in enumerate(vips):
             paths = [manifest.resolve(r) for r in manifest.select(vip=vip, split="enrol")]
@@ -148,7 +153,7 @@ def run(manifest: Manifest, analyzer: FaceAnalyzer, cfg: RunConfig = RunConfig()
             passed = [Path(p.path) for p in result.photos if p.used]
             first = load_image(passed[0])
             ref_faces = cached.analyze(first, primary_only=True)
-            reference = ref_faces[0].embeddings[EMBEDDER] if ref_faces else None
+            reference = ref_faces[0].embeddings[DEFAULT_EMBEDDER] if ref_faces else None
             enrolled[vip] = _Vip(vip, guard, result.profile.centre, reference, passed,
                                  {"photos": len(paths), "used": result.used, "seconds": round(result.seconds, 2),
                                   "relaxed": result.relaxed, "fakes": result.fakes})
@@ -236,8 +241,8 @@ def ablation_study(manifest: Manifest, rows: Sequence[dict], enrolled: dict[str,
     vips = list(enrolled)[: cfg.ablation_vips]
     out: dict[str, Any] = {"vips": vips, "sizes": {}}
     for n in cfg.ablation:
-        registry = Registry(tmp / f"ablation-{n}.db")
-        guard = Guard(registry, cached)  # type: ignore[arg-type]
+        registry = Registry(tmp / f"ablation-{n}.db", codec=PROFILE_CODEC)
+        guard = Guard(registry, cached, artifact=enroller.artifact)  # type: ignore[arg-type]
         scored, used, seconds = [], [], []
         for vip in vips:
             info = enrolled[vip]

@@ -104,6 +104,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Enrol each VIP from its enrolment split, check every test image, write metrics, tables and plots."""
         from ..bench.manifest import ManifestError, load_manifest
+        from ..artifact.detector import ArtifactDetector
         from ..bench.report import write_reports
         from ..bench.run import RunConfig, run
 
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
         start = time.perf_counter()
         try:
             with FaceAnalyzer(AnalyzerConfig(), store) as analyzer, progress_bars() as update:
-                results = run(manifest, analyzer, cfg, update)
+                results = run(manifest, analyzer, cfg, update, artifact=ArtifactDetector())
         except EnrolError as exc:
             error(exc)
             return 1

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..infra.registry import EnrolmentInProgress, Loaded, Registry, RegistryError, UnknownVip, validate_name
 from ..infra.weights import ModelStore
+from ..lite.profile import PROFILE_CODEC
 from .common import emit_json, error, open_store, stderr, stdout
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
@@ -27,7 +28,7 @@ def _registry(db: Path | None, readonly: bool = False) -> Registry | None:
     """The registry (read-only for reading commands: nothing is created or written), or None after printing why it
     cannot be used (not a registry, newer schema, read-only, locked, ...)."""
     try:
-        return Registry(db, readonly=readonly)
+        return Registry(db, codec=PROFILE_CODEC, readonly=readonly)
     except RegistryError as exc:
         error(exc)
         return None
@@ -60,6 +61,7 @@ def _progress() -> Progress:
 
 def _enrol(store: ModelStore, registry: Registry, name: str, photo_dir: Path, config):
     """Enrol ``name`` and store the profile; the result, or None after printing why no profile could be made."""
+    from ..artifact.detector import ArtifactDetector
     from ..faces import FaceAnalyzer
     from ..lite.background import load_background
     from ..lite.enrol import EnrolError, Enroller
@@ -73,7 +75,8 @@ def _enrol(store: ModelStore, registry: Registry, name: str, photo_dir: Path, co
             bar.update(tasks[stage], completed=i)
 
         try:
-            result = Enroller(analyzer, load_background(), config).enrol(name, [photo_dir], progress=step)
+            enroller = Enroller(analyzer, load_background(), config, artifact=ArtifactDetector())
+            result = enroller.enrol(name, [photo_dir], progress=step)
         except EnrolError as exc:
             error(exc)
             return None
@@ -193,6 +196,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Check images: genuine VIP, forgery of the VIP, or a different person — with score and explanation."""
         from ..apps.check import CheckOptions, check_or_fail
+        from ..artifact.detector import ArtifactDetector
         from ..faces import FaceAnalyzer
         from ..infra.io import expand_inputs
         from ..lite.guard import Guard, GuardConfig
@@ -224,7 +228,7 @@ def register(app: typer.Typer) -> None:
         table.columns[5].ratio = 1  # the explanation takes the width that is left
         with FaceAnalyzer(store=store) as analyzer, _progress() as bar:
             checking = bar.add_task("checking", total=len(paths), visible=len(paths) > 1)
-            guard = Guard(registry, analyzer, config)
+            guard = Guard(registry, analyzer, config, artifact=ArtifactDetector())
             judge = None  # the lite tier: guard.check
             if tier == "mllm":
                 from ..mllm.guard import mllm_judge

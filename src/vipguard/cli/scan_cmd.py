@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         """Scan many inputs into a JSON Lines file (parallel, resumable, one line per input)."""
         from ..apps.scan import ScanConfig, ScanError, connect_ray, pending, run_ray, run_scan
         from ..infra.registry import Registry, RegistryError, UnknownVip, validate_name
+        from ..lite.profile import PROFILE_CODEC
 
         if workers < 1:
             error("--workers must be at least 1")
@@ -53,7 +54,8 @@ def register(app: typer.Typer) -> None:
                 error(exc)
                 return 2
         try:
-            registry = Registry(db, readonly=True)  # a scan only reads: a read-only registry file is enough
+            # a scan only reads: a read-only registry file is enough
+            registry = Registry(db, codec=PROFILE_CODEC, readonly=True)
             if vip is not None:
                 validate_name(vip)
                 if vip not in registry.names():

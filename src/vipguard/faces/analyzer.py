@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from ..infra.weights import ModelStore
 from .align import norm_crop
 from .detect import Detector, create_detector
-from .embed import Embedder, create_embedder
+from .embed import DEFAULT_EMBEDDER, Embedder, create_embedder
 from .mesh import FaceMesher
 from .quality import measure, primary_index
 from .types import Face
@@ -20,10 +19,9 @@ from .types import Face
 @dataclass(frozen=True)
 class AnalyzerConfig:
     detector: str = "yunet"
-    embedders: tuple[str, ...] = ("mobilefacenet",)
+    embedders: tuple[str, ...] = (DEFAULT_EMBEDDER,)
     mesh: bool = True
-    num_threads: int | None = None
-    artifact_weights: str | None = None  # artefact-detector folder (default: the weights shipped in the package)
+    num_threads: int | None = None  # inference threads of each model (None: the runtime's default)
 
 
 @dataclass
@@ -40,7 +38,6 @@ class FaceAnalyzer:
         self._detector: Detector | None = None
         self._embedders: dict[str, Embedder] = {}
         self._mesher: FaceMesher | None = None
-        self._artifact = None
 
     @property
     def detector(self) -> Detector:
@@ -50,8 +47,7 @@ class FaceAnalyzer:
 
     def embedder(self, name: str) -> Embedder:
         if name not in self._embedders:
-            kwargs = {"num_threads": self.config.num_threads} if name == "mobilefacenet" else {}
-            self._embedders[name] = create_embedder(name, store=self.store, **kwargs)
+            self._embedders[name] = create_embedder(name, store=self.store, num_threads=self.config.num_threads)
         return self._embedders[name]
 
     @property
@@ -59,17 +55,6 @@ class FaceAnalyzer:
         if self._mesher is None:
             self._mesher = FaceMesher(store=self.store)
         return self._mesher
-
-    @property
-    def artifact(self):
-        """The self-blending artefact detector (``vipguard.artifact``; ONNX weights shipped in the package)."""
-        if self._artifact is None:
-            from ..artifact.detector import ArtifactDetector
-
-            folder = self.config.artifact_weights
-            self._artifact = ArtifactDetector(Path(folder) if folder else None,
-                                              num_threads=self.config.num_threads or 1)
-        return self._artifact
 
     def close(self) -> None:
         """Release native resources (MediaPipe's graph)."""

@@ -1,11 +1,16 @@
 """Identity embedders, registered by name: ``mobilefacenet`` (192-d, default) and ``dlib`` (128-d).
 
-Every embedder returns L2-normalised float32 vectors, one row per face, and accepts a batch.
+Every embedder returns L2-normalised float32 vectors, one row per face, and accepts a batch: of the faces detected
+in an image (:meth:`Embedder.embed`) or of crops already aligned its way (:meth:`Embedder.embed_aligned`). Each
+says which weights it runs (:attr:`Embedder.identity`: its name and the SHA-256 the model store verified), so that
+what was made with one embedder is never compared with another's vectors. Every embedder is built as
+``create_embedder(name, store=..., num_threads=...)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -17,12 +22,55 @@ from .tflite_graph import split_head
 from .types import Detection
 
 
+@dataclass(frozen=True, slots=True)
+class EmbedderId:
+    """Which embedder made a vector: its registered name and the SHA-256 of its weight file (as the model store
+    verified it). ``sha256`` None: not recorded (a profile from before the record; see
+    :attr:`vipguard.lite.profile.VipProfile.embedder`), taken as any verified weights of that name."""
+
+    name: str
+    sha256: str | None
+
+    def accepts(self, other: EmbedderId) -> bool:
+        """Whether vectors of ``other`` may be compared with vectors made by this embedder."""
+        return self.name == other.name and (self.sha256 is None or self.sha256 == other.sha256)
+
+    def __str__(self) -> str:
+        return f"{self.name} (weights SHA-256 {self.sha256[:12] if self.sha256 else 'not recorded'})"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EmbedderId:
+        return cls(str(data["name"]), None if data["sha256"] is None else str(data["sha256"]))
+
+
 class Embedder(Protocol):
     name: str
     dim: int
+    size: int  # side of the square aligned crop :meth:`embed_aligned` takes
+    identity: EmbedderId
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """(N, dim) L2-normalised embeddings of the detected faces in an RGB image."""
+
+    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """(N, size, size, 3) RGB uint8 crops aligned this embedder's way → (N, dim) L2-normalised embeddings."""
+
+
+class RegionEmbedder(Embedder, Protocol):
+    """An embedder whose last feature map can be pooled over part of the face (the lite tier's per-region
+    identity evidence, :func:`vipguard.lite.evidence.describe`)."""
+
+    def feature_maps(self, crops: np.ndarray) -> np.ndarray:
+        """(N, size, size, 3) aligned crops → (N, S, S, C) last feature maps."""
+
+    def embed_maps(self, maps: np.ndarray) -> np.ndarray:
+        """(N, S, S, C) feature maps → (N, dim) L2-normalised embeddings (the whole face)."""
+
+    def embed_pooled(self, feature_map: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """One face's (S, S, C) map pooled under R spatial weightings (R, S, S) → (R, dim) L2-normalised."""
 
 
 EMBEDDERS: Registry[Embedder] = Registry("face embedder")
@@ -47,12 +95,14 @@ class MobileFaceNetEmbedder:
 
     name = "mobilefacenet"
     dim = 192
+    size = 112
 
     def __init__(self, store: ModelStore | None = None, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
         store = store or ModelStore()
-        model, self.head = split_head(store.path("mobilefacenet").read_bytes())
+        model, self.head = split_head(store.path(self.name).read_bytes())
+        self.identity = EmbedderId(self.name, store.sha256(self.name))
         self._interp = Interpreter(model_content=model, num_threads=num_threads)
         self._in = self._interp.get_input_details()[0]
         self._interp.resize_tensor_input(self._in["index"], [1, 112, 112, 3], strict=False)
@@ -88,24 +138,29 @@ class MobileFaceNetEmbedder:
         return l2_normalise(self.head.embed(maps, weights))
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 192)."""
+        """(N, 112, 112, 3) RGB uint8 ArcFace-aligned crops → (N, 192)."""
         return self.embed_maps(self.feature_maps(crops))
 
 
 @EMBEDDERS.register("dlib")
 class DlibEmbedder:
-    """dlib's ResNet (128-d) on 150×150 chips aligned with its own 5-point shape predictor."""
+    """dlib's ResNet (128-d) on 150×150 chips aligned with its own 5-point shape predictor.
+
+    dlib runs the network on the calling thread: ``num_threads`` is accepted (every embedder is built the same way)
+    and changes nothing."""
 
     name = "dlib"
     dim = 128
+    size = 150
 
-    def __init__(self, store: ModelStore | None = None):
+    def __init__(self, store: ModelStore | None = None, num_threads: int | None = None):
         import dlib
 
         store = store or ModelStore()
         self._dlib = dlib
         self._shape = dlib.shape_predictor(str(store.path("dlib_shape5")))
         self._net = dlib.face_recognition_model_v1(str(store.path("dlib_resnet")))
+        self.identity = EmbedderId(self.name, store.sha256("dlib_resnet"))
 
     def chips(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
         dlib = self._dlib
@@ -120,13 +175,22 @@ class DlibEmbedder:
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         if not detections:
             return np.zeros((0, self.dim), np.float32)
-        chips = self.chips(image, detections)
-        vectors = np.asarray(self._net.compute_face_descriptor(chips), dtype=np.float32)
-        return l2_normalise(vectors)
+        return self.embed_aligned(np.stack(self.chips(image, detections)))
+
+    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 150, 150, 3) RGB uint8 chips aligned as ``dlib.get_face_chip`` does (:meth:`chips`) → (N, 128)."""
+        crops = np.asarray(crops, np.uint8)
+        if crops.ndim == 3:
+            crops = crops[None]
+        if not len(crops):
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in crops])
+        return l2_normalise(np.asarray(vectors, dtype=np.float32))
 
 
-def create_embedder(name: str = "mobilefacenet", store: ModelStore | None = None, **kwargs: object) -> Embedder:
-    return EMBEDDERS.create(name, store=store, **kwargs)
+def create_embedder(name: str = DEFAULT_EMBEDDER, store: ModelStore | None = None,
+                    num_threads: int | None = None) -> Embedder:
+    return EMBEDDERS.create(name, store=store, num_threads=num_threads)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

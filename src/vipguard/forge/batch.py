@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..faces import Face, FaceAnalyzer, cosine, face_score, l2_normalise
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..infra.io import load_image
 from .base import FORGERS, ForgeError, ForgeInput, ForgeResult, ForgeryMethod
 from .checks import MAX_POSE_GAP, NO_FACE_IN_RESULT, input_problem, result_face
 
-EMBEDDER = "mobilefacenet"
 TARGET_POLICIES = ("random", "lookalike")
 
 
@@ -80,8 +80,8 @@ def prepare_input(path: str, analyzer: FaceAnalyzer) -> ForgeInput:
         raise ForgeError(f"{path}: no face detected")
     if faces[0].mesh is None:
         raise ForgeError(f"{path}: no face mesh (landmark step failed)")
-    if EMBEDDER not in faces[0].embeddings:
-        raise ForgeError(f"{path}: no {EMBEDDER} embedding (enable it in the analyzer)")
+    if DEFAULT_EMBEDDER not in faces[0].embeddings:
+        raise ForgeError(f"{path}: no {DEFAULT_EMBEDDER} embedding (enable it in the analyzer)")
     return ForgeInput(image=image, face=faces[0], path=str(path))
 
 
@@ -89,7 +89,7 @@ def identity_centre(items: Sequence[ForgeInput]) -> np.ndarray:
     """The identity centre of ``items``: the normalised mean of their normalised embeddings."""
     if not items:
         raise ForgeError("no photos to compute an identity centre from")
-    vectors = np.stack([l2_normalise(np.asarray(i.face.embeddings[EMBEDDER], np.float32)) for i in items])
+    vectors = np.stack([l2_normalise(np.asarray(i.face.embeddings[DEFAULT_EMBEDDER], np.float32)) for i in items])
     return l2_normalise(vectors.mean(0))
 
 
@@ -106,7 +106,7 @@ def choose_pairs(sources: Sequence[ForgeInput], targets: Sequence[ForgeInput], r
     target_ids = list(range(len(targets)))
     if policy == "lookalike" and targets:
         centre = identity_centre(sources) if centre is None else centre
-        sims = np.array([float(cosine(t.face.embeddings[EMBEDDER], centre)) for t in targets])
+        sims = np.array([float(cosine(t.face.embeddings[DEFAULT_EMBEDDER], centre)) for t in targets])
         target_ids = [int(j) for j in np.argsort(-sims, kind="stable")[:lookalike_k]]
     pairs = [(i, j) for i in range(len(sources)) for j in target_ids
              if sources[i] is not targets[j] and (sources[i].path is None or sources[i].path != targets[j].path)]
@@ -157,12 +157,12 @@ def forge_one(forger: ForgeryMethod, source: ForgeInput, target: ForgeInput, see
     face, problem = result_face(result.image, analyzer)
     if face is None:
         return problem or NO_FACE_IN_RESULT
-    vector = face.embeddings[EMBEDDER]
+    vector = face.embeddings[DEFAULT_EMBEDDER]
     return ForgeItem(
         result=result,
         face=face,
-        similarity_source=float(cosine(vector, source.face.embeddings[EMBEDDER])),
-        similarity_target=float(cosine(vector, target.face.embeddings[EMBEDDER])),
+        similarity_source=float(cosine(vector, source.face.embeddings[DEFAULT_EMBEDDER])),
+        similarity_target=float(cosine(vector, target.face.embeddings[DEFAULT_EMBEDDER])),
         face_score=None if centre is None else int(face_score(float(cosine(vector, centre)))),
         seed=seed,
     )

@@ -1,14 +1,22 @@
 """SQLite registry of enrolled VIPs (standard library only), with a versioned schema.
 
+The registry stores rows — a name, a JSON text and an arrays blob — and turns them into items with the
+:class:`Codec` it is given (the lite tier's :data:`vipguard.lite.profile.PROFILE_CODEC` makes them
+:class:`~vipguard.lite.profile.VipProfile` s); it knows of an item only its ``name`` and its ``centre``.
+
 A profile is written in one transaction: an enrolment that is interrupted mid-write leaves the previous
 profile of that VIP intact, and re-enrolment replaces it only once the new one is complete.
+
+Every write bumps the registry's revision (:meth:`Registry.revision`); the decoded profiles and the
+:class:`~vipguard.infra.index.VipIndex` of their centres are kept until it changes, so a check reads one small
+row when nothing changed, and another process's enrolment is seen at the next read.
 
 Faults are :class:`RegistryError` s whose message names the file and the problem, never a traceback:
 
 - the file is checked on every open: it must be a SQLite file that is empty (a new registry) or carries
   vipguard's ``meta`` and ``vips`` tables and a known schema version; another application's SQLite file is refused
   and never written to;
-- ``Registry(path, readonly=True)`` (reading commands) opens the file read-only and creates nothing; a writable
+- ``Registry(path, codec=..., readonly=True)`` (reading commands) opens the file read-only and creates nothing; a writable
   registry checks its write access when it opens, before any work (:class:`ReadOnlyRegistry`);
 - a locked file gives up after ``timeout`` seconds, saying so;
 - a profile row that cannot be decoded is a :class:`CorruptProfile` for :meth:`Registry.get`, and is reported by
@@ -29,12 +37,14 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from ..lite.profile import VipProfile
+from .index import VipIndex
 from .weights import default_home
 
 SCHEMA_VERSION = 1
@@ -46,6 +56,34 @@ NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?")
 # What decoding a damaged row raises: bad JSON (ValueError), missing keys, wrong types, an arrays blob that is not
 # an npz (BadZipFile, OSError, EOFError, ValueError for a pickle), a document that is not an object.
 ROW_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile)
+
+
+class Entry(Protocol):
+    """What the registry reads of a stored item: the name it is stored under and the centre a face is compared with
+    to choose a VIP (:class:`~vipguard.infra.index.VipIndex`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def centre(self) -> np.ndarray: ...
+
+
+T = TypeVar("T", bound=Entry)
+
+
+class Codec(Protocol[T]):
+    """How the registry stores, reads and lists one kind of item: ``encode`` → (JSON text, arrays blob);
+    ``decode`` raises one of :data:`ROW_ERRORS` for a damaged row; ``summary`` → the item's ``columns`` in a
+    listing (null on a corrupt row)."""
+
+    columns: tuple[str, ...]
+
+    def encode(self, item: T) -> tuple[str, bytes]: ...
+
+    def decode(self, text: str, blob: bytes) -> T: ...
+
+    def summary(self, item: T) -> dict: ...
 
 
 class RegistryError(RuntimeError):
@@ -76,19 +114,41 @@ class CorruptProfile(RegistryError):
                 "enrol the VIP again")
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """Every row of the registry: the usable ``profiles`` and the ``faults`` (corrupt rows), both by name."""
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    """Every row of the registry at one revision: the usable ``profiles`` and the ``faults`` (corrupt rows), both
+    by name; :attr:`index` indexes the usable profiles' centres (in the same order)."""
 
-    profiles: tuple[VipProfile, ...]
+    profiles: tuple[T, ...]
     faults: tuple[CorruptProfile, ...]
+    codec: Codec[T] = field(repr=False, compare=False)
+
+    @cached_property
+    def index(self) -> VipIndex:
+        """The :class:`~vipguard.infra.index.VipIndex` of the profiles' centres, built once (on first use)."""
+        return VipIndex(*self.centres())
+
+    def centres(self) -> tuple[list[str], np.ndarray]:
+        """Names and their centres as an (N, D) float32 matrix."""
+        if not self.profiles:
+            return [], np.zeros((0, 0), np.float32)
+        return [p.name for p in self.profiles], np.stack([p.centre for p in self.profiles]).astype(np.float32)
 
     def summary(self) -> list[dict]:
-        """One dict per row: ``name``, ``photos_used``, ``enrolled``; a corrupt row has ``error`` (its one-line
-        message, with how to repair it) and nulls."""
-        rows = [{"name": p.name, "photos_used": p.meta.get("used", 0), "enrolled": p.meta.get("enrolled")}
-                for p in self.profiles]
-        return rows + [{"name": f.name, "photos_used": None, "enrolled": None, "error": str(f)} for f in self.faults]
+        """One dict per row: ``name`` and the codec's columns (``photos_used``, ``enrolled``); a corrupt row has
+        ``error`` (its one-line message, with how to repair it) and nulls."""
+        rows = [{"name": p.name, **self.codec.summary(p)} for p in self.profiles]
+        return rows + [{"name": f.name, **dict.fromkeys(self.codec.columns), "error": str(f)} for f in self.faults]
+
+    def find(self, name: str) -> T:
+        """The profile of ``name``: :class:`CorruptProfile` if its row is bad, :class:`UnknownVip` if none."""
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        for fault in self.faults:
+            if fault.name == name:
+                raise CorruptProfile(*fault.args)
+        raise UnknownVip(name, [p.name for p in self.profiles] + [f.name for f in self.faults])
 
 
 def suggest(name: str, names: Iterable[str]) -> str | None:
@@ -123,16 +183,19 @@ def validate_name(name: str) -> str:
     return name
 
 
-class Registry:
-    """The VIPs enrolled in one SQLite file. ``readonly=True`` never writes (nor creates) the file: a missing file
-    is an empty registry. Every method opens its own connection, so one instance serves several threads."""
+class Registry(Generic[T]):
+    """The VIPs enrolled in one SQLite file, their rows read with ``codec``. ``readonly=True`` never writes (nor
+    creates) the file: a missing file is an empty registry. Every method opens its own connection, so one instance
+    serves several threads; what it has decoded is kept until the :meth:`revision` changes."""
 
-    def __init__(self, path: Path | str | None = None, *, readonly: bool = False,
+    def __init__(self, path: Path | str | None = None, *, codec: Codec[T], readonly: bool = False,
                  timeout: float = LOCK_TIMEOUT) -> None:
         self.path = Path(path) if path is not None else default_db()
+        self.codec = codec
         self.readonly = readonly
         self.timeout = timeout
-        self._cache: dict[str, tuple[float, VipProfile]] = {}
+        self._decoded: dict[str, tuple[float, T]] = {}  # name -> (its row's ``updated``, the decoded item)
+        self._loaded: tuple[tuple, Loaded[T]] | None = None  # (revision, every row decoded at that revision)
         self._check_kind()
         if not readonly:
             try:
@@ -275,11 +338,41 @@ class Registry:
                                    "another --db")
 
     # -- reading ----------------------------------------------------------------------------------------------------
-    def get(self, name: str) -> VipProfile:
+    def revision(self) -> tuple:
+        """What changes whenever a VIP is stored or removed, by this process or another: the file's identity, the
+        write counter every :meth:`put` and :meth:`remove` bumps, and the rows' count and latest update time (so
+        that a writer which does not bump the counter, an older vipguard, is seen too)."""
+        with self._connect() as conn:
+            return self._revision(conn)
+
+    def _revision(self, conn: sqlite3.Connection) -> tuple:
+        try:
+            info = os.stat(self.path)
+            file = (info.st_dev, info.st_ino)
+        except FileNotFoundError:  # a read-only registry whose file does not exist yet: empty, in memory
+            file = None
+        if not conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'vips'").fetchone()[0]:
+            return (file, None, 0, None)  # an empty file: no tables yet
+        counter, rows, latest = conn.execute(
+            "SELECT (SELECT value FROM meta WHERE key = 'revision'), count(*), max(updated) FROM vips").fetchone()
+        return (file, counter, rows, latest)
+
+    def _current(self, conn: sqlite3.Connection) -> tuple[tuple, Loaded[T] | None]:
+        """The revision of the file now and what was loaded at it (None: nothing yet, or loaded at another)."""
+        revision = self._revision(conn)
+        loaded = self._loaded
+        return revision, loaded[1] if loaded is not None and loaded[0] == revision else None
+
+    def get(self, name: str) -> T:
         """One VIP's profile; :class:`UnknownVip` if none is enrolled, :class:`CorruptProfile` if its row is bad."""
         with self._connect() as conn:
-            row = conn.execute("SELECT name, updated, profile, arrays FROM vips WHERE name = ?", (name,)).fetchone()
-            names = [] if row is not None else [r[0] for r in conn.execute("SELECT name FROM vips")]
+            _, loaded = self._current(conn)
+            if loaded is None:
+                row = conn.execute("SELECT name, updated, profile, arrays FROM vips WHERE name = ?",
+                                   (name,)).fetchone()
+                names = [] if row is not None else [r[0] for r in conn.execute("SELECT name FROM vips")]
+        if loaded is not None:
+            return loaded.find(name)
         if row is None:
             raise UnknownVip(name, names)
         return self._decode(row)
@@ -289,9 +382,13 @@ class Registry:
         with self._connect() as conn:
             return [r[0] for r in conn.execute("SELECT name FROM vips ORDER BY name")]
 
-    def load(self) -> Loaded:
-        """Every row, decoded where possible: the usable profiles and the corrupt rows, each in name order."""
+    def load(self) -> Loaded[T]:
+        """Every row, decoded where possible: the usable profiles and the corrupt rows, each in name order (kept
+        until the revision changes)."""
         with self._connect() as conn:
+            revision, loaded = self._current(conn)  # read before the rows: rows newer than it only cost a reload
+            if loaded is not None:
+                return loaded
             rows = conn.execute("SELECT name, updated, profile, arrays FROM vips ORDER BY name").fetchall()
         profiles, faults = [], []
         for row in rows:
@@ -299,9 +396,13 @@ class Registry:
                 profiles.append(self._decode(row))
             except CorruptProfile as fault:
                 faults.append(fault)
-        return Loaded(tuple(profiles), tuple(faults))
+        present = {row[0] for row in rows}
+        self._decoded = {k: v for k, v in self._decoded.items() if k in present}  # removed VIPs are let go
+        loaded = Loaded(tuple(profiles), tuple(faults), self.codec)
+        self._loaded = (revision, loaded)
+        return loaded
 
-    def profiles(self) -> list[VipProfile]:
+    def profiles(self) -> list[T]:
         """The usable profiles. A corrupt row is left out here so that it cannot hide the other VIPs; :meth:`load`
         reports it (the CLI and the service show it to the user)."""
         return list(self.load().profiles)
@@ -312,42 +413,46 @@ class Registry:
 
     def centres(self) -> tuple[list[str], np.ndarray]:
         """Names and their global Face Embedding Centres as an (N, D) matrix, for adaptive selection."""
-        profiles = self.profiles()
-        if not profiles:
-            return [], np.zeros((0, 0), np.float32)
-        return [p.name for p in profiles], np.stack([p.centre for p in profiles]).astype(np.float32)
+        return self.load().centres()
 
-    def _decode(self, row: tuple) -> VipProfile:
+    def _decode(self, row: tuple) -> T:
         name, updated, text, blob = row
-        cached = self._cache.get(name)
+        cached = self._decoded.get(name)
         if cached and cached[0] == updated:
             return cached[1]
         try:
             if not isinstance(text, str) or not isinstance(blob, bytes):
                 raise TypeError("the row's columns have the wrong types")
-            if not blob.startswith(b"PK"):  # numpy would try to unpickle it (refused: allow_pickle=False)
-                raise zipfile.BadZipFile("not a zip archive")
-            profile = VipProfile.from_blobs(text, blob)
+            profile = self.codec.decode(text, blob)
         except ROW_ERRORS as exc:
             raise CorruptProfile(self.path, str(name), _describe(exc)) from None
         if profile.name != name:
             raise CorruptProfile(self.path, str(name), f"the row holds the profile of {profile.name!r}")
-        self._cache[name] = (updated, profile)
+        self._decoded[name] = (updated, profile)
         return profile
 
     # -- writing ----------------------------------------------------------------------------------------------------
-    def put(self, profile: VipProfile) -> None:
+    def put(self, profile: T) -> None:
         """Store (or atomically replace) a profile."""
         validate_name(profile.name)
-        text, blob = profile.to_blobs()
+        text, blob = self.codec.encode(profile)
         with self._connect(write=True) as conn, conn:
             conn.execute("INSERT OR REPLACE INTO vips VALUES (?, ?, ?, ?)", (profile.name, time.time(), text, blob))
+            self._bump(conn)
 
     def remove(self, name: str) -> bool:
         with self._connect(write=True) as conn, conn:
             removed = conn.execute("DELETE FROM vips WHERE name = ?", (name,)).rowcount > 0
-        self._cache.pop(name, None)
+            if removed:
+                self._bump(conn)
+        self._decoded.pop(name, None)
         return removed
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        """Count one more write, in the writer's transaction (a registry from before the counter starts at 1)."""
+        conn.execute("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT (key) DO UPDATE SET value = "
+                     "CAST(value AS INTEGER) + 1")
 
     @contextmanager
     def enrolling(self, name: str) -> Iterator[None]:

@@ -148,6 +148,12 @@ class ModelStore:
         self._verified.add(name)
         return target
 
+    def sha256(self, name: str) -> str:
+        """The SHA-256 of model ``name``'s file, once :meth:`path` has verified it (what a result made with the
+        file records, e.g. the embedder of a VIP profile)."""
+        self.path(name)
+        return self.entry(name).sha256
+
     def status(self) -> dict[str, str]:
         """``{name: "ok" | problem}`` for every catalogued file."""
         return {e.name: self._problem(e, self.root / e.filename) or "ok" for e in self._files.values()}

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import forge
 from ..faces import FaceAnalyzer, l2_normalise
+from ..faces.embed import DEFAULT_EMBEDDER, RegionEmbedder
 from ..faces.types import Face
 from ..infra.imageops import down_up, jpeg
 from ..infra.io import InputError, Photo, expand_inputs, load_image
@@ -36,7 +37,7 @@ from .decision import (
     loo_similarities,
     signs,
 )
-from .evidence import ID_PARTS, PATCH_PARTS, FaceDescriptor, compare, describe_with
+from .evidence import ID_PARTS, PATCH_PARTS, ArtifactScorer, FaceDescriptor, compare, describe_with
 from .head import fit_head
 from .profile import VipProfile
 
@@ -183,15 +184,22 @@ def _weights(groups: np.ndarray, shares: dict[int, float]) -> np.ndarray:
 
 
 class Enroller:
-    """Builds VIP profiles; keeps the analysed background targets between enrolments."""
+    """Builds VIP profiles; keeps the analysed background targets between enrolments. Its evidence sources are
+    the analyzer's default embedder and the ``artifact`` scorer (built where the Enroller is composed)."""
 
     def __init__(self, analyzer: FaceAnalyzer, background: Background, config: EnrolConfig = EnrolConfig(),
-                 prior: GenuinePrior | None = None):
+                 prior: GenuinePrior | None = None, *, artifact: ArtifactScorer):
         self.analyzer = analyzer
         self.background = background
         self.config = config
         self.prior = prior if prior is not None else bundled_prior()
+        self.artifact = artifact
         self._targets: list[forge.ForgeInput] | None = None
+
+    @property
+    def embedder(self) -> RegionEmbedder:
+        """The identity embedder of the evidence (the analyzer's default one); the profile records which it is."""
+        return self.analyzer.embedder(DEFAULT_EMBEDDER)
 
     def _analyse(self, image: np.ndarray, primary_only: bool = False) -> list[Face]:
         """Faces of ``image``, the dominant one first and the only one with the dense mesh (the others are only
@@ -220,7 +228,7 @@ class Enroller:
         return self._targets
 
     def describe(self, image: np.ndarray, face: Face) -> FaceDescriptor:
-        return describe_with(self.analyzer, image, face)[0]
+        return describe_with(image, face, self.embedder, self.artifact)[0]
 
     def screen(self, photos: Sequence[Path | Photo]) -> tuple[list[_Photo], list[PhotoReport], bool]:
         """Quality filter of image files or decoded photos; relaxes pose/blur/size limits (with a warning flag) if
@@ -349,7 +357,7 @@ class Enroller:
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
             geometry_std=full.geometry_std, typical=x[training.y == 1].mean(0).astype(np.float32),
-            head=score_head, genuine=genuine_range, meta=meta,
+            head=score_head, genuine=genuine_range, meta=meta, embedder=self.embedder.identity,
         )
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds,
                            tuple(warnings), training)

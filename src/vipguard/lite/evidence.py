@@ -5,27 +5,32 @@ Two steps, so that descriptors of other people can be shipped once and compared 
 1. :func:`describe` — VIP-independent descriptors of one face (:class:`FaceDescriptor`): identity embeddings of
    the whole aligned face, of the eyes, of the inner face and of the outer face/context (ICT-style; one
    MobileFaceNet pass, its last feature map pooled over each region's mask), small appearance templates of the eyes, nose and mouth, the mesh in the aligned frame, and blending cues.
-2. :func:`compare` — the evidence vector of a descriptor against a :class:`~vipguard.lite.profile.VipProfile`:
-   similarities to the VIP's per-region centres, inner/outer identity consistency, geometry deviations and
-   blending cues, with the stable feature names of :data:`vipguard.lite.decision.FEATURES` (the one feature table).
+2. :func:`compare` — the evidence vector of a descriptor against a VIP's :class:`Reference` (a
+   :class:`~vipguard.lite.profile.VipProfile`): similarities to the VIP's per-region centres, inner/outer identity
+   consistency, geometry deviations and blending cues, with the stable feature names of
+   :data:`vipguard.lite.decision.FEATURES` (the one feature table).
+
+The evidence sources are given, never reached for: the identity embedder (a
+:class:`~vipguard.faces.embed.RegionEmbedder`) and the artefact scorer (an :class:`ArtifactScorer`, the trained
+detector of :mod:`vipguard.artifact`) are built where the Guard and the Enroller are composed, and passed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from ..faces.align import estimate_norm, transform_points
-from ..faces.embed import MobileFaceNetEmbedder
+from ..faces.embed import RegionEmbedder
 from ..faces.regions import region_indices, region_mask
 from ..faces.types import Face
 from .decision import FEATURES
 
 if TYPE_CHECKING:
-    from .profile import VipProfile
+    from ..artifact.detector import ArtifactResult
 
 CROP = 112
 ID_PARTS = ("global", "eyes", "inner", "outer")  # identity embeddings (MobileFaceNet)
@@ -33,6 +38,27 @@ PATCH_PARTS = ("eyes", "nose", "mouth")  # appearance templates
 GEOMETRY_PARTS = ("eyes", "nose", "mouth", "outline")
 PATCH = 20
 
+
+class ArtifactScorer(Protocol):
+    """An artefact evidence source (:class:`vipguard.artifact.detector.ArtifactDetector`): the probability that a
+    face was blended in, the boundary map and where it lies; and the veto its operating point sets."""
+
+    @property
+    def veto(self) -> float | None:
+        """A score at or above which a genuine verdict is ruled out (None: no veto)."""
+
+    def score(self, image: np.ndarray, face: Face) -> ArtifactResult:
+        """The artefact result for ``face`` in the RGB ``image``."""
+
+
+class Reference(Protocol):
+    """What :func:`compare` reads of a VIP (a :class:`~vipguard.lite.profile.VipProfile`): per-part identity centres
+    and appearance templates, and the mesh geometry's mean and spread."""
+
+    centres: dict[str, np.ndarray]
+    patches: dict[str, np.ndarray]
+    geometry_mean: np.ndarray
+    geometry_std: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +132,7 @@ def _blend_cues(crop: np.ndarray, face_mask: np.ndarray) -> dict[str, float]:
     return {"colour": colour, "sharpness": sharpness}
 
 
-def describe(image: np.ndarray, face: Face, embedder: MobileFaceNetEmbedder, artifact: float = 0.0,
+def describe(image: np.ndarray, face: Face, embedder: RegionEmbedder, artifact: float = 0.0,
              feature_map: np.ndarray | None = None) -> FaceDescriptor:
     """Measure one analysed face (``face.mesh`` gives the regions; without it only the global parts are set).
 
@@ -148,7 +174,7 @@ def _geometry_deviation(geometry: np.ndarray, mean: np.ndarray, std: np.ndarray,
     return float(np.sqrt((z**2).mean()))
 
 
-def compare(descriptor: FaceDescriptor, profile: VipProfile) -> np.ndarray:
+def compare(descriptor: FaceDescriptor, profile: Reference) -> np.ndarray:
     """The evidence vector (ordered as :data:`FEATURES`) of a face against a VIP."""
     e = descriptor.embeddings
     c = profile.centres
@@ -172,10 +198,9 @@ def compare(descriptor: FaceDescriptor, profile: VipProfile) -> np.ndarray:
     return np.array([values[name] for name in FEATURES], np.float32)
 
 
-def describe_with(analyzer, image: np.ndarray, face: Face, feature_map: np.ndarray | None = None
-                  ) -> tuple[FaceDescriptor, object]:
-    """Descriptor of ``face`` with the analyzer's embedder and artefact detector; returns (descriptor, artefact
-    result with ``score``, ``boundary`` and ``where``)."""
-    result = analyzer.artifact.score(image, face)
-    return describe(image, face, analyzer.embedder("mobilefacenet"), artifact=result.score,
-                    feature_map=feature_map), result
+def describe_with(image: np.ndarray, face: Face, embedder: RegionEmbedder, artifact: ArtifactScorer,
+                  feature_map: np.ndarray | None = None) -> tuple[FaceDescriptor, ArtifactResult]:
+    """Descriptor of ``face`` with the artefact scorer's score in it; returns (descriptor, the scorer's result with
+    ``score``, ``boundary`` and ``where``)."""
+    result = artifact.score(image, face)
+    return describe(image, face, embedder, artifact=result.score, feature_map=feature_map), result

@@ -1,12 +1,19 @@
 """Guard: check an image against enrolled VIPs → Verdict (the JSON contract of DESIGN.md).
 
 Adaptive VIP selection (the rebuttal's Adaptive VIPGuard): without a VIP name, each face is compared with every
-enrolled Face Embedding Centre and the nearest VIP is chosen; if none is near enough the verdict is
-``different_person`` with ``vip: null``. With several faces, the face that claims a VIP most strongly is reported.
+enrolled Face Embedding Centre (the registry's :class:`~vipguard.infra.index.VipIndex`, built once per registry
+revision) and the nearest VIP is chosen; if none is near enough the verdict is ``different_person`` with
+``vip: null``. With several faces, the face that claims a VIP most strongly is reported.
+
+The Guard is given its parts: the registry, the face analyzer (whose default embedder,
+:data:`~vipguard.faces.embed.DEFAULT_EMBEDDER`, gives the identity evidence) and the artefact scorer (an
+:class:`~vipguard.lite.evidence.ArtifactScorer`, built where the Guard is composed). A profile made by another
+embedder is never compared: the check is an ``error`` naming both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,14 +21,15 @@ from typing import Any
 import numpy as np
 
 from ..faces import FaceAnalyzer, face_score
-from ..faces.embed import DEFAULT_EMBEDDER
+from ..faces.embed import DEFAULT_EMBEDDER, RegionEmbedder
 from ..faces.types import Face
+from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
 from ..infra.registry import Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
-from .evidence import FaceDescriptor, compare, describe, describe_with
+from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain
-from .profile import VipProfile
+from .profile import EmbedderMismatch, VipProfile
 
 __all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict"]
 
@@ -102,15 +110,22 @@ class Verdict:
 
 
 class Guard:
-    def __init__(self, registry: Registry, analyzer: FaceAnalyzer, config: GuardConfig = GuardConfig()):
+    def __init__(self, registry: Registry[VipProfile], analyzer: FaceAnalyzer, config: GuardConfig = GuardConfig(),
+                 *, artifact: ArtifactScorer):
         self.registry = registry
         self.analyzer = analyzer
         self.config = config
+        self.artifact = artifact
+
+    @property
+    def embedder(self) -> RegionEmbedder:
+        """The identity embedder of the evidence and of VIP selection (the analyzer's default one)."""
+        return self.analyzer.embedder(DEFAULT_EMBEDDER)
 
     @property
     def veto(self) -> float | None:
         """The artefact veto threshold in force: the detector's own unless ``GuardConfig.artifact_veto`` is off."""
-        return self.analyzer.artifact.config.veto if self.config.artifact_veto else None
+        return self.artifact.veto if self.config.artifact_veto else None
 
     def check_path(self, path: str | Path, vip: str | None = None) -> Verdict:
         """Check one image file; a bad file gives an ``error`` verdict, never an exception."""
@@ -120,24 +135,37 @@ class Guard:
             return Verdict.failed(str(path), exc.reason)
         return self.check(image, vip=vip, source=str(path))
 
-    def profiles(self, vip: str | None) -> list[VipProfile] | str:
-        """The VIPs to judge against (``vip`` alone, or all enrolled), or the error message why there are none."""
+    def candidates(self, vip: str | None) -> tuple[Sequence[VipProfile], VipIndex] | str:
+        """The VIPs to judge against (``vip`` alone, or all enrolled) and the index of their centres, or the error
+        message why there are none (none enrolled, an unknown VIP, a profile made by another embedder)."""
         if vip is not None:
             try:
-                return [self.registry.get(vip)]
+                profile = self.registry.get(vip)
             except UnknownVip as exc:
                 return str(exc)
-        return self.registry.profiles() or "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
+            profiles, index = (profile,), VipIndex([profile.name], profile.centre[None])
+        else:
+            loaded = self.registry.load()
+            if not loaded.profiles:
+                return "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
+            profiles, index = loaded.profiles, loaded.index
+        identity = self.embedder.identity
+        try:
+            for profile in profiles:
+                profile.require_embedder(identity)
+        except EmbedderMismatch as exc:
+            return str(exc)
+        return profiles, index
 
-    def select(self, embeddings: np.ndarray, profiles: list[VipProfile], vip: str | None
-               ) -> tuple[int, int, bool]:
-        """Adaptive selection: (face index, VIP index, whether that face claims the VIP). With ``vip`` given the
-        face nearest to it is judged; otherwise the nearest (face, VIP) pair, unless it is below the threshold."""
-        sims = np.asarray(embeddings) @ np.stack([p.centre for p in profiles]).T  # faces × VIPs
-        face_i, vip_i = (int(i) for i in np.unravel_index(int(np.argmax(sims)), sims.shape))
-        if vip is not None or float(sims[face_i, vip_i]) >= self.config.select_threshold:
-            return face_i, vip_i, True
-        return 0, int(np.argmax(sims[0])), False
+    def select(self, embeddings: np.ndarray, index: VipIndex, vip: str | None) -> tuple[int, int, bool]:
+        """Adaptive selection: (face index, VIP index in ``index``, whether that face claims the VIP). With ``vip``
+        given the face nearest to it is judged; otherwise the nearest (face, VIP) pair, unless it is below the
+        threshold (then the dominant face and its nearest VIP, unclaimed)."""
+        sims, nearest = index.search(np.asarray(embeddings), k=1)  # each face's nearest VIP
+        face_i = int(np.argmax(sims[:, 0]))
+        if vip is not None or float(sims[face_i, 0]) >= self.config.select_threshold:
+            return face_i, int(nearest[face_i, 0]), True
+        return 0, int(nearest[0, 0]), False
 
     def faces(self, image: np.ndarray) -> tuple[list[Face], int]:
         """Every face to judge (dominant first, at least ``min_face`` px), and how many ``max_faces`` left out."""
@@ -148,9 +176,10 @@ class Guard:
         return (big, 0) if cap is None else (big[:cap], max(len(big) - cap, 0))
 
     def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
-        profiles = self.profiles(vip)
-        if isinstance(profiles, str):
-            return Verdict.failed(source, profiles)
+        candidates = self.candidates(vip)
+        if isinstance(candidates, str):
+            return Verdict.failed(source, candidates)
+        profiles, index = candidates
         fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
         faces, cut = self.faces(image)
         if not faces:
@@ -160,10 +189,10 @@ class Guard:
         # carries the same embedding)
         feature_map = None
         if len(faces) > 1:
-            embedder = self.analyzer.embedder(DEFAULT_EMBEDDER)
+            embedder = self.embedder
             maps = embedder.feature_maps(np.stack([f.aligned for f in faces]))
             vectors = embedder.embed_maps(maps)
-            face_i, vip_i, claimed = self.select(vectors, profiles, vip)
+            face_i, vip_i, claimed = self.select(vectors, index, vip)
             feature_map = maps[face_i]
         else:
             face_i = 0
@@ -172,14 +201,14 @@ class Guard:
         if fast and not any("artifact" in p.head.features for p in profiles) and self.veto is None:
             # neither a head nor the artefact veto reads the artefact score: --fast leaves the detector out too
             measured = FAST_FEATURES - {"artifact"}
-            descriptor = describe(image, face, self.analyzer.embedder(DEFAULT_EMBEDDER), feature_map=feature_map)
+            descriptor = describe(image, face, self.embedder, feature_map=feature_map)
             artifact = None
         else:
             measured = FAST_FEATURES if fast else None
-            descriptor, artifact = describe_with(self.analyzer, image, face, feature_map)
+            descriptor, artifact = describe_with(image, face, self.embedder, self.artifact, feature_map)
         if len(faces) == 1:
             vectors = descriptor.embeddings["global"][None]
-            _, vip_i, claimed = self.select(vectors, profiles, vip)
+            _, vip_i, claimed = self.select(vectors, index, vip)
         profile = profiles[vip_i]
         others = tuple({"box": [round(float(v), 1) for v in f.detection.box],
                         "face_similarity": face_score(float(vectors[i] @ profile.centre))}

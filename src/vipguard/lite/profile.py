@@ -1,18 +1,29 @@
-"""VipProfile: what vipguard knows of one VIP (the lite tier's analogue of the paper's VIP token)."""
+"""VipProfile: what vipguard knows of one VIP (the lite tier's analogue of the paper's VIP token), and
+:data:`PROFILE_CODEC`, how the registry (:class:`vipguard.infra.registry.Registry`) stores and lists profiles."""
 
 from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..faces.embed import DEFAULT_EMBEDDER, EmbedderId
 from .decision import FEATURES, Decision, GenuineRange, decide, reject_rate
 from .evidence import ID_PARTS, PATCH_PARTS
 from .head import Head
 
-PROFILE_VERSION = 5  # 5: the genuine range (open-set verification)
+PROFILE_VERSION = 5  # 5: the genuine range (open-set verification); since then, optionally, the embedder's record
+# A profile written before it recorded its embedder: every such profile was made by the default embedder
+# (MobileFaceNet, the only one enrolment has used) from the one weight file the model store accepts for it; it is
+# taken as that embedder's, with whatever weights the store verifies under that name.
+UNRECORDED_EMBEDDER = EmbedderId(DEFAULT_EMBEDDER, None)
+
+
+class EmbedderMismatch(ValueError):
+    """A profile made with one embedder was about to be compared with faces embedded by another."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,15 @@ class VipProfile:
     head: Head
     genuine: GenuineRange  # where the VIP's genuine photos' whole-face similarity lies (decision.GenuineRange)
     meta: dict = field(default_factory=dict)  # photos used/rejected, operating point, enrolment settings, timings
+    embedder: EmbedderId = UNRECORDED_EMBEDDER  # which embedder (name, weights SHA-256) made the centres
+
+    def require_embedder(self, embedder: EmbedderId) -> None:
+        """Raise :class:`EmbedderMismatch`, naming both, unless faces embedded by ``embedder`` may be compared with
+        this profile."""
+        if not self.embedder.accepts(embedder):
+            raise EmbedderMismatch(f"VIP {self.name!r} was enrolled with the embedder {self.embedder} and cannot be "
+                                   f"compared with faces embedded by {embedder}; re-enrol {self.name} with "
+                                   "`vipguard enroll`")
 
     @property
     def reject_rate(self) -> float:
@@ -58,7 +78,8 @@ class VipProfile:
     def to_blobs(self) -> tuple[str, bytes]:
         """(JSON text, npz bytes) for the registry."""
         doc = {"version": PROFILE_VERSION, "name": self.name, "features": list(FEATURES),
-               "head": self.head.to_dict(), "genuine": self.genuine.to_dict(), "meta": self.meta}
+               "head": self.head.to_dict(), "genuine": self.genuine.to_dict(), "meta": self.meta,
+               "embedder": self.embedder.to_dict()}
         arrays = {f"centre_{k}": v for k, v in self.centres.items()}
         arrays |= {f"patch_{k}": v for k, v in self.patches.items()}
         arrays |= {"geometry_mean": self.geometry_mean, "geometry_std": self.geometry_std, "typical": self.typical}
@@ -82,4 +103,29 @@ class VipProfile:
             patches={k: arrays[f"patch_{k}"] for k in PATCH_PARTS},
             geometry_mean=arrays["geometry_mean"], geometry_std=arrays["geometry_std"], typical=arrays["typical"],
             head=Head.from_dict(doc["head"]), genuine=GenuineRange.from_dict(doc["genuine"]), meta=doc["meta"],
+            embedder=EmbedderId.from_dict(doc["embedder"]) if "embedder" in doc else UNRECORDED_EMBEDDER,
         )
+
+
+class ProfileCodec:
+    """VipProfile ↔ a registry row (JSON text and npz arrays), for :class:`vipguard.infra.registry.Registry`."""
+
+    columns = ("photos_used", "enrolled")  # a listing's columns besides the name (:meth:`summary`)
+
+    @staticmethod
+    def encode(profile: VipProfile) -> tuple[str, bytes]:
+        return profile.to_blobs()
+
+    @staticmethod
+    def decode(text: str, blob: bytes) -> VipProfile:
+        if not blob.startswith(b"PK"):  # numpy would try to unpickle it (refused: allow_pickle=False)
+            raise zipfile.BadZipFile("not a zip archive")
+        return VipProfile.from_blobs(text, blob)
+
+    @staticmethod
+    def summary(profile: VipProfile) -> dict:
+        """The profile's row in a listing of the registry (``vipguard list``), without the name."""
+        return {"photos_used": profile.meta.get("used", 0), "enrolled": profile.meta.get("enrolled")}
+
+
+PROFILE_CODEC = ProfileCodec()

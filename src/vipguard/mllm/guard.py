@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..faces import face_score
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..lite.explain import genuine_range_phrase
 from ..lite.guard import Guard, Verdict
 
@@ -23,15 +24,17 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
     scorer = MLLMScorer.from_dirs(model_dir, vip_dir, device=device)
 
     def judge(image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
-        profiles = guard.profiles(vip)
-        if isinstance(profiles, str):
-            return Verdict.failed(source, profiles)
-        faces = guard.analyzer.analyze(image, max_faces=guard.config.max_faces, mesh=False)
+        candidates = guard.candidates(vip)
+        if isinstance(candidates, str):
+            return Verdict.failed(source, candidates)
+        profiles, index = candidates
+        faces = guard.analyzer.analyze(image, max_faces=guard.config.max_faces, embedders=(DEFAULT_EMBEDDER,),
+                                       mesh=False)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
-        fi, vi, claimed = guard.select(np.stack([f.embeddings["mobilefacenet"] for f in faces]), profiles, vip)
+        fi, vi, claimed = guard.select(np.stack([f.embeddings[DEFAULT_EMBEDDER] for f in faces]), index, vip)
         face, profile = faces[fi], profiles[vi]
-        cos = float(face.embeddings["mobilefacenet"] @ profile.centre)
+        cos = float(face.embeddings[DEFAULT_EMBEDDER] @ profile.centre)
         similarity = face_score(cos)
         p_yes = scorer.score(image, similarity)  # the face model's only input to the MLLM: FACE_SCORE
         # the same rule as the lite tier (vipguard.lite.decision), with the MLLM's Yes-probability as the head

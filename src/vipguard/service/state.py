@@ -1,5 +1,6 @@
 """The service's shared state, in one object handed to every router: the configuration, the registry, the model
-store and (while the app runs) the analyzer pool; plus the registry look-ups the routes share."""
+store and (while the app runs) the analyzer pool and the artefact detector; plus the registry look-ups the routes
+share."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..artifact.detector import ArtifactDetector
 from ..infra.registry import ReadOnlyRegistry, Registry, RegistryError, validate_name
 from ..infra.weights import ModelStore
+from ..lite.profile import PROFILE_CODEC
 from .config import ServiceConfig, StartupError
 from .errors import problem
 from .uploads import UploadLimits
@@ -36,16 +39,19 @@ class ServiceState:
         self.uploads = UploadLimits(max_bytes=config.max_file_bytes, max_pixels=config.max_pixels)
         self.key = config.api_key.encode() if config.api_key else None
         self._pool: AnalyzerPool | None = None
+        self._artifact: ArtifactDetector | None = None
         self._background: Background | None = None
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """The app's lifespan: the models load at start-up into the pool, which is closed at shut-down."""
+        """The app's lifespan: the models load at start-up into the pool, which is closed at shut-down, and the
+        artefact detector, which the workers share (onnxruntime runs concurrent calls of one session)."""
         self._pool = AnalyzerPool(self.store, self.config.workers, self.config.max_queue)
+        self._artifact = ArtifactDetector()
         try:
             yield
         finally:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._artifact = self._pool, None, None
             pool.close()
 
     @property
@@ -53,6 +59,13 @@ class ServiceState:
         if self._pool is None:
             raise RuntimeError("the service has not started (no analyzer pool)")
         return self._pool
+
+    @property
+    def artifact(self) -> ArtifactDetector:
+        """The artefact detector of every check and enrolment (the weights shipped in the package)."""
+        if self._artifact is None:
+            raise RuntimeError("the service has not started (no artefact detector)")
+        return self._artifact
 
     @property
     def waiting(self) -> int:
@@ -93,12 +106,12 @@ def valid_name(name: str) -> str:
 def open_registry(db: Path | None) -> Registry:
     """The registry for writing; a read-only one is served read-only (checks work, enrol/remove answer 503)."""
     try:
-        return Registry(db)
+        return Registry(db, codec=PROFILE_CODEC)
     except ReadOnlyRegistry as exc:
         log.warning("%s; serving it read-only", exc)
     except RegistryError as exc:
         raise StartupError(str(exc)) from None
     try:
-        return Registry(db, readonly=True)
+        return Registry(db, codec=PROFILE_CODEC, readonly=True)
     except RegistryError as exc:
         raise StartupError(str(exc)) from None

@@ -20,6 +20,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from ..faces import FaceAnalyzer
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..infra.weights import ModelStore
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ class AnalyzerPool:
         self._seconds = 1.0  # moving average of a job's duration, for Retry-After
         for analyzer in self._all:
             if warm:  # build the models now rather than on the first request
-                analyzer.detector, analyzer.embedder("mobilefacenet"), analyzer.mesher  # noqa: B018
+                analyzer.detector, analyzer.embedder(DEFAULT_EMBEDDER), analyzer.mesher  # noqa: B018
             self._free.put(analyzer)
 
     @property

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..faces.embed import DEFAULT_EMBEDDER
 from ..mllm.prompts import IMAGE_TAG, answer, vip_prompt
 
 Embed = Callable[[Path], "np.ndarray | None"]
@@ -254,12 +255,12 @@ def load_json(path: str | Path) -> list[dict]:
     return records
 
 
-def analyzer_embed(analyzer, embedder: str = "mobilefacenet") -> Embed:
+def analyzer_embed(analyzer, embedder: str = DEFAULT_EMBEDDER) -> Embed:
     """An :data:`Embed` backed by :class:`vipguard.faces.FaceAnalyzer` (dominant face; None if no face)."""
     from ..infra.io import load_image
 
     def embed(path: Path):
-        faces = analyzer.analyze(load_image(path), primary_only=True, mesh=False)
+        faces = analyzer.analyze(load_image(path), primary_only=True, embedders=(embedder,), mesh=False)
         return faces[0].embeddings[embedder] if faces else None
 
     return embed

@@ -46,7 +46,7 @@ def router(state: ServiceState) -> APIRouter:
 
         def job(analyzer) -> dict:
             received = uploads.receive(file, state.uploads)
-            guard = Guard(state.registry, analyzer, guard_config)
+            guard = Guard(state.registry, analyzer, guard_config, artifact=state.artifact)
             if isinstance(received, uploads.VideoUpload):
                 out = _clip_answer(guard, received, options)
             else:

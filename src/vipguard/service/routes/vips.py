@@ -50,7 +50,8 @@ def router(state: ServiceState) -> APIRouter:
             # corrupt files are rejected here (422) rather than silently skipped by the enrolment
             received = [uploads.receive(upload, state.uploads, allow_video=False) for upload in photos]
             try:
-                result = Enroller(analyzer, state.background(), state.config.enrol).enrol(name, received)
+                enroller = Enroller(analyzer, state.background(), state.config.enrol, artifact=state.artifact)
+                result = enroller.enrol(name, received)
             except EnrolError as exc:
                 raise problem(422, str(exc)) from None
             registry.put(result.profile)
