@@ -113,12 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from vipguard import forge
+    from vipguard.artifact.detector import ArtifactDetector
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
     from vipguard.infra.io import load_image
     from vipguard.infra.registry import Registry
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
     from vipguard.lite.guard import Guard
+    from vipguard.lite.profile import PROFILE_CODEC
 
     console.print("[bold]vipguard artefact-detector benchmark[/] — one thread (OMP/OpenBLAS/OpenCV/onnxruntime = 1). "
                   "Note: timings were taken on a shared machine (2 cores shared with other jobs), so expect noise.")
@@ -141,14 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     timing_faces: list[tuple[np.ndarray, object]] = []
     probe_rows: list[tuple[str, str, np.ndarray]] = []  # (vip, method or "genuine", detector crop) for --probe
 
-    with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(
-            num_threads=1, artifact_weights=str(args.artifact_weights) if args.artifact_weights else None)) as a:
-        enroller = Enroller(a, load_background())
-        reg = Registry(Path(tmp) / "r.db")
-        guard = Guard(reg, a)
-        from vipguard.artifact.detector import ArtifactDetector
+    with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(num_threads=1)) as a:
+        artifact = ArtifactDetector(args.artifact_weights, num_threads=1)
+        enroller = Enroller(a, load_background(), artifact=artifact)
+        reg = Registry(Path(tmp) / "r.db", codec=PROFILE_CODEC)
+        guard = Guard(reg, a, artifact=artifact)
 
-        detectors = [a.artifact] + [ArtifactDetector(w, num_threads=1) for w in args.compare]
+        detectors = [artifact] + [ArtifactDetector(w, num_threads=1) for w in args.compare]
         names = [args.artifact_weights.name if args.artifact_weights else "packaged"] + [w.name for w in args.compare]
         thresholds = [float(d.threshold) for d in detectors]
         threshold = thresholds[0]

@@ -51,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from vipguard import forge
+    from vipguard.artifact.detector import ArtifactDetector
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
     from vipguard.infra.io import load_image
     from vipguard.infra.registry import Registry
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
     from vipguard.lite.guard import Guard, GuardConfig
+    from vipguard.lite.profile import PROFILE_CODEC
 
     console.print("[bold]vipguard check benchmark[/] — one thread; note: timings were taken on a shared machine "
                   "(2 cores shared with other jobs), so expect noise.")
@@ -114,12 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, FaceAnalyzer(AnalyzerConfig(num_threads=1)) as a:
         t0 = time.perf_counter()
-        e = Enroller(a, load_background())
+        artifact = ArtifactDetector(num_threads=1)
+        e = Enroller(a, load_background(), artifact=artifact)
         e.targets()  # warm: loads models and the background's forgery targets
         warm_s = time.perf_counter() - t0
-        reg = Registry(Path(tmp) / "r.db")
-        g = Guard(reg, a)
-        g_fast = Guard(reg, a, GuardConfig(detail="fast"))
+        reg = Registry(Path(tmp) / "r.db", codec=PROFILE_CODEC)
+        g = Guard(reg, a, artifact=artifact)
+        g_fast = Guard(reg, a, GuardConfig(detail="fast"), artifact=artifact)
         others = [(p, load_image(p)) for p in other_paths]
         other_faces = [(p, img, (a.analyze(img, primary_only=True) or [None])[0]) for p, img in others]
         for vip in args.vips:

@@ -142,10 +142,10 @@ def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
         return
     face = a.with_mesh(image, faces[0])
     t4 = t()
-    embedder = a.embedder("mobilefacenet")
+    embedder = guard.embedder
     fmap = embedder.feature_maps(face.aligned[None])[0] if hasattr(embedder, "feature_maps") else None
     t5 = t()
-    artifact = a.artifact.score(image, face)
+    artifact = guard.artifact.score(image, face)
     t6 = t()
     descriptor = (describe(image, face, embedder, artifact.score, feature_map=fmap) if fmap is not None
                   else describe(image, face, embedder, artifact.score))
@@ -213,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
                       "(or pass --no-peer)")
         return 2
 
+    from vipguard.artifact.detector import ArtifactDetector
     from vipguard.faces import AnalyzerConfig, FaceAnalyzer
     from vipguard.infra.registry import Registry
     from vipguard.infra.weights import ModelStore
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
     from vipguard.lite.guard import Guard, GuardConfig
+    from vipguard.lite.profile import PROFILE_CODEC
 
     lfw = args.data / "lfw"
     vip_photos = sorted((lfw / args.vip).glob("*.jpg"))[:20]
@@ -236,15 +238,17 @@ def main(argv: list[str] | None = None) -> int:
         results["enrol_cli"] = [cli_enrol(args.vip, tmp / "vip", tmp / f"cli{i}.db", args.models) for i in range(2)]
         db = tmp / "r.db"
         with FaceAnalyzer(AnalyzerConfig(num_threads=1), store=ModelStore(args.models)) as a:
-            enroller = Enroller(a, load_background())
+            artifact = ArtifactDetector(num_threads=1)
+            enroller = Enroller(a, load_background(), artifact=artifact)
             enroller.targets()
             cpu0, t0 = time.process_time(), time.perf_counter()
             enrolled = enroller.enrol(args.vip, vip_photos)
             results["enrol_inprocess"] = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
                                           "used": enrolled.used, "fakes": enrolled.fakes}
-            reg = Registry(db)
+            reg = Registry(db, codec=PROFILE_CODEC)
             reg.put(enrolled.profile)
-            full, fast = Guard(reg, a), Guard(reg, a, GuardConfig(detail="fast"))
+            full = Guard(reg, a, artifact=artifact)
+            fast = Guard(reg, a, GuardConfig(detail="fast"), artifact=artifact)
             peer = None if args.no_peer else Peer(peer_python)
             samples = Samples()
             gaps, peer_faces, scores = [], 0, []

@@ -53,7 +53,9 @@ def auc(pos, neg) -> float:
 
 def collect(args) -> tuple[list[Row], dict, dict]:
     from vipguard import forge
-    from vipguard.faces import AnalyzerConfig, FaceAnalyzer
+    from vipguard.artifact.detector import ArtifactDetector
+    from vipguard.faces import FaceAnalyzer
+    from vipguard.faces.embed import DEFAULT_EMBEDDER
     from vipguard.forge.morph import make_morph
     from vipguard.infra.io import load_image
     from vipguard.lite.background import load_background
@@ -67,9 +69,9 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     rows: list[Row] = []
     profiles, trainings = {}, {}
     t0 = time.perf_counter()
-    weights = str(args.artifact_weights) if args.artifact_weights else None
-    with FaceAnalyzer(AnalyzerConfig(artifact_weights=weights)) as a:
-        enroller = Enroller(a, load_background(args.background))
+    with FaceAnalyzer() as a:
+        artifact = ArtifactDetector(args.artifact_weights)
+        enroller = Enroller(a, load_background(args.background), artifact=artifact)
 
         def analysed(path):
             image = load_image(path)
@@ -80,11 +82,11 @@ def collect(args) -> tuple[list[Row], dict, dict]:
             faces = a.analyze(image, max_faces=1, embedders=())
             if not faces:
                 return None
-            return compare(describe_with(a, image, faces[0])[0], profile)
+            return compare(describe_with(image, faces[0], enroller.embedder, artifact)[0], profile)
 
         others = [(n, analysed(sorted((lfw / n).glob("*.jpg"))[0])) for n in other_names]
         others = [(n, o) for n, o in others if o is not None]
-        other_vecs = np.stack([a.embedder("mobilefacenet").embed_aligned(o[1].aligned[None])[0] for _, o in others])
+        other_vecs = np.stack([a.embedder(DEFAULT_EMBEDDER).embed_aligned(o[1].aligned[None])[0] for _, o in others])
         for vip in args.vips:
             photos = sorted((lfw / vip).glob("*.jpg"))
             result = enroller.enrol(vip, photos[:20])

@@ -20,6 +20,7 @@ from vipguard.infra.registry import (
     ReadOnlyRegistry,
     Registry,
     RegistryError,
+    UnknownVip,
     validate_name,
 )
 from vipguard.lite.profile import PROFILE_CODEC
@@ -460,3 +461,60 @@ def test_cli_check_on_an_unusable_registry(tmp_path, capsys, store, fault):
     status, out, err = run_main(capsys, "check", str(db), "--db", str(db), "--json")
     assert status == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"error: {db}: ") and message in err
     assert db.read_bytes() == before
+
+
+# -- the revision: decoded profiles (and their index) are kept until another write, by any process, changes it --
+
+def test_profiles_are_decoded_once_per_revision(tmp_path, monkeypatch):
+    registry = two_vips(tmp_path / "r.db")
+    decoded = []
+    real = PROFILE_CODEC.decode
+    monkeypatch.setattr(registry, "codec", SimpleNamespace(
+        columns=PROFILE_CODEC.columns, summary=PROFILE_CODEC.summary, encode=PROFILE_CODEC.encode,
+        decode=lambda text, blob: decoded.append(1) or real(text, blob)))
+    first = registry.load()
+    assert len(decoded) == 2 and registry.load() is first and registry.profiles() == list(first.profiles)
+    assert registry.get("Bob") is first.profiles[1] and len(decoded) == 2  # nothing read again, nothing decoded
+    assert first.index is registry.load().index and first.index.names == ["Alice", "Bob"]
+    revision = registry.revision()
+    registry.put(synthetic_profile("Carol"))
+    assert registry.revision() != revision
+    second = registry.load()
+    assert second is not first and [p.name for p in second.profiles] == ["Alice", "Bob", "Carol"]
+    assert len(decoded) == 3  # only the new row: unchanged rows keep their decoded profile
+    assert second.index.names == ["Alice", "Bob", "Carol"] and second.index is not first.index
+
+
+def test_another_process_enrolling_is_seen_by_a_running_reader(tmp_path):
+    """Two Registry objects on one file, as the service (a long-lived reader) and `vipguard enroll` (a writer in
+    another process): every put and remove of the writer is seen at the reader's next read, cached or not."""
+    db = tmp_path / "r.db"
+    writer = Registry(db, codec=PROFILE_CODEC)
+    writer.put(synthetic_profile("Alice"))
+    reader = Registry(db, codec=PROFILE_CODEC, readonly=True)
+    assert [p.name for p in reader.profiles()] == ["Alice"] and reader.load().index.names == ["Alice"]
+    writer.put(synthetic_profile("Bob"))
+    assert [p.name for p in reader.profiles()] == ["Alice", "Bob"] and reader.load().index.names == ["Alice", "Bob"]
+    assert reader.get("Bob").meta["used"] == 8
+    writer.put(synthetic_profile("Bob", used=3))  # re-enrolment: same name, a new profile
+    assert reader.get("Bob").meta["used"] == 3 and reader.load().profiles[1].meta["used"] == 3
+    writer.remove("Alice")
+    assert reader.names() == ["Bob"] and [p.name for p in reader.profiles()] == ["Bob"]
+    with pytest.raises(UnknownVip, match="no VIP named 'Alice' is enrolled"):
+        reader.get("Alice")
+    # a writer that does not count its writes (an older vipguard): the rows' count and update time still move
+    sql(db, "INSERT INTO vips SELECT 'Carol', updated + 1, profile, arrays FROM vips WHERE name = 'Bob'")
+    with pytest.raises(CorruptProfile, match="holds the profile of 'Bob'"):
+        reader.get("Carol")
+    assert [f.name for f in reader.load().faults] == ["Carol"]
+
+
+def test_revision_counts_every_write(tmp_path):
+    registry = two_vips(tmp_path / "r.db")
+    seen = {registry.revision()}
+    for step in (lambda: registry.put(synthetic_profile("Alice", used=2)), lambda: registry.remove("Bob"),
+                 lambda: registry.put(synthetic_profile("Bob"))):
+        step()
+        seen.add(registry.revision())
+    assert len(seen) == 4
+    assert not registry.remove("Nobody") and registry.revision() in seen  # no write, no new revision

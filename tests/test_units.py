@@ -4,8 +4,9 @@ data folder absent (``VIPGUARD_DATA=/nowhere``) and with no weights (``VIPGUARD_
 checks that run a real model with a tiny input use the ``store`` fixture and skip without weights.
 
 Covered: ``fit_head``; VipProfile save/load and its version errors; ``compare`` and ``describe`` (stub embedder);
-``explain`` for every kind of decision; every entry of every registry of pluggable parts; shipped files carry
-no machine paths.
+``describe_with`` with the evidence sources it is given; the embedder a profile records and the Guard's refusal
+of another; VIP selection with the index, as before it; ``explain`` for every kind of decision; every entry of
+every registry of pluggable parts (the Embedder interface included); shipped files carry no machine paths.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import contextlib
 import json
 import re
 import sqlite3
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from vipguard.faces import DETECTORS, EMBEDDERS, l2_normalise
+from vipguard.faces.embed import DEFAULT_EMBEDDER, EmbedderId
 from vipguard.faces.align import ARCFACE_TEMPLATE, norm_crop
 from vipguard.faces.types import Detection, Face
 from vipguard.forge import FORGERS, ForgeError, ForgeInput
@@ -30,7 +34,7 @@ from vipguard.lite.decision import FEATURES, GenuineRange, column, decide
 from vipguard.lite.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
 from vipguard.lite.explain import explain
 from vipguard.lite.head import Head, fit_head
-from vipguard.lite.profile import PROFILE_CODEC, PROFILE_VERSION, VipProfile
+from vipguard.lite.profile import PROFILE_CODEC, PROFILE_VERSION, EmbedderMismatch, VipProfile
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vipguard"
 
@@ -161,6 +165,7 @@ def synthetic_profile(name: str = "Tony_Blair", seed: int = 0) -> VipProfile:
 
 def _assert_same_profile(a: VipProfile, b: VipProfile) -> None:
     assert a.name == b.name and a.head == b.head and a.genuine == b.genuine and a.meta == b.meta
+    assert a.embedder == b.embedder
     for part in ID_PARTS:
         np.testing.assert_array_equal(a.centres[part], b.centres[part])
     for part in PATCH_PARTS:
@@ -378,6 +383,136 @@ def test_describe_with_a_stub_embedder(bundled_meshes):
         np.testing.assert_array_equal(flat.embeddings[part], flat.embeddings["global"])
 
 
+class StubScorer:
+    """An artefact evidence source without weights: a fixed score, boundary and place; counts its calls."""
+
+    veto = 0.9
+
+    def __init__(self, score: float = 0.37) -> None:
+        self.value, self.calls = score, 0
+
+    def score(self, image: np.ndarray, face: Face):
+        from vipguard.artifact.detector import ArtifactResult
+
+        self.calls += 1
+        return ArtifactResult(self.value, np.zeros((8, 8), np.float32), "around the eyes")
+
+
+def test_describe_with_takes_the_embedder_and_the_artefact_scorer_it_is_given(bundled_meshes):
+    from vipguard.lite.evidence import describe_with
+
+    image = synthetic_image(0, (250, 250))
+    face = synthetic_face(image, bundled_meshes[0])
+    embedder, scorer = StubEmbedder(), StubScorer(0.37)
+    descriptor, result = describe_with(image, face, embedder, scorer)
+    assert scorer.calls == 1 and embedder.calls == 1 and result.where == "around the eyes"
+    assert descriptor.blend["artifact"] == pytest.approx(0.37)
+    plain = describe(image, face, embedder, artifact=0.37)
+    for part in ID_PARTS:
+        np.testing.assert_array_equal(descriptor.embeddings[part], plain.embeddings[part])
+
+
+# ------------------------------------------------------------- which embedder made a profile, and VIP selection
+
+MOBILE = EmbedderId("mobilefacenet", "a" * 64)
+
+
+def test_a_profile_records_its_embedder_and_an_old_one_is_taken_as_the_default():
+    from vipguard.lite.profile import UNRECORDED_EMBEDDER
+
+    profile = replace(synthetic_profile("Colin_Powell"), embedder=MOBILE)
+    text, blob = profile.to_blobs()
+    assert json.loads(text)["embedder"] == {"name": "mobilefacenet", "sha256": "a" * 64}
+    assert VipProfile.from_blobs(text, blob).embedder == MOBILE
+    # a profile stored before the record (same version, no "embedder"): the default embedder, weights unrecorded
+    doc = json.loads(text)
+    del doc["embedder"]
+    old = VipProfile.from_blobs(json.dumps(doc), blob)
+    assert old.embedder == UNRECORDED_EMBEDDER == EmbedderId(DEFAULT_EMBEDDER, None)
+    old.require_embedder(MOBILE)  # any verified MobileFaceNet weights: compared as before
+    old.require_embedder(EmbedderId("mobilefacenet", "b" * 64))
+    with pytest.raises(EmbedderMismatch, match="enrolled with the embedder mobilefacenet .weights SHA-256 not "
+                                               "recorded. and cannot be compared with faces embedded by dlib"):
+        old.require_embedder(EmbedderId("dlib", "c" * 64))
+
+
+@pytest.mark.parametrize("other", [EmbedderId("dlib", "c" * 64), EmbedderId("mobilefacenet", "b" * 64)],
+                         ids=["another embedder", "other weights"])
+def test_a_profile_refuses_faces_of_another_embedder_naming_both(other):
+    profile = replace(synthetic_profile("Colin_Powell"), embedder=MOBILE)
+    profile.require_embedder(MOBILE)
+    with pytest.raises(EmbedderMismatch) as caught:
+        profile.require_embedder(other)
+    message = str(caught.value)
+    assert "'Colin_Powell' was enrolled with the embedder mobilefacenet (weights SHA-256 aaaaaaaaaaaa)" in message
+    assert f"faces embedded by {other.name} (weights SHA-256 {other.sha256[:12]})" in message
+    assert "re-enrol Colin_Powell with `vipguard enroll`" in message
+
+
+class StubAnalyzer:
+    """The analyzer's default embedder only (a Guard refuses a mismatched profile before any face work)."""
+
+    def __init__(self, identity: EmbedderId) -> None:
+        self.embedder_ = SimpleNamespace(identity=identity)
+        self.asked: list[str] = []
+
+    def embedder(self, name: str):
+        self.asked.append(name)
+        return self.embedder_
+
+    def analyze(self, *args, **kwargs):
+        raise AssertionError("a mismatched profile must be refused before the image is analysed")
+
+
+@pytest.mark.parametrize("vip", ["Colin_Powell", None], ids=["named", "adaptive"])
+def test_the_guard_refuses_a_profile_of_another_embedder(tmp_path, vip):
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.guard import Guard
+
+    registry = Registry(tmp_path / "r.db", codec=PROFILE_CODEC)
+    registry.put(replace(synthetic_profile("Colin_Powell"), embedder=MOBILE))
+    rng = np.random.default_rng(4)  # and a VIP of another embedder: 128-d centres, which no index could hold
+    registry.put(replace(synthetic_profile("Serena_Williams"), embedder=EmbedderId("dlib", "d" * 64),
+                         centres={k: unit(rng, 128) for k in ID_PARTS}))
+    analyzer = StubAnalyzer(EmbedderId("mobilefacenet", "b" * 64))
+    guard = Guard(registry, analyzer, artifact=StubScorer())  # type: ignore[arg-type]
+    verdict = guard.check(synthetic_image(1, (64, 64)), vip=vip, source="x.jpg")
+    assert verdict.verdict == "error" and verdict.score is None and analyzer.asked == [DEFAULT_EMBEDDER]
+    assert "aaaaaaaaaaaa" in verdict.error and "bbbbbbbbbbbb" in verdict.error and "re-enrol" in verdict.error
+
+
+def _select_before(embeddings: np.ndarray, centres: np.ndarray, vip: str | None, threshold: float):
+    """The selection rule as it was before the index (faces × VIPs, one matrix product per check)."""
+    sims = embeddings @ centres.T
+    face_i, vip_i = (int(i) for i in np.unravel_index(int(np.argmax(sims)), sims.shape))
+    if vip is not None or float(sims[face_i, vip_i]) >= threshold:
+        return face_i, vip_i, True
+    return 0, int(np.argmax(sims[0])), False
+
+
+def test_selection_with_the_index_makes_the_choice_it_made_before():
+    from vipguard.infra.index import VipIndex
+    from vipguard.lite.guard import Guard, GuardConfig
+
+    guard = Guard(None, None, GuardConfig(), artifact=StubScorer())  # type: ignore[arg-type]
+    rng = np.random.default_rng(3)
+    claimed = unclaimed = 0
+    for trial in range(300):
+        n_vips, n_faces = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        centres = unit(rng, n_vips, 192)
+        faces = unit(rng, n_faces, 192)
+        if trial % 2:  # one face near one VIP: a claim
+            faces[int(rng.integers(n_faces))] = l2_normalise(centres[int(rng.integers(n_vips))]
+                                                             + 0.6 * unit(rng, 192))
+        index = VipIndex([f"vip{i}" for i in range(n_vips)], centres)
+        for vip in (None, "named"):
+            got = guard.select(faces, index, vip)
+            assert got == _select_before(faces, centres, vip, guard.config.select_threshold), trial
+            claimed += got[2] and vip is None
+            unclaimed += not got[2]
+    assert claimed > 100 and unclaimed > 100  # both branches of the rule were compared
+
+
 # ---------------------------------------------------------------------------------------------------- explain
 
 GENUINE = GenuineRange(0.85, 0.05, 20.0, 15)
@@ -536,6 +671,18 @@ def test_every_embedder_on_tiny_inputs(name, store):
     assert vectors.shape == (2, embedder.dim) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-5)  # deterministic
+    # the Embedder interface: embed is embed_aligned of the embedder's own alignment, one crop or a batch
+    crops = embedder.align(image, [detection, detection])
+    assert crops.shape == (2, embedder.size, embedder.size, 3) and crops.dtype == np.uint8
+    np.testing.assert_allclose(embedder.embed_aligned(crops), vectors, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_aligned(crops[0]), vectors[:1], atol=1e-5)
+    assert embedder.embed_aligned(crops[:0]).shape == (0, embedder.dim)
+    assert embedder.align(image, []).shape == (0, embedder.size, embedder.size, 3)
+    other = embedder.embed_aligned(np.ascontiguousarray(crops[:1, ::-1]))  # another face: another vector
+    assert float(other[0] @ vectors[0]) < 0.999
+    # and it says which weights made the vectors: the model store's verified SHA-256
+    assert embedder.identity.name == name
+    assert embedder.identity.sha256 in {store.entry(n).sha256 for n in store.names}
 
 
 @pytest.fixture(scope="module")

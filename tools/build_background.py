@@ -15,7 +15,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vipguard.faces import AnalyzerConfig, FaceAnalyzer
+from vipguard.artifact.detector import ArtifactDetector
+from vipguard.faces import FaceAnalyzer
+from vipguard.faces.embed import DEFAULT_EMBEDDER
 from vipguard.infra.io import load_image
 from vipguard.lite.background import save_descriptors, save_targets
 from vipguard.lite.evidence import describe_with
@@ -42,8 +44,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     photos = [rng.choice(sorted(person.glob("*.jpg"))) for person in rng.sample(people, args.faces + args.targets)]
     descriptors, identities, targets, target_faces = [], [], [], []
-    weights = str(args.artifact_weights) if args.artifact_weights else None
-    with FaceAnalyzer(AnalyzerConfig(artifact_weights=weights)) as analyzer:
+    artifact = ArtifactDetector(args.artifact_weights)
+    with FaceAnalyzer() as analyzer:
+        embedder = analyzer.embedder(DEFAULT_EMBEDDER)
         for path in tqdm(photos, desc="background"):
             image = load_image(path)
             faces = analyzer.analyze(image, primary_only=True)
@@ -52,7 +55,7 @@ def main() -> None:
             if len(targets) < args.targets and not faces[0].quality.problems():
                 targets.append(path)
                 target_faces.append(faces[0])
-            descriptors.append(describe_with(analyzer, image, faces[0])[0])
+            descriptors.append(describe_with(image, faces[0], embedder, artifact)[0])
             identities.append(path.parent.name)
     args.out.mkdir(parents=True, exist_ok=True)
     save_descriptors(args.out / "background.npz", descriptors, identities)

@@ -1,7 +1,8 @@
 """Identity embedders, registered by name: ``mobilefacenet`` (192-d, default) and ``dlib`` (128-d).
 
 Every embedder returns L2-normalised float32 vectors, one row per face, and accepts a batch: of the faces detected
-in an image (:meth:`Embedder.embed`) or of crops already aligned its way (:meth:`Embedder.embed_aligned`). Each
+in an image (:meth:`Embedder.embed`, which is :meth:`Embedder.embed_aligned` of :meth:`Embedder.align`) or of crops
+already aligned its way. Each
 says which weights it runs (:attr:`Embedder.identity`: its name and the SHA-256 the model store verified), so that
 what was made with one embedder is never compared with another's vectors. Every embedder is built as
 ``create_embedder(name, store=..., num_threads=...)``.
@@ -47,6 +48,8 @@ class EmbedderId:
 
 
 class Embedder(Protocol):
+    """One identity embedder; a registered one subclasses this (or :class:`RegionEmbedder`) for :meth:`embed`."""
+
     name: str
     dim: int
     size: int  # side of the square aligned crop :meth:`embed_aligned` takes
@@ -54,6 +57,10 @@ class Embedder(Protocol):
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """(N, dim) L2-normalised embeddings of the detected faces in an RGB image."""
+        return self.embed_aligned(self.align(image, detections))
+
+    def align(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """(N, size, size, 3) RGB uint8 crops of the detected faces, aligned this embedder's way."""
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
         """(N, size, size, 3) RGB uint8 crops aligned this embedder's way → (N, dim) L2-normalised embeddings."""
@@ -84,7 +91,7 @@ def l2_normalise(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 @EMBEDDERS.register("mobilefacenet")
-class MobileFaceNetEmbedder:
+class MobileFaceNetEmbedder(RegionEmbedder):
     """ArcFace-trained MobileFaceNet (TFLite) on 112×112 ArcFace-aligned crops.
 
     The network is run up to its last 7×7×512 feature map (:func:`.tflite_graph.split_head` patches the graph in
@@ -109,9 +116,10 @@ class MobileFaceNetEmbedder:
         self._interp.allocate_tensors()
         self._out = self._interp.get_output_details()[0]
 
-    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
-        return self.embed_aligned(np.stack([norm_crop(image, d.landmarks) for d in detections]) if detections
-                                  else np.zeros((0, 112, 112, 3), np.uint8))
+    def align(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """ArcFace-aligned 112×112 crops (:func:`.align.norm_crop`)."""
+        return (np.stack([norm_crop(image, d.landmarks) for d in detections]) if detections
+                else np.zeros((0, self.size, self.size, 3), np.uint8))
 
     def feature_maps(self, crops: np.ndarray) -> np.ndarray:
         """(N, 112, 112, 3) RGB uint8 aligned crops → (N, 7, 7, 512) last feature maps."""
@@ -143,7 +151,7 @@ class MobileFaceNetEmbedder:
 
 
 @EMBEDDERS.register("dlib")
-class DlibEmbedder:
+class DlibEmbedder(Embedder):
     """dlib's ResNet (128-d) on 150×150 chips aligned with its own 5-point shape predictor.
 
     dlib runs the network on the calling thread: ``num_threads`` is accepted (every embedder is built the same way)
@@ -162,23 +170,19 @@ class DlibEmbedder:
         self._net = dlib.face_recognition_model_v1(str(store.path("dlib_resnet")))
         self.identity = EmbedderId(self.name, store.sha256("dlib_resnet"))
 
-    def chips(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
+    def align(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """150×150 chips aligned with dlib's 5-point shape predictor (``dlib.get_face_chip``)."""
         dlib = self._dlib
         image = np.ascontiguousarray(image)
         out = []
         for d in detections:
             x1, y1, x2, y2 = (int(round(v)) for v in d.box)
             shape = self._shape(image, dlib.rectangle(x1, y1, x2, y2))
-            out.append(np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)))
-        return out
-
-    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
-        if not detections:
-            return np.zeros((0, self.dim), np.float32)
-        return self.embed_aligned(np.stack(self.chips(image, detections)))
+            out.append(np.asarray(dlib.get_face_chip(image, shape, size=self.size, padding=0.25)))
+        return np.stack(out) if out else np.zeros((0, self.size, self.size, 3), np.uint8)
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 150, 150, 3) RGB uint8 chips aligned as ``dlib.get_face_chip`` does (:meth:`chips`) → (N, 128)."""
+        """(N, 150, 150, 3) RGB uint8 chips aligned as ``dlib.get_face_chip`` does (:meth:`align`) → (N, 128)."""
         crops = np.asarray(crops, np.uint8)
         if crops.ndim == 3:
             crops = crops[None]

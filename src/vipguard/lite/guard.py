@@ -140,22 +140,22 @@ class Guard:
         message why there are none (none enrolled, an unknown VIP, a profile made by another embedder)."""
         if vip is not None:
             try:
-                profile = self.registry.get(vip)
+                profiles: Sequence[VipProfile] = (self.registry.get(vip),)
             except UnknownVip as exc:
                 return str(exc)
-            profiles, index = (profile,), VipIndex([profile.name], profile.centre[None])
         else:
             loaded = self.registry.load()
-            if not loaded.profiles:
+            profiles = loaded.profiles
+            if not profiles:
                 return "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
-            profiles, index = loaded.profiles, loaded.index
         identity = self.embedder.identity
         try:
             for profile in profiles:
                 profile.require_embedder(identity)
         except EmbedderMismatch as exc:
             return str(exc)
-        return profiles, index
+        # only now: centres of another embedder could not even be stacked into one index
+        return profiles, loaded.index if vip is None else VipIndex([vip], profiles[0].centre[None])
 
     def select(self, embeddings: np.ndarray, index: VipIndex, vip: str | None) -> tuple[int, int, bool]:
         """Adaptive selection: (face index, VIP index in ``index``, whether that face claims the VIP). With ``vip``
