@@ -450,7 +450,8 @@ def test_a_profile_refuses_faces_of_another_embedder_naming_both(other):
 
 
 class StubAnalyzer:
-    """The analyzer's default embedder only (a Guard refuses a mismatched profile before any face work)."""
+    """One face found, and a default embedder that has only its identity: a Guard must refuse a profile of another
+    embedder once it has a face, before it embeds (or compares) anything."""
 
     def __init__(self, identity: EmbedderId) -> None:
         self.embedder_ = SimpleNamespace(identity=identity)
@@ -460,8 +461,9 @@ class StubAnalyzer:
         self.asked.append(name)
         return self.embedder_
 
-    def analyze(self, *args, **kwargs):
-        raise AssertionError("a mismatched profile must be refused before the image is analysed")
+    def analyze(self, image: np.ndarray, **kwargs) -> list[Face]:
+        landmarks = (ARCFACE_TEMPLATE + 4.0).astype(np.float32)
+        return [Face(detection=Detection((0.0, 0.0, 60.0, 60.0), 0.99, landmarks), aligned=norm_crop(image, landmarks))]
 
 
 @pytest.mark.parametrize("vip", ["Colin_Powell", None], ids=["named", "adaptive"])
@@ -479,6 +481,7 @@ def test_the_guard_refuses_a_profile_of_another_embedder(tmp_path, vip):
     verdict = guard.check(synthetic_image(1, (64, 64)), vip=vip, source="x.jpg")
     assert verdict.verdict == "error" and verdict.score is None and analyzer.asked == [DEFAULT_EMBEDDER]
     assert "aaaaaaaaaaaa" in verdict.error and "bbbbbbbbbbbb" in verdict.error and "re-enrol" in verdict.error
+    assert verdict.error.startswith("VIP 'Colin_Powell' was enrolled with the embedder mobilefacenet")
 
 
 def _select_before(embeddings: np.ndarray, centres: np.ndarray, vip: str | None, threshold: float):

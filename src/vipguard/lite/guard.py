@@ -8,7 +8,7 @@ revision) and the nearest VIP is chosen; if none is near enough the verdict is `
 The Guard is given its parts: the registry, the face analyzer (whose default embedder,
 :data:`~vipguard.faces.embed.DEFAULT_EMBEDDER`, gives the identity evidence) and the artefact scorer (an
 :class:`~vipguard.lite.evidence.ArtifactScorer`, built where the Guard is composed). A profile made by another
-embedder is never compared: the check is an ``error`` naming both.
+embedder is never compared: the check of a face is an ``error`` naming both.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..faces.embed import DEFAULT_EMBEDDER, RegionEmbedder
 from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
-from ..infra.registry import Registry, UnknownVip
+from ..infra.registry import Loaded, Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain
@@ -135,27 +135,28 @@ class Guard:
             return Verdict.failed(str(path), exc.reason)
         return self.check(image, vip=vip, source=str(path))
 
-    def candidates(self, vip: str | None) -> tuple[Sequence[VipProfile], VipIndex] | str:
-        """The VIPs to judge against (``vip`` alone, or all enrolled) and the index of their centres, or the error
-        message why there are none (none enrolled, an unknown VIP, a profile made by another embedder)."""
-        if vip is not None:
-            try:
-                profiles: Sequence[VipProfile] = (self.registry.get(vip),)
-            except UnknownVip as exc:
-                return str(exc)
-        else:
+    def candidates(self, vip: str | None) -> Loaded[VipProfile] | str:
+        """The VIPs to judge against (``vip`` alone, or all enrolled, at one registry revision) with the index of
+        their centres (``.index``), or the error message why there are none (none enrolled, an unknown VIP)."""
+        if vip is None:
             loaded = self.registry.load()
-            profiles = loaded.profiles
-            if not profiles:
-                return "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
+            return loaded if loaded.profiles else "no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first"
+        try:
+            return Loaded((self.registry.get(vip),), (), self.registry.codec)
+        except UnknownVip as exc:
+            return str(exc)
+
+    def refusal(self, profiles: Sequence[VipProfile]) -> str | None:
+        """Why faces embedded by this Guard's embedder cannot be compared with ``profiles`` (one was made by
+        another embedder: the message names both), or None. Asked once a face is found, before any comparison
+        (and before their centres are indexed: another embedder's could not even be stacked with them)."""
         identity = self.embedder.identity
         try:
             for profile in profiles:
                 profile.require_embedder(identity)
         except EmbedderMismatch as exc:
             return str(exc)
-        # only now: centres of another embedder could not even be stacked into one index
-        return profiles, loaded.index if vip is None else VipIndex([vip], profiles[0].centre[None])
+        return None
 
     def select(self, embeddings: np.ndarray, index: VipIndex, vip: str | None) -> tuple[int, int, bool]:
         """Adaptive selection: (face index, VIP index in ``index``, whether that face claims the VIP). With ``vip``
@@ -179,11 +180,15 @@ class Guard:
         candidates = self.candidates(vip)
         if isinstance(candidates, str):
             return Verdict.failed(source, candidates)
-        profiles, index = candidates
+        profiles = candidates.profiles
         fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
         faces, cut = self.faces(image)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
+        refused = self.refusal(profiles)
+        if refused is not None:
+            return Verdict.failed(source, refused)
+        index = candidates.index
         # with several faces, all are embedded to find the one that claims a VIP; only that one is described in
         # full, from the feature map already computed (a single face is described at once: its descriptor
         # carries the same embedding)

@@ -27,13 +27,16 @@ def mllm_judge(guard: Guard, model_dir: Path | None, vip_dir: Path | None, devic
         candidates = guard.candidates(vip)
         if isinstance(candidates, str):
             return Verdict.failed(source, candidates)
-        profiles, index = candidates
         faces = guard.analyzer.analyze(image, max_faces=guard.config.max_faces, embedders=(DEFAULT_EMBEDDER,),
                                        mesh=False)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
-        fi, vi, claimed = guard.select(np.stack([f.embeddings[DEFAULT_EMBEDDER] for f in faces]), index, vip)
-        face, profile = faces[fi], profiles[vi]
+        refused = guard.refusal(candidates.profiles)
+        if refused is not None:
+            return Verdict.failed(source, refused)
+        embeddings = np.stack([f.embeddings[DEFAULT_EMBEDDER] for f in faces])
+        fi, vi, claimed = guard.select(embeddings, candidates.index, vip)
+        face, profile = faces[fi], candidates.profiles[vi]
         cos = float(face.embeddings[DEFAULT_EMBEDDER] @ profile.centre)
         similarity = face_score(cos)
         p_yes = scorer.score(image, similarity)  # the face model's only input to the MLLM: FACE_SCORE
