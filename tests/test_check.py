@@ -197,7 +197,7 @@ def _profile_doc(result) -> tuple[dict, dict[str, np.ndarray]]:
         return doc, {k: npz[k] for k in npz.files}
 
 
-def test_enrolment_from_decoded_photos_equals_enrolment_from_files(lfw, analyzer, tmp_path):
+def test_enrolment_from_decoded_photos_equals_enrolment_from_files(lfw, analyzer, artifact, tmp_path):
     """The same photos given as files or as decoded Photos (named by their paths) give the same profile, reports,
     forgeries and training rows; with a near-duplicate, an identity outlier and self-swaps in the mix."""
     from vipguard.lite.background import load_background
@@ -209,7 +209,8 @@ def test_enrolment_from_decoded_photos_equals_enrolment_from_files(lfw, analyzer
     cv2.imwrite(str(copy), cv2.resize(image, (230, 230)), [cv2.IMWRITE_JPEG_QUALITY, 80])
     paths = [*paths, copy, photos(lfw, "Serena_Williams", 1, 1)[0]]
     enroller = Enroller(analyzer, load_background(), EnrolConfig(augmentations=1, fakes_per_photo=1.5,
-                                                                methods=("selfswap", "swap", "eyes", "morph")))
+                                                                methods=("selfswap", "swap", "eyes", "morph")),
+                        artifact=artifact)
     from_files = enroller.enrol("Tony_Blair", paths)
     from_photos = enroller.enrol("Tony_Blair", [Photo(str(p), load_image(p)) for p in paths])
     assert from_files.photos == from_photos.photos
@@ -227,7 +228,7 @@ def test_enrolment_from_decoded_photos_equals_enrolment_from_files(lfw, analyzer
         (from_photos.fakes, from_photos.others, from_photos.rejected_fakes)
 
 
-def test_enrolment_reports_photos_with_the_same_name_apart(lfw, analyzer):
+def test_enrolment_reports_photos_with_the_same_name_apart(lfw, analyzer, artifact):
     """Uploads may share a file name: each decoded photo has its own report, in order (a repeated photo is the
     near-duplicate, not the first one it repeats)."""
     from vipguard.lite.background import load_background
@@ -236,8 +237,9 @@ def test_enrolment_reports_photos_with_the_same_name_apart(lfw, analyzer):
     images = [load_image(p) for p in photos(lfw, "Tony_Blair", 5, 8)]
     blank = np.full_like(images[0], 200)
     given = [Photo("photo.jpg", image) for image in [*images, images[0].copy(), blank]]
-    result = Enroller(analyzer, load_background(), EnrolConfig(augmentations=0, fakes_per_photo=0.5)).enrol(
-        "Tony_Blair", given)
+    enroller = Enroller(analyzer, load_background(), EnrolConfig(augmentations=0, fakes_per_photo=0.5),
+                        artifact=artifact)
+    result = enroller.enrol("Tony_Blair", given)
     assert [r.path for r in result.photos] == ["photo.jpg"] * 6
     assert [r.used for r in result.photos] == [True] * 4 + [False, False]
     assert result.photos[4].reasons[0].startswith("near-duplicate of photo.jpg (similarity 1.000)")

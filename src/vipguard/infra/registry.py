@@ -16,8 +16,8 @@ Faults are :class:`RegistryError` s whose message names the file and the problem
 - the file is checked on every open: it must be a SQLite file that is empty (a new registry) or carries
   vipguard's ``meta`` and ``vips`` tables and a known schema version; another application's SQLite file is refused
   and never written to;
-- ``Registry(path, codec=..., readonly=True)`` (reading commands) opens the file read-only and creates nothing; a writable
-  registry checks its write access when it opens, before any work (:class:`ReadOnlyRegistry`);
+- ``Registry(path, codec=..., readonly=True)`` (reading commands) opens the file read-only and creates nothing; a
+  writable registry checks its write access when it opens, before any work (:class:`ReadOnlyRegistry`);
 - a locked file gives up after ``timeout`` seconds, saying so;
 - a profile row that cannot be decoded is a :class:`CorruptProfile` for :meth:`Registry.get`, and is reported by
   :meth:`Registry.load` next to the usable profiles, so one bad row never hides the other VIPs;
