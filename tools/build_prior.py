@@ -1,11 +1,16 @@
 """Build the genuine-similarity population prior (src/vipguard/data/genuine_prior.json) from LFW "other" people.
 
 For every person whose name starts with A–L (the bundled background's half; tests and benchmarks draw their
-"other people" from M–Z), who is none of the 19 VIPs and has at least ``--min-photos`` photos: whole-face
-similarities (MobileFaceNet, the Guard's ``sim_global``). The first half of each person's photos (by LFW index) plays the enrolment photos, the rest the later photos a
-Guard meets. The file keeps, per person, the counts and the mean and variance of the enrolment photos'
-leave-one-out similarities and of the later photos' similarities to the enrolment centre;
-:func:`vipguard.lite.decision.learn_prior` turns them into the prior that every enrolment shrinks toward.
+"other people" from M–Z), who is none of the 19 VIPs and has at least ``--min-photos`` photos: the first half of
+their photos (by LFW index) enrol as a VIP's photos do (the Enroller's quality screen, near-duplicate and identity
+checks and descriptors), the rest are the later photos a Guard meets (every one with a face). Similarities are
+whole-face (MobileFaceNet, the Guard's ``sim_global``). Each person is then enrolled again from ``--draws`` random
+subsets of every size from the Enroller's minimum up (:func:`vipguard.lite.prior.subsample`), and
+:func:`vipguard.lite.prior.learn` turns the draws into the prior every enrolment shrinks toward, with the
+enrolment-to-later shift depending on the number of enrolment photos.
+
+The file keeps the learned prior (``prior``), the per-person statistics of the whole halves (``identities``) and
+the shift measured per enrolment size (``shift_by_size``: mean, net variance, people).
 
     .venv/bin/python tools/build_prior.py --lfw ../shared/data/lfw
 """
@@ -22,21 +27,20 @@ from tqdm import tqdm
 
 from vipguard.faces import FaceAnalyzer
 from vipguard.infra.io import load_image
-from vipguard.lite.decision import loo_similarities
+from vipguard.lite.background import load_background
+from vipguard.lite.enrol import EnrolConfig, Enroller
+from vipguard.lite.prior import learn, person_row, shift_by_size, subsample
 
 
-def split_stats(vectors: np.ndarray) -> dict:
-    """Enrolment-like and later-photo statistics of one person: the first half of their photos (by LFW index)
-    play the enrolment photos (leave-one-out similarities), the rest the later photos a Guard meets (similarity
-    to the first half's centre)."""
-    half = len(vectors) // 2
-    enrol, later = vectors[:half], vectors[half:]
-    loo = loo_similarities(enrol)
-    centre = enrol.mean(0) / np.linalg.norm(enrol.mean(0))
-    sims = later @ centre
-    return {"n": half, "mean": round(float(loo.mean()), 5), "var": round(float(loo.var(ddof=1)), 6),
-            "later_n": len(sims), "later_mean": round(float(sims.mean()), 5),
-            "later_var": round(float(sims.var(ddof=1)), 6)}
+def later_embeddings(analyzer: FaceAnalyzer, paths: list[Path]) -> np.ndarray:
+    """Whole-face embeddings of every photo with a face (the dominant one), as the Guard measures them."""
+    embedder = analyzer.embedder("mobilefacenet")
+    vectors = []
+    for path in paths:
+        faces = analyzer.analyze(load_image(path), primary_only=True, embedders=(), mesh=False)
+        if faces:
+            vectors.append(embedder.embed_aligned(faces[0].aligned[None])[0])
+    return np.stack(vectors) if vectors else np.zeros((0, embedder.dim))
 
 
 def main() -> None:
@@ -44,24 +48,38 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=Path("../shared/data/lfw"))
     parser.add_argument("--out", type=Path, default=Path("src/vipguard/data/genuine_prior.json"))
     parser.add_argument("--min-photos", type=int, default=8)
+    parser.add_argument("--draws", type=int, default=10, help="random enrolment subsets per person and size")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if not args.lfw.is_dir():
+        parser.error(f"{args.lfw}: no such folder (the LFW photos, lfw/<Name>/<Name>_NNNN.jpg)")
     people = sorted(p for p in args.lfw.iterdir() if p.is_dir() and p.name not in VIPS and p.name[0] <= "L"
                     and len(list(p.glob("*.jpg"))) >= args.min_photos)
-    rows = []
+    smallest = EnrolConfig().min_photos
+    rng = np.random.default_rng(args.seed)
+    draws, enrolled = [], 0
     with FaceAnalyzer() as analyzer:
-        embedder = analyzer.embedder("mobilefacenet")
+        enroller = Enroller(analyzer, load_background())
         for person in tqdm(people, desc="identities"):
-            vectors = []
-            for path in sorted(person.glob("*.jpg")):
-                faces = analyzer.analyze(load_image(path), primary_only=True, embedders=(), mesh=False)
-                if faces:
-                    vectors.append(embedder.embed_aligned(faces[0].aligned[None])[0])
-            if len(vectors) >= args.min_photos:
-                rows.append(split_stats(np.stack(vectors)))
-    doc = {"source": "LFW identities A-L with >= min_photos photos, none of the 19 VIPs; sim_global (MobileFaceNet); first half = enrolment (leave-one-out), second half = later photos",
-           "min_photos": args.min_photos, "identities": rows}
+            photos = sorted(person.glob("*.jpg"))
+            half = len(photos) // 2
+            _, genuine, _, _ = enroller.genuine_photos(photos[:half])
+            later = later_embeddings(analyzer, photos[half:])
+            if len(genuine) >= smallest and len(later) >= 2:
+                enrol = np.stack([d.embeddings["global"] for d in genuine])
+                draws += subsample(enrolled, enrol, later, rng, args.draws, smallest)
+                enrolled += 1
+    prior = learn(draws)
+    table = shift_by_size(prior, draws)
+    doc = {"source": "LFW identities A-L with >= min_photos photos, none of the 19 VIPs; sim_global (MobileFaceNet); "
+                     "first half = enrolment (the Enroller's screen), second half = later photos; enrolment "
+                     "subsets of every size (draws per size)",
+           "min_photos": args.min_photos, "draws": args.draws, "seed": args.seed, "prior": prior.to_dict(),
+           "shift_by_size": {str(k): {"mean": round(m, 5), "variance": round(v, 6), "people": c}
+                             for k, (m, v, c) in table.items()},
+           "identities": [person_row(d, prior.robust) for d in draws if d.full]}
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"{len(rows)} identities → {args.out}")
+    print(f"{prior.identities} identities, {len(draws)} draws → {args.out}\n{prior}")
 
 
 if __name__ == "__main__":

@@ -124,14 +124,47 @@ def reject_rate(strictness: str | float | None, default: float = DEFAULT_REJECT_
 # ---------------------------------------------------------------------------------------------- genuine range
 
 
+MAD_SIGMA = 1.4826  # the median absolute deviation times this is a normal distribution's standard deviation
+MEDIAN_NOISE = math.pi / 2  # the sampling variance of a median over that of a mean (normal data, many photos)
+
+
+def summarise(similarities: Sequence[float], robust: bool) -> tuple[float, float]:
+    """Centre and spread² of a person's similarities: mean and variance, or (``robust``) median and squared scaled
+    median absolute deviation, which a few poor photos (the long lower tail of genuine similarities) hardly move.
+    The spread of fewer than two values is 0."""
+    x = np.asarray(similarities, np.float64)
+    if not len(x):
+        raise ValueError("no similarities to summarise")
+    if robust:
+        centre = float(np.median(x))
+        return centre, float((MAD_SIGMA * np.median(np.abs(x - centre))) ** 2)
+    return float(x.mean()), float(x.var(ddof=1)) if len(x) > 1 else 0.0
+
+
+def size_term(n: int) -> float:
+    """How the enrolment-to-later shift's few-photo excess scales with the enrolment size: ``1/(n - 1) - 1/n``, the
+    difference between a leave-one-out centre's and the full centre's noise (``n`` < 2 counts as 2)."""
+    n = max(int(n), 2)
+    return 1.0 / (n * (n - 1))
+
+
 @dataclass(frozen=True, slots=True)
 class GenuinePrior:
     """What many people's photos say about one person's genuine similarity to their own centre.
 
-    A Normal–scaled-inverse-χ² prior on the mean and variance of the enrolment photos' leave-one-out similarity
+    A Normal–scaled-inverse-χ² prior on the centre and spread of the enrolment photos' leave-one-out similarity
     (``loc``, with the strength of ``kappa`` photos; ``scale``, with ``dof``), and how later photos — other days,
     other events, which is what a Guard meets — depart from it: on average by ``drift`` (enrolment minus later),
-    by ``drift_sd`` from one person to the next, and with a spread ``later_ratio`` times the enrolment spread."""
+    by ``drift_sd`` from one person to the next, and with a spread ``later_ratio`` times the enrolment spread.
+
+    With ``n`` enrolment photos the shift's mean gains ``drift_n`` and its variance ``drift_var_n`` times
+    :func:`size_term` (``n``): a leave-one-out similarity is measured against a centre of ``n - 1`` photos, a later
+    photo against one of ``n``, so the few-photo excess of the shift fades like ``1/(n - 1) - 1/n`` (learned from
+    background people enrolled with subsets of every size, :mod:`vipguard.lite.prior`). ``robust``: centre and
+    spread are the median and the median absolute deviation (:func:`summarise`). ``tail_dof`` > 0: the predictive's
+    degrees of freedom, learned from how heavy the lower tail of later photos' similarities is; 0: those of the
+    conjugate update (``dof`` + n). The defaults are the prior before these terms, so an older prior's dict (a
+    profile's ``meta["genuine_prior"]``) loads and fits as it did."""
 
     loc: float
     kappa: float
@@ -141,6 +174,15 @@ class GenuinePrior:
     drift_sd: float = 0.0
     later_ratio: float = 1.0
     identities: int = 0  # how many people it was learned from
+    drift_n: float = 0.0
+    drift_var_n: float = 0.0
+    robust: bool = False
+    tail_dof: float = 0.0
+
+    def shift(self, n: int) -> tuple[float, float]:
+        """Mean and person-to-person variance of the enrolment-to-later shift for ``n`` enrolment photos."""
+        u = size_term(n)
+        return self.drift + self.drift_n * u, max(self.drift_sd**2 + self.drift_var_n * u, 0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,25 +218,27 @@ class GenuineRange:
 
     @classmethod
     def fit(cls, similarities: Sequence[float], prior: GenuinePrior) -> GenuineRange:
-        """Conjugate update of ``prior`` with the enrolment photos' leave-one-out similarities, then the
-        population's enrolment-to-later shift: the location moves by ``drift`` and the spread widens by the
-        later/enrolment ratio and the person-to-person uncertainty of that drift."""
-        x = np.asarray(similarities, np.float64)
-        n = len(x)
-        mean = float(x.mean()) if n else prior.loc
-        ss = float(((x - mean) ** 2).sum())
+        """Conjugate update of ``prior`` with the enrolment photos' leave-one-out similarities (their centre and
+        spread, :func:`summarise`), then the population's enrolment-to-later shift for this many photos: the
+        location moves by its mean and the spread widens by the later/enrolment ratio and its person-to-person
+        variance (:meth:`GenuinePrior.shift`)."""
+        n = len(similarities)
+        centre, spread2 = summarise(similarities, prior.robust) if n else (prior.loc, 0.0)
+        ss = max(n - 1, 0) * spread2
         kappa = prior.kappa + n
         dof = prior.dof + n
-        loc = (prior.kappa * prior.loc + n * mean) / kappa
-        var = (prior.dof * prior.scale**2 + ss + prior.kappa * n / kappa * (mean - prior.loc) ** 2) / dof
-        predictive = var * (1 + 1 / kappa) * prior.later_ratio**2 + prior.drift_sd**2
-        return cls(loc - prior.drift, math.sqrt(predictive), dof, n)
+        loc = (prior.kappa * prior.loc + n * centre) / kappa
+        var = (prior.dof * prior.scale**2 + ss + prior.kappa * n / kappa * (centre - prior.loc) ** 2) / dof
+        mean_shift, shift_var = prior.shift(n)
+        predictive = var * (1 + 1 / kappa) * prior.later_ratio**2 + shift_var
+        return cls(loc - mean_shift, math.sqrt(predictive), prior.tail_dof or dof, n)
 
 
-def learn_prior(people: Sequence[dict]) -> GenuinePrior:
-    """A :class:`GenuinePrior` (empirical Bayes) from per-person statistics as ``tools/build_prior.py`` writes
-    them: ``n``, ``mean``, ``var`` of the enrolment half's leave-one-out similarities, and ``later_n``,
-    ``later_mean``, ``later_var`` of the later half's similarities to the enrolment centre."""
+def learn_prior(people: Sequence[dict], robust: bool = False) -> GenuinePrior:
+    """A :class:`GenuinePrior` (empirical Bayes) from per-person statistics: ``n``, ``mean``, ``var`` (the centre
+    and spread² of :func:`summarise`) of the enrolment photos' leave-one-out similarities, and ``later_n``,
+    ``later_mean``, ``later_var`` of the later photos' similarities to the enrolment centre. The shift is the same
+    for every enrolment size here; :func:`vipguard.lite.prior.learn` makes it depend on the size."""
     if len(people) < 2:
         raise ValueError("a genuine prior needs statistics of at least two people")
 
@@ -203,22 +247,32 @@ def learn_prior(people: Sequence[dict]) -> GenuinePrior:
 
     n, mean, var = col("n"), col("mean"), col("var")
     later_n, later_mean, later_var = col("later_n"), col("later_mean"), col("later_var")
+    noise = MEDIAN_NOISE if robust else 1.0  # sampling variance of a centre, per var / n
     within = float(np.average(var, weights=n - 1))
     later = float(np.average(later_var, weights=later_n - 1))
-    between = max(float(mean.var()) - float(np.mean(var / n)), 1e-6)  # spread of true means, net of noise
+    between = max(float(mean.var()) - noise * float(np.mean(var / n)), 1e-6)  # spread of true means, net of noise
     gap = mean - later_mean
-    gap_var = max(float(gap.var()) - float(np.mean(var / n + later_var / later_n)), 0.0)
+    gap_var = max(float(gap.var()) - noise * float(np.mean(var / n + later_var / later_n)), 0.0)
     return GenuinePrior(
         loc=float(mean.mean()), kappa=within / between, scale=math.sqrt(within),
         dof=float(np.median(n + later_n)), drift=float(gap.mean()), drift_sd=math.sqrt(gap_var),
-        later_ratio=math.sqrt(later / within), identities=len(people),
+        later_ratio=math.sqrt(later / within), identities=len(people), robust=robust,
     )
+
+
+def load_prior(path) -> GenuinePrior:
+    """A prior file as ``tools/build_prior.py`` writes it: the learned prior under ``"prior"`` (older files, with
+    only the per-person ``"identities"``, are learned again the way they were then)."""
+    try:
+        doc = json.loads(path.read_text())
+        return GenuinePrior.from_dict(doc["prior"]) if "prior" in doc else learn_prior(doc["identities"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a genuine prior file ({exc})") from None
 
 
 def bundled_prior() -> GenuinePrior:
     """The prior shipped in ``vipguard/data/genuine_prior.json`` (built by ``tools/build_prior.py``)."""
-    doc = json.loads((resources.files("vipguard") / "data" / "genuine_prior.json").read_text())
-    return learn_prior(doc["identities"])
+    return load_prior(resources.files("vipguard") / "data" / "genuine_prior.json")
 
 
 def loo_similarities(embeddings: np.ndarray) -> np.ndarray:

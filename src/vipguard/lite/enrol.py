@@ -272,6 +272,18 @@ class Enroller:
                 reports[photo.index] = PhotoReport(photo.name, True, tuple(f"accepted anyway: {p}" for p in problems))
         return passed, [reports[i] for i in range(len(photos))], relaxed
 
+    def genuine_photos(self, photos: Sequence[Path | Photo]
+                       ) -> tuple[list[_Photo], list[FaceDescriptor], list[PhotoReport], bool]:
+        """The photos an enrolment keeps and their descriptors: the quality :meth:`screen`, then near-duplicates and
+        photos whose identity disagrees with the rest left out. Also a report per input and whether the screen
+        was relaxed. (``tools/build_prior.py`` enrols background people through it, as a VIP is enrolled.)"""
+        used, reports, relaxed = self.screen(photos)
+        if not used:
+            return [], [], reports, relaxed
+        genuine = [self.describe(p.image, p.face) for p in used]
+        used, genuine, dropped = self._consistent(used, genuine, list(self.background.descriptors))
+        return used, genuine, [dropped.get(i, r) for i, r in enumerate(reports)], relaxed
+
     def enrol(self, name: str, photos: Sequence[Path | str | Photo],
               progress: Callable[[str, int, int], None] | None = None) -> EnrolResult:
         """Enrol ``name`` from ``photos``: image files, folders of them, or decoded :class:`Photo` s (an upload's
@@ -283,15 +295,12 @@ class Enroller:
         if not inputs:
             raise EnrolError(f"no image files found in {', '.join(_name(p) for p in photos)}")
         step = progress or (lambda stage, i, n: None)
-        used, reports, relaxed = self.screen(inputs)
+        used, genuine, reports, relaxed = self.genuine_photos(inputs)
         if not used:
             why = "; ".join(f"{Path(r.path).name}: {', '.join(r.reasons)}" for r in reports[:3])
             more = f" (and {len(reports) - 3} more)" if len(reports) > 3 else ""
             raise EnrolError(f"no usable photo of {name} among {len(inputs)} input(s): {why}{more}")
-        genuine = [self.describe(p.image, p.face) for p in used]
         others = list(self.background.descriptors)
-        used, genuine, dropped = self._consistent(used, genuine, others)
-        reports = [dropped.get(i, r) for i, r in enumerate(reports)]
         warnings = []
         if relaxed:
             warnings.append("too few photos passed the quality filter; some were accepted anyway (see reasons)")
