@@ -18,10 +18,9 @@ rewards floors that are both calibrated and tight. ``--baseline`` (a prior file,
 
 from __future__ import annotations
 
-from one_core import DEFAULT_DATA, REPO  # first: pins every thread pool to one core
+from one_core import DEFAULT_DATA, REPO, report  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -139,12 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         results["vips"][v] = {k: {kk: np.round(vv, 5).tolist() if isinstance(vv, np.ndarray) else vv
                                   for kk, vv in per[k][v].items()} for k in priors}
     lines += ["", f"Whole run: {time.perf_counter() - start:.0f} s."]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "calibration.md").write_text(text + "\n")
-        (args.out / "calibration.json").write_text(json.dumps(results, indent=1) + "\n")
+    report("\n".join(lines), results, args.out, "calibration")
     return 0
 
 

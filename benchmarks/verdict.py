@@ -21,10 +21,9 @@ Reported:
 
 from __future__ import annotations
 
-from one_core import DEFAULT_DATA  # first: pins every thread pool to one core
+from one_core import DEFAULT_DATA, report  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -304,12 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     results["morph_strictness"] = {k: {"rate": c[0], "genuine_accept": c[1], "morph_reject": c[2]}
                                    for k, c in curves.items()}
     lines += ["", f"Whole run: {time.perf_counter() - start:.0f} s."]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.md").write_text(text + "\n")
-        (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    report("\n".join(lines), results, args.out, "results")
     if args.plot:
         import matplotlib
 

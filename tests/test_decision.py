@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -19,8 +21,10 @@ from vipguard.lite.decision import (
     bundled_prior,
     decide,
     learn_prior,
+    load_prior,
     loo_similarities,
     reject_rate,
+    summarise,
 )
 from vipguard.lite.explain import explain
 
@@ -175,3 +179,90 @@ def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
                    np.full(len(FEATURES), 0.8), {"sim_global": 1.0}, where="around the mouth")
     assert text.startswith("Likely a forgery of Colin_Powell")
     assert "blending artefacts around the mouth" in text and "0.97" in text
+
+
+# ------------------------------------------------------------------- the prior's size dependence and its data
+
+OLD_PRIOR = {"loc": 0.8127549425287356, "kappa": 1.3874287768664524, "scale": 0.06512171975492036, "dof": 11.0,
+             "drift": -0.0034451724137930964, "drift_sd": 0.0405794586497425, "later_ratio": 0.9216273656448667,
+             "identities": 87}  # a profile's meta["genuine_prior"] before the prior depended on the enrolment size
+
+
+def test_an_old_prior_dict_still_loads_and_fits_as_it_did():
+    prior = GenuinePrior.from_dict(OLD_PRIOR)
+    assert not prior.robust and prior.tail_dof == 0 and prior.drift_n == prior.drift_var_n == 0
+    x = np.random.default_rng(3).normal(0.85, 0.05, 15)
+    g = GenuineRange.fit(x, prior)
+    # the conjugate update as it was written before the size terms
+    n, mean, ss = len(x), x.mean(), ((x - x.mean()) ** 2).sum()
+    kappa, dof = prior.kappa + n, prior.dof + n
+    loc = (prior.kappa * prior.loc + n * mean) / kappa
+    var = (prior.dof * prior.scale**2 + ss + prior.kappa * n / kappa * (mean - prior.loc) ** 2) / dof
+    assert g.loc == pytest.approx(loc - prior.drift)
+    assert g.scale == pytest.approx(np.sqrt(var * (1 + 1 / kappa) * prior.later_ratio**2 + prior.drift_sd**2))
+    assert g.dof == dof
+    assert GenuinePrior.from_dict(prior.to_dict()) == prior
+
+
+def test_the_shift_shrinks_with_the_enrolment_size_toward_its_floor():
+    prior = GenuinePrior(loc=0.82, kappa=1.0, scale=0.05, dof=10.0, drift=0.01, drift_sd=0.02, later_ratio=1.0,
+                         drift_n=-0.1, drift_var_n=0.02)
+    variances = [prior.shift(n)[1] for n in (2, 3, 5, 10, 20, 1000)]
+    assert np.all(np.diff(variances) < 0) and variances[-1] == pytest.approx(0.02**2, rel=1e-3)
+    assert prior.shift(1000)[0] == pytest.approx(0.01, abs=1e-6) and prior.shift(3)[0] < 0.0
+    x = np.random.default_rng(0).normal(0.85, 0.04, 40)
+    sizeless = GenuinePrior(**{**prior.to_dict(), "drift_n": 0.0, "drift_var_n": 0.0})
+    gaps = [GenuineRange.fit(x[:n], prior).scale - GenuineRange.fit(x[:n], sizeless).scale for n in (3, 6, 12, 40)]
+    assert np.all(np.diff(gaps) < 0) and gaps[0] > 0.01 and gaps[-1] < 1e-3
+
+
+def test_a_robust_range_hardly_moves_for_a_few_poor_photos():
+    rng = np.random.default_rng(2)
+    good = rng.normal(0.88, 0.02, 15)
+    poor = np.r_[good, 0.55, 0.6]
+    classic = GenuinePrior(loc=0.82, kappa=1.0, scale=0.04, dof=9.0, later_ratio=1.2)
+    robust = GenuinePrior(**{**classic.to_dict(), "robust": True})
+    assert abs(GenuineRange.fit(poor, robust).floor(0.03) - GenuineRange.fit(good, robust).floor(0.03)) < 0.01
+    assert GenuineRange.fit(good, classic).floor(0.03) - GenuineRange.fit(poor, classic).floor(0.03) > 0.05
+
+
+def test_a_learned_tail_sets_the_predictive_degrees_of_freedom():
+    base = GenuinePrior(loc=0.82, kappa=1.0, scale=0.04, dof=9.0)
+    heavy = GenuinePrior(**{**base.to_dict(), "tail_dof": 4.0})
+    x = np.random.default_rng(4).normal(0.85, 0.03, 15)
+    assert GenuineRange.fit(x, base).dof == 24.0 and GenuineRange.fit(x, heavy).dof == 4.0
+    assert GenuineRange.fit(x, heavy).floor(0.01) < GenuineRange.fit(x, base).floor(0.01)
+
+
+def test_summarise_mean_or_median():
+    x = [0.9, 0.8, 0.85, 0.1]
+    assert summarise(x, False) == pytest.approx((np.mean(x), np.var(x, ddof=1)))
+    centre, spread2 = summarise(x, True)
+    assert centre == pytest.approx(0.825) and spread2 == pytest.approx((1.4826 * 0.05) ** 2)
+    assert summarise([0.7], False) == (0.7, 0.0)
+    with pytest.raises(ValueError):
+        summarise([], True)
+
+
+def test_prior_files_new_old_and_bad(tmp_path):
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"prior": {**OLD_PRIOR, "robust": True, "tail_dof": 3.5}}))
+    assert load_prior(new).tail_dof == 3.5 and load_prior(new).robust
+    rng = np.random.default_rng(0)
+    rows = [{"n": 6, "mean": m, "var": 0.003, "later_n": 6, "later_mean": m - 0.01, "later_var": 0.004}
+            for m in rng.normal(0.8, 0.05, 30)]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"identities": rows}))
+    assert load_prior(old) == learn_prior(rows)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_prior(bad)
+    with pytest.raises(ValueError, match="missing.json"):
+        load_prior(tmp_path / "missing.json")
+
+
+def test_bundled_prior_depends_on_the_enrolment_size():
+    prior = bundled_prior()
+    assert prior.robust and 2.0 < prior.tail_dof < 30.0
+    assert prior.shift(3)[1] > prior.shift(20)[1] >= prior.drift_sd**2

@@ -301,6 +301,7 @@ class Enroller:
             more = f" (and {len(reports) - 3} more)" if len(reports) > 3 else ""
             raise EnrolError(f"no usable photo of {name} among {len(inputs)} input(s): {why}{more}")
         others = list(self.background.descriptors)
+        dropped = [r for r in reports if not r.used and r.reasons]  # by the screen or, after it, the consistency checks
         warnings = []
         if relaxed:
             warnings.append("too few photos passed the quality filter; some were accepted anyway (see reasons)")
@@ -357,8 +358,8 @@ class Enroller:
             "expected_genuine_accept": round(1.0 - cfg.reject_rate, 4),
             "genuine_prior": self.prior.to_dict(),
             "used": len(used), "rejected": len(inputs) - len(used), "relaxed": relaxed, "fakes": len(fakes),
-            "duplicates": sorted(r.path for r in dropped.values() if r.reasons[0].startswith("near-duplicate")),
-            "outliers": sorted(r.path for r in dropped.values() if r.reasons[0].startswith("identity")),
+            "duplicates": sorted(r.path for r in dropped if r.reasons[0].startswith("near-duplicate")),
+            "outliers": sorted(r.path for r in dropped if r.reasons[0].startswith("identity")),
             "warnings": warnings,
             "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},
