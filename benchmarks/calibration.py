@@ -37,6 +37,7 @@ def measure(lfw: Path, vips: list[str], enrol_photos: int) -> dict[str, tuple[np
     """Per VIP: the enrolment photos' leave-one-out similarities and the held-out photos' similarities."""
     from build_prior import later_embeddings
 
+    from vipguard.artifact.detector import ArtifactDetector
     from vipguard.faces import FaceAnalyzer
     from vipguard.lite.background import load_background
     from vipguard.lite.decision import loo_similarities
@@ -44,7 +45,7 @@ def measure(lfw: Path, vips: list[str], enrol_photos: int) -> dict[str, tuple[np
 
     out = {}
     with FaceAnalyzer() as analyzer:
-        enroller = Enroller(analyzer, load_background())
+        enroller = Enroller(analyzer, load_background(), artifact=ArtifactDetector(None))
         for vip in vips:
             photos = sorted((lfw / vip).glob("*.jpg"))
             _, genuine, _, _ = enroller.genuine_photos(photos[:enrol_photos])

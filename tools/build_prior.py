@@ -25,7 +25,9 @@ import numpy as np
 from build_background import VIPS
 from tqdm import tqdm
 
+from vipguard.artifact.detector import ArtifactDetector
 from vipguard.faces import FaceAnalyzer
+from vipguard.faces.embed import DEFAULT_EMBEDDER
 from vipguard.infra.io import load_image
 from vipguard.lite.background import load_background
 from vipguard.lite.enrol import EnrolConfig, Enroller
@@ -34,7 +36,7 @@ from vipguard.lite.prior import learn, person_row, shift_by_size, subsample
 
 def later_embeddings(analyzer: FaceAnalyzer, paths: list[Path]) -> np.ndarray:
     """Whole-face embeddings of every photo with a face (the dominant one), as the Guard measures them."""
-    embedder = analyzer.embedder("mobilefacenet")
+    embedder = analyzer.embedder(DEFAULT_EMBEDDER)
     vectors = []
     for path in paths:
         faces = analyzer.analyze(load_image(path), primary_only=True, embedders=(), mesh=False)
@@ -59,7 +61,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     draws, enrolled = [], 0
     with FaceAnalyzer() as analyzer:
-        enroller = Enroller(analyzer, load_background())
+        enroller = Enroller(analyzer, load_background(), artifact=ArtifactDetector(None))
         for person in tqdm(people, desc="identities"):
             photos = sorted(person.glob("*.jpg"))
             half = len(photos) // 2
