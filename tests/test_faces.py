@@ -38,6 +38,46 @@ def test_both_faces_in_couple(hires, store, name):
     assert xs[1] - xs[0] > 200  # two different people side by side
 
 
+def test_yunet_on_onnxruntime_matches_opencv_facedetectoryn(lfw, hires, store):
+    # the same network decoded as cv2.FaceDetectorYN decodes it: the same faces, boxes, landmarks and scores to
+    # float rounding, on small photos (320 input) and large ones (640), one face or several
+    import cv2
+
+    from vipguard.faces.detect import YuNetDetector, _letterbox
+
+    ours = YuNetDetector(store)
+    reference = {s: cv2.FaceDetectorYN.create(str(store.path("yunet")), "", (s, s), 0.6, 0.3, 5000) for s in (320, 640)}
+    paths = _sample_lfw(lfw, 40, seed=3) + sorted(hires.glob("*.jpg"))[:12]
+    sides = set()
+    for path in paths:
+        image = load_image(path)
+        side = ours._input_side(*image.shape[:2])
+        sides.add(side)
+        canvas, _ = _letterbox(image, side)
+        expected = reference[side].detect(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))[1]
+        expected = np.zeros((0, 15), np.float32) if expected is None else expected
+        got = ours.rows(canvas)
+        assert got.shape == expected.shape, path
+        assert np.abs(got - expected).max(initial=0.0) < 0.01, path
+    assert sides == {320, 640}
+
+
+def test_free_dims_names_axes_and_refuses_unknown_tensors(store):
+    import onnxruntime as ort
+
+    from vipguard.faces.onnx_graph import OnnxGraphError, free_dims
+
+    model = store.path("yunet").read_bytes()
+    patched = free_dims(model, {"input": {2: "h", 3: "w"}})
+    shape = ort.InferenceSession(patched, providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+    assert shape == [1, 3, "h", "w"]
+    assert ort.InferenceSession(model, providers=["CPUExecutionProvider"]).get_inputs()[0].shape == [1, 3, 640, 640]
+    with pytest.raises(OnnxGraphError, match="no input or output named nope"):
+        free_dims(model, {"nope": {0: "n"}})
+    with pytest.raises(OnnxGraphError, match="no axis 7"):
+        free_dims(model, {"input": {7: "n"}})
+
+
 def test_aligned_eyes_on_template(lfw, store):
     # A least-squares similarity spreads the residual over all 5 points, as insightface's norm_crop does:
     # typically the eyes land within 2 px of the template, and never far from it.

@@ -42,7 +42,8 @@ class FaceAnalyzer:
     @property
     def detector(self) -> Detector:
         if self._detector is None:
-            self._detector = create_detector(self.config.detector, store=self.store)
+            self._detector = create_detector(self.config.detector, store=self.store,
+                                             num_threads=self.config.num_threads)
         return self._detector
 
     def embedder(self, name: str) -> Embedder:
