@@ -157,6 +157,37 @@ def test_every_feature_is_phrased_and_every_cited_departure_has_a_bar():
     assert "the eyes and brows do not match" in _phrase("sim_eyes", 0.2, 0.8, "X")
 
 
+def test_the_veto_is_left_out_only_where_it_cannot_move_the_score():
+    from vipguard.lite.decision import VETO_NEGLIGIBLE, veto_may_change
+
+    g = _range()
+    artefacts = np.r_[np.linspace(0.0, 1.0, 101), 0.97, 0.999999, 1.0]
+    # far outside the genuine range: the score is already ~0, and whatever the detector would say, leaving it out
+    # moves the score by at most VETO_NEGLIGIBLE and never the verdict
+    for head, sim in ((0.9, 0.0), (1e-10, g.floor(0.03)), (0.5, -0.3)):
+        without = decide(head, sim, g, 0.03, 0.4, 0.25)
+        assert not veto_may_change(without.score)
+        for a in artefacts:
+            vetoed = decide(head, sim, g, 0.03, 0.4, 0.25, artifact=float(a), veto=0.97)
+            assert abs(vetoed.score - without.score) <= VETO_NEGLIGIBLE and vetoed.verdict == without.verdict
+    # below ACCEPT but not ~0 (a forgery carrying the identity): the veto still lowers the score, so it must run
+    fake = decide(0.3, g.floor(0.03) + 0.05, g, 0.03, 0.4, 0.25)
+    assert fake.verdict == "fake" and veto_may_change(fake.score)
+    assert decide(0.3, g.floor(0.03) + 0.05, g, 0.03, 0.4, 0.25, artifact=0.999, veto=0.97).score < fake.score - 0.1
+    assert veto_may_change(decide(0.99, g.floor(0.03) + 0.05, g, 0.03, 0.4, 0.25).score)  # genuine: must run
+
+
+def test_genuine_range_uses_the_student_t_of_scipy_stats_bit_for_bit():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        r = GenuineRange(loc=rng.uniform(0.3, 0.9), scale=rng.uniform(0.02, 0.2), dof=rng.uniform(2, 60), n=10)
+        x, q = rng.uniform(-0.5, 1.0), rng.uniform(0.001, 0.5)
+        assert r.cdf(x) == float(stats.t.cdf(x, r.dof, r.loc, r.scale))
+        assert r.floor(q) == float(stats.t.ppf(q, r.dof, r.loc, r.scale))
+
+
 def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
     from vipguard.lite.decision import veto_probability
 

@@ -11,7 +11,7 @@ from ..infra.weights import ModelStore
 from .align import norm_crop
 from .detect import Detector, create_detector
 from .embed import DEFAULT_EMBEDDER, Embedder, create_embedder
-from .mesh import FaceMesher
+from .mesh import Mesher, create_mesher, known_mesher
 from .quality import measure, primary_index
 from .types import Face
 
@@ -21,7 +21,13 @@ class AnalyzerConfig:
     detector: str = "yunet"
     embedders: tuple[str, ...] = (DEFAULT_EMBEDDER,)
     mesh: bool = True
+    # the dense mesh of analyze() / with_mesh(), a name in faces.mesh.MESHERS: MediaPipe's task by default, since
+    # enrolment's forgeries and profile statistics are made from it (a check may ask for another: GuardConfig.mesher)
+    mesher: str = "mediapipe"
     num_threads: int | None = None  # inference threads of each model (None: the runtime's default)
+
+    def __post_init__(self) -> None:
+        known_mesher(self.mesher)  # raises ValueError naming the registered meshers
 
 
 @dataclass
@@ -37,7 +43,7 @@ class FaceAnalyzer:
     def __post_init__(self) -> None:
         self._detector: Detector | None = None
         self._embedders: dict[str, Embedder] = {}
-        self._mesher: FaceMesher | None = None
+        self._meshers: dict[str, Mesher] = {}
 
     @property
     def detector(self) -> Detector:
@@ -52,16 +58,21 @@ class FaceAnalyzer:
         return self._embedders[name]
 
     @property
-    def mesher(self) -> FaceMesher:
-        if self._mesher is None:
-            self._mesher = FaceMesher(store=self.store)
-        return self._mesher
+    def mesher(self) -> Mesher:
+        """The configured mesher (``AnalyzerConfig.mesher``)."""
+        return self.mesher_named(self.config.mesher)
+
+    def mesher_named(self, name: str) -> Mesher:
+        """The mesher registered as ``name`` in :data:`.mesh.MESHERS` (built on first use, then kept)."""
+        if name not in self._meshers:
+            self._meshers[name] = create_mesher(name, store=self.store, num_threads=self.config.num_threads)
+        return self._meshers[name]
 
     def close(self) -> None:
-        """Release native resources (MediaPipe's graph)."""
-        if self._mesher is not None:
-            self._mesher.close()
-            self._mesher = None
+        """Release native resources (MediaPipe's graph, where that mesher was used)."""
+        for mesher in self._meshers.values():
+            mesher.close()
+        self._meshers.clear()
 
     def __enter__(self) -> FaceAnalyzer:
         return self
@@ -69,11 +80,12 @@ class FaceAnalyzer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def with_mesh(self, image: np.ndarray, face: Face) -> Face:
-        """``face`` (analysed without the dense mesh) with its mesh, pose and quality measured now."""
+    def with_mesh(self, image: np.ndarray, face: Face, mesher: str | None = None) -> Face:
+        """``face`` (analysed without the dense mesh) with its mesh, pose and quality measured now, by ``mesher``
+        (a name in :data:`.mesh.MESHERS`; default ``AnalyzerConfig.mesher``)."""
         if face.mesh is not None:
             return face
-        face_mesh = self.mesher.mesh(image, face.detection)
+        face_mesh = self.mesher_named(mesher or self.config.mesher).mesh(image, face.detection)
         return replace(face, mesh=face_mesh,
                        quality=measure(face.detection, face.aligned, face_mesh.pose if face_mesh else None))
 

@@ -22,11 +22,12 @@ import numpy as np
 
 from ..faces import FaceAnalyzer, face_score
 from ..faces.embed import DEFAULT_EMBEDDER, RegionEmbedder
+from ..faces.mesh import known_mesher
 from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
 from ..infra.registry import Loaded, Registry, UnknownVip
-from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value
+from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain
 from .profile import EmbedderMismatch, VipProfile
@@ -45,9 +46,15 @@ class GuardConfig:
     max_faces: int | None = None
     min_face: float = 20.0
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
-    # explanation and the report; "fast": only what the VIPs' heads read (whole-face similarity; the artefact
-    # detector only if a head reads its score; no dense mesh) — the same scores, about half the time.
+    # explanation and the report; "fast": only what the scores read (whole-face similarity; no dense mesh; the
+    # artefact detector where a head reads its score or its veto can move the score — not for a face whose score
+    # is already below decision.VETO_NEGLIGIBLE, e.g. a clearly different person) — the same scores (to 1e-9)
+    # and verdicts, well under half the time.
     detail: str = "full"
+    # the dense mesh of a full check (faces.mesh.MESHERS): it feeds only explanatory evidence (per-part identity,
+    # templates, geometry, boundary cues), never the score; "direct" is MediaPipe's landmark network on our own
+    # detection, about half the mesh's time (benchmarks/README.md, speed.py)
+    mesher: str = "direct"
     # the artefact veto (decision.veto_probability): a blend probability at or above the detector's own
     # ``ArtifactConfig.veto`` rules a genuine verdict out; False = similarity and head alone
     artifact_veto: bool = True
@@ -57,6 +64,7 @@ class GuardConfig:
             raise ValueError(f"detail must be 'full' or 'fast', not {self.detail!r}")
         if self.strictness is not None:
             reject_rate(self.strictness)  # raises ValueError naming the accepted values
+        known_mesher(self.mesher)  # raises ValueError naming the registered meshers
 
     def rate(self, profile: VipProfile) -> float:
         """The expected genuine-reject rate this check uses for ``profile``."""
@@ -201,20 +209,21 @@ class Guard:
             feature_map = maps[face_i]
         else:
             face_i = 0
-        face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i])
-        measured = None
-        if fast and not any("artifact" in p.head.features for p in profiles) and self.veto is None:
-            # neither a head nor the artefact veto reads the artefact score: --fast leaves the detector out too
-            measured = FAST_FEATURES - {"artifact"}
+        face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i], self.config.mesher)
+        if fast and not any("artifact" in p.head.features for p in profiles):
+            # no head reads the artefact score: --fast runs the detector only if the veto can move the score
             descriptor = describe(image, face, self.embedder, feature_map=feature_map)
             artifact = None
         else:
-            measured = FAST_FEATURES if fast else None
             descriptor, artifact = describe_with(image, face, self.embedder, self.artifact, feature_map)
         if len(faces) == 1:
             vectors = descriptor.embeddings["global"][None]
             _, vip_i, claimed = self.select(vectors, index, vip)
         profile = profiles[vip_i]
+        if artifact is None and self.veto is not None and self._veto_may_change(descriptor, profile, claimed):
+            artifact = self.artifact.score(image, face)
+            descriptor = replace(descriptor, blend={**descriptor.blend, "artifact": artifact.score})
+        measured = None if not fast else FAST_FEATURES if artifact is not None else FAST_FEATURES - {"artifact"}
         others = tuple({"box": [round(float(v), 1) for v in f.detection.box],
                         "face_similarity": face_score(float(vectors[i] @ profile.centre))}
                        for i, f in enumerate(faces) if i != face_i)
@@ -223,6 +232,14 @@ class Guard:
             verdict = replace(verdict, explanation=verdict.explanation + f" {cut} more face(s) were not judged "
                               f"(max_faces={self.config.max_faces}).")
         return replace(verdict, other_faces=others, faces_not_judged=cut)
+
+    def _veto_may_change(self, descriptor: FaceDescriptor, profile: VipProfile, claimed: bool) -> bool:
+        """Whether the artefact veto could move this face's score (:func:`.decision.veto_may_change`): decided
+        without it, the score must be above :data:`.decision.VETO_NEGLIGIBLE` for the detector to be worth running."""
+        evidence = compare(descriptor, profile)
+        decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
+                                  rate=self.config.rate(profile))
+        return veto_may_change(decision.score)
 
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool, measured: frozenset[str] | None = None) -> Verdict:
