@@ -140,7 +140,7 @@ def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
     t3 = t()
     if not faces:
         return
-    face = a.with_mesh(image, faces[0])
+    face = a.with_mesh(image, faces[0], guard.config.mesher)
     t4 = t()
     embedder = guard.embedder
     fmap = embedder.feature_maps(face.aligned[None])[0] if hasattr(embedder, "feature_maps") else None
@@ -154,7 +154,7 @@ def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
     guard._judge(face, descriptor, artifact, profile, str(path), len(faces), True)
     t8 = t()
     for name, seconds in [("decode", t1 - t0), ("detect (YuNet)", t2 - t1), ("align + quality", (t3 - t2) - (t2 - t1)),
-                          ("dense mesh (MediaPipe)", t4 - t3), ("identity pass (MobileFaceNet)", t5 - t4),
+                          (f"dense mesh ({guard.config.mesher})", t4 - t3), ("identity pass (MobileFaceNet)", t5 - t4),
                           ("artefact detector", t6 - t5), ("describe (regions, templates, cues)", t7 - t6),
                           ("judge (compare, decide, explain)", t8 - t7)]:
         samples.add(name, seconds)
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             fast = Guard(reg, a, GuardConfig(detail="fast"), artifact=artifact)
             peer = None if args.no_peer else Peer(peer_python)
             samples = Samples()
-            gaps, peer_faces, scores = [], 0, []
+            gaps, peer_faces, scores, fast_artefact = [], 0, [], 0
             for p in photos[:3]:  # warm every model once
                 full.check_path(p, vip=args.vip)
                 fast.check_path(p, vip=args.vip)
@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                         seconds = time.perf_counter() - start
                     samples.add(name, seconds)
                 v, vf = verdicts["full"], verdicts["fast"]
+                fast_artefact += "artifact" in vf.evidence
                 scores.append((str(p), v.verdict, v.score))
                 if v.score is not None and vf.score is not None:
                     gaps.append(abs(v.score - vf.score))
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     results["ms"] = {k: samples.ms(k) for k in samples.values}
     results["stages_ms"] = {k: stages.ms(k) for k in stages.values}
     results["max_full_fast_gap"] = max(gaps) if gaps else None
+    results["fast_artefact_runs"] = fast_artefact
     results["no_face"] = sum(s is None for _, _, s in scores)
     report(results)
     if args.json is not None:
@@ -331,6 +333,8 @@ def report(r: dict) -> None:
         o.add_row("peak RSS, face_recognition worker", f"{r['peer']['peak_mb']:.0f} MB")
     o.add_row("max |score full − score fast|", f"{r['max_full_fast_gap']:.1e}" if r["max_full_fast_gap"] is not None
               else "–")
+    o.add_row("--fast: images whose artefact detector ran (its veto could move the score)",
+              f"{r['fast_artefact_runs']} of {r['n']}")
     for w, runs in r["scan"].items():
         o.add_row(f"scan, {w} worker(s): images/s whole run / after first result",
                   ", ".join(f"{a:.2f} / {b:.2f}" for a, b in runs))
