@@ -48,8 +48,10 @@ class FaceAnalyzer:
     @property
     def detector(self) -> Detector:
         if self._detector is None:
+            # onnxruntime's default pool (one thread per core, spinning) costs more than it gains on one photo at a
+            # time, and oversubscribes a core that is pinned: one thread unless configured, as the artefact detector
             self._detector = create_detector(self.config.detector, store=self.store,
-                                             num_threads=self.config.num_threads)
+                                             num_threads=self.config.num_threads or 1)
         return self._detector
 
     def embedder(self, name: str) -> Embedder:
