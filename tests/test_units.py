@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vipguard.faces import DETECTORS, EMBEDDERS, l2_normalise
+from vipguard.faces import DETECTORS, EMBEDDERS, MESHERS, l2_normalise
 from vipguard.faces.embed import DEFAULT_EMBEDDER, EmbedderId
 from vipguard.faces.align import ARCFACE_TEMPLATE, norm_crop
 from vipguard.faces.types import Detection, Face
@@ -617,7 +617,8 @@ def _registries_in_source() -> set[str]:
     return found
 
 
-COVERED = {"vipguard.faces.detect.DETECTORS", "vipguard.faces.embed.EMBEDDERS", "vipguard.forge.base.FORGERS"}
+COVERED = {"vipguard.faces.detect.DETECTORS", "vipguard.faces.embed.EMBEDDERS", "vipguard.faces.mesh.MESHERS",
+           "vipguard.forge.base.FORGERS"}
 
 
 def test_every_registry_is_covered_here():
@@ -639,13 +640,13 @@ def test_the_plugin_registry_contract():
 
 
 @pytest.mark.parametrize("kind, name", [("detector", n) for n in DETECTORS.names]
-                         + [("embedder", n) for n in EMBEDDERS.names])
+                         + [("embedder", n) for n in EMBEDDERS.names] + [("mesher", n) for n in MESHERS.names])
 def test_every_face_model_without_its_weights_names_the_fix(kind, name, tmp_path):
-    """Built from an empty model store, each registered detector and embedder says which file is missing and the
-    command that fetches it (timm's 'clear errors for missing local files')."""
+    """Built from an empty model store, each registered detector, embedder and mesher says which file is missing
+    and the command that fetches it (timm's 'clear errors for missing local files')."""
     from vipguard.infra.weights import FIX_COMMAND, ModelStore, WeightsError
 
-    registry = DETECTORS if kind == "detector" else EMBEDDERS
+    registry = {"detector": DETECTORS, "embedder": EMBEDDERS, "mesher": MESHERS}[kind]
     with pytest.raises(WeightsError) as caught:
         registry.create(name, store=ModelStore(tmp_path / "no-models"))
     message = str(caught.value)
@@ -777,3 +778,22 @@ def test_barycentric_transforms_equal_scipys_and_mark_degenerate_triangles():
     flat = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0]])
     out = barycentric_transforms(flat, np.array([[0, 1, 2], [0, 1, 3]]))
     assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()  # collinear: no transform; the other one is
+
+
+def test_protowire_reads_and_writes_messages_field_by_field():
+    import struct
+
+    from vipguard.infra import protowire as pw
+
+    packed = struct.pack("<3f", 1.0, 2.5, -3.0)
+    message = [(1, pw.VARINT, pw.encode_varint(300)), (2, pw.LENGTH, b"abc"), (3, pw.LENGTH, packed),
+               (3, pw.FIXED32, struct.pack("<f", 4.0)), (4, pw.FIXED64, bytes(8))]
+    data = pw.encode(message)
+    assert pw.fields(data) == message and pw.encode(pw.fields(data)) == data
+    assert pw.varint(pw.first(pw.fields(data), 1)) == 300 and pw.first(pw.fields(data), 9) is None
+    assert pw.floats(pw.fields(data), 3) == [1.0, 2.5, -3.0, 4.0]
+    edited = pw.edit(data, 2, lambda content: content.upper())
+    assert pw.first(pw.fields(edited), 2) == b"ABC" and pw.first(pw.fields(pw.edit(data, 2, lambda _: None)), 2) is None
+    for broken in (data[:-3], b"\x0a\x05ab", b"\x80"):
+        with pytest.raises(pw.WireError):
+            pw.fields(broken)
