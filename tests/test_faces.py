@@ -203,7 +203,7 @@ def test_direct_mesh_belongs_to_the_detected_face(lfw, analyzer):
         assert _inside(mesh.points, face.detection.box)
         assert not any(_inside(mesh.points, f.detection.box) for f in faces if f is not face)
     reference = analyzer.mesher_named("mediapipe").mesh(image, faces[0].detection)
-    assert not _inside(reference.points, faces[0].detection.box)  # if this fails, MediaPipe improved: fine
+    assert not _inside(reference.points, faces[0].detection.box)  # the case: MediaPipe 1.2.2 meshes the other face
 
 
 def test_direct_mesher_finds_no_face_where_there_is_none(analyzer):
