@@ -47,9 +47,8 @@ class GuardConfig:
     min_face: float = 20.0
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
     # explanation and the report; "fast": only what the scores read (whole-face similarity; no dense mesh; the
-    # artefact detector where a head reads its score or its veto can move the score — not for a face whose score
-    # is already below decision.VETO_NEGLIGIBLE, e.g. a clearly different person) — the same scores (to 1e-9)
-    # and verdicts, well under half the time.
+    # artefact detector where a head reads its score or its veto can move the score: not for a face whose score
+    # before the veto is at most decision.VETO_NEGLIGIBLE) — the same verdicts and scores, about 2/3 of the time.
     detail: str = "full"
     # the dense mesh of a full check (faces.mesh.MESHERS): it feeds only explanatory evidence (per-part identity,
     # templates, geometry, boundary cues), never the score; "direct" is MediaPipe's landmark network on our own
