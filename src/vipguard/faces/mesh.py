@@ -177,6 +177,8 @@ class DirectMesher:
         return np.hstack([linear, (centre - linear @ np.full(2, self.side / 2))[:, None]])
 
     def mesh(self, image: np.ndarray, detection: Detection) -> Mesh | None:
+        if min(detection.width, detection.height) <= 0:
+            return None  # an empty box: nothing to crop
         matrix = self.crop_matrix(detection)
         crop = cv2.warpAffine(image, cv2.invertAffineTransform(matrix), (self.side, self.side),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
