@@ -341,7 +341,12 @@ def veto_probability(artifact: float, veto: float) -> float:
     return min(ACCEPT * (1.0 - artifact) / max(1.0 - veto, 1e-9), float(np.nextafter(ACCEPT, 0.0)))
 
 
-VETO_NEGLIGIBLE = 1e-9  # how far the artefact veto may be left to move a score when its detector is not run
+# how far the artefact veto may be left to move a score when its detector is not run (`--fast`): a face whose score
+# before the veto is at most this keeps its verdict whatever the detector says (it is far below ACCEPT) and its score
+# to within this bound, 5x inside the 0.005 that #21 allows between the fast and the full check. 1e-9 (exact to the
+# printed digits) skipped the detector for almost no face under the genuine prior of #15, so `--fast` paid for it on
+# every other person (benchmarks/README.md, speed.py: 0.170x against 0.126x face_recognition's time at 1e-3).
+VETO_NEGLIGIBLE = 1e-3
 
 
 def veto_may_change(score: float) -> bool:

@@ -48,7 +48,7 @@ class GuardConfig:
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
     # explanation and the report; "fast": only what the scores read (whole-face similarity; no dense mesh; the
     # artefact detector where a head reads its score or its veto can move the score: not for a face whose score
-    # before the veto is at most decision.VETO_NEGLIGIBLE) — the same verdicts and scores, about 2/3 of the time.
+    # before the veto is at most decision.VETO_NEGLIGIBLE = 1e-3) — the same verdicts, scores within 1e-3.
     detail: str = "full"
     # the dense mesh of a full check (faces.mesh.MESHERS): it feeds only explanatory evidence (per-part identity,
     # templates, geometry, boundary cues), never the score; "direct" is MediaPipe's landmark network on our own
