@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="artefact-detector folder to evaluate (default: the packaged weights)")
     ap.add_argument("--compare", type=Path, nargs="*", default=[],
                     help="more artefact-detector folders scored on the same faces, side by side in tables 2-4")
+    ap.add_argument("--save-records", type=Path, default=None,
+                    help="also write every genuine and forgery record (VIP, lite score, similarity, artefact scores, "
+                         "method, target kind) as JSON, for offline study of how the artefact score may enter")
     ap.add_argument("--probe", action="store_true",
                     help="also table (5): a linear probe on the detector's features fitted on forgeries (needs torch)")
     args = ap.parse_args(argv)
@@ -132,11 +135,22 @@ def main(argv: list[str] | None = None) -> int:
     pool_paths = [pool_all[i] for i in pick]
     methods = list(forge.FORGERS.names)
 
-    # per record: (vip, lite score, sim_global, artifact score); genuine under key None
-    genuine: list[tuple[str, float, float, float]] = []
-    fakes: dict[str, list[tuple[str, float, float, float, str]]] = defaultdict(list)  # + target kind
+    # per record: (vip, lite score, sim_global, each detector's artefact score, lite score with the hard veto);
+    # forgeries add the target kind
+    genuine: list[tuple] = []
+    fakes: dict[str, list[tuple]] = defaultdict(list)
     fails: dict[str, int] = defaultdict(int)
     no_face: dict[str, int] = defaultdict(int)
+    # the lite score with the artefact veto hard (1 below its threshold) instead of graded: the shipped rule's peer,
+    # recorded after the artefact scores (genuine: last; forgeries: before the target kind)
+    def hard_score(decision) -> float:
+        from vipguard.lite.decision import veto_probability
+
+        score = min(decision.head, decision.anchor)
+        if decision.veto is not None and decision.artifact is not None:
+            score = min(score, veto_probability(decision.artifact, decision.veto, float("inf")))
+        return score
+
     conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur))
     fpr_scores: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in conditions}
     fpr_noface: dict[str, int] = defaultdict(int)
@@ -184,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 if v.score is None:
                     no_face["genuine"] += 1
                     continue
-                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(img, v.evidence)))
+                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(img, v.evidence),
+                                hard_score(v.decision)))
                 if args.probe:
                     probe_rows.append((vip, "genuine", v.face_crop))
                 faces = a.analyze(img, primary_only=True)
@@ -230,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         no_face[m] += 1
                         continue
                     fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
-                                     *arts(res.image, v.evidence), kind))
+                                     *arts(res.image, v.evidence), hard_score(v.decision), kind))
                     if args.probe:
                         probe_rows.append((vip, m, v.face_crop))
             console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "
@@ -250,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(1000 * (time.perf_counter() - t0))
             timings.append(times)
 
+    if args.save_records is not None:
+        import json
+
+        args.save_records.write_text(json.dumps({"genuine": genuine, "fakes": fakes, "detectors": names}))
     # identity-passing threshold per VIP: 5th percentile of its genuine sim_global
     sim_floor = {vip: float(np.percentile([g[2] for g in genuine if g[0] == vip], 5))
                  for vip in {g[0] for g in genuine}}
@@ -261,13 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     def art_auc(recs, k):
         return auc_value(pos_art[k], [1.0 - f[3 + k] for f in recs if np.isfinite(f[3 + k])])
 
+    pos_hard = [g[-1] for g in genuine]
+
     def row_aucs(recs):
-        return (auc_value(pos_lite, [f[1] for f in recs]), auc_value(pos_sim, [f[2] for f in recs]),
+        return (auc_value(pos_lite, [f[1] for f in recs]), auc_value(pos_hard, [f[-2] for f in recs]),
+                auc_value(pos_sim, [f[2] for f in recs]),
                 *(art_auc(recs, k) for k in range(nd)))
 
     t1 = Table(title=f"(1) Identity-passing forgeries (sim_global ≥ VIP's genuine 5th pct) vs {len(genuine)} genuine "
                      f"test photos, {len(args.vips)} VIPs pooled, seed {args.seed}")
-    for c in ["method", "n passing / made", "lite AUC (verdict.score)", "similarity-only AUC",
+    for c in ["method", "n passing / made", "lite AUC (verdict.score)", "lite AUC, hard veto", "similarity-only AUC",
               *(f"artefact-only AUC, {n}" for n in names)]:
         t1.add_column(c, justify="left" if c == "method" else "right")
     passing_all, made_all = [], 0

@@ -15,7 +15,8 @@ Reported:
    verdict but ``genuine``), AUC of the score beside it, and similarity alone at its best single threshold;
 2. forgeries below the VIP's own held-out genuine 2nd percentile of similarity: share given a non-genuine verdict;
 3. do-no-harm: for each held-out method (leave-one-method-out: the head is refitted without that method's
-   enrolment forgeries), AUC of the score with and without each candidate evidence term;
+   enrolment forgeries), AUC of the score with and without each candidate evidence term; (3b) the hard artefact
+   veto at three thresholds; (3c) the graded artefact term below the veto, by its power;
 4. the rejection rate of morphs by ratio at three strictness settings, with their genuine-accept rates (plot).
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 from one_core import DEFAULT_DATA, report  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -265,12 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     t_art = ArtifactDetector(args.artifact_weights).threshold
     art = np.array([0.0 if r.evidence is None else value(r.evidence, "artifact") for r in rows])
     cuts = sorted({round(t_art, 3), 0.98, 0.99})
-    lines += ["## 3b. Artefact veto: score → min(score, 1 if artefact < t else below 0.5)", "",
+    lines += ["## 3b. Artefact veto (hard): score → min(score, 1 if artefact < t else below 0.5)", "",
               f"t = the detector's own threshold ({t_art:.3f}) and stricter ones. No forgery of any method is used "
               "to set it. AUC % and rejected % at the verdict (genuine: accepted %), without → with.", "",
               "| category | " + " | ".join(f"AUC, t {t:g} | rejected, t {t:g}" for t in cuts) + " |",
               "|---" * (1 + 2 * len(cuts)) + "|"]
-    vetoes = {t: np.minimum(plain, [veto_probability(a, t) for a in art]) for t in cuts}
+    vetoes = {t: np.minimum(plain, [veto_probability(a, t, math.inf) for a in art]) for t in cuts}
     worst = {t: 0.0 for t in cuts}
     for k, m in by_kind.items():
         cells = []
@@ -287,6 +289,32 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "Worst AUC change on a forgery kind: " + ", ".join(f"t {t:g}: {w:+.2f}" for t, w in worst.items()),
               ""]
     results["artifact_veto_worst_delta"] = {str(t): w for t, w in worst.items()}
+
+    # 3c. below the shipped veto the artefact term is graded (decision.veto_probability, VETO_POWER): it changes no
+    # verdict, only how accepted faces rank. Each power against the hard veto, on every forgery kind (do-no-harm)
+    # and on the identity-passing forgeries (similarity at or above the VIP's genuine test 5th percentile)
+    from vipguard.lite.decision import VETO_POWER
+    vip_of = np.array([r.vip for r in rows])
+    p5 = {v: np.percentile(sim[gen & (vip_of == v)], 5) for v in args.vips}
+    passing = fakes & np.array([s >= p5[v] for s, v in zip(sim, vip_of)])
+    powers = sorted({1.0, 2.0, 3.0, 4.0, 8.0, float(VETO_POWER), math.inf})
+    graded = {k: np.minimum(plain, [veto_probability(a, shipped_veto, k) for a in art]) for k in powers}
+    lines += ["## 3c. Graded artefact term below the veto: AUC % per forgery kind, hard veto → power k", "",
+              f"Veto at {shipped_veto:g}; the term is 1 − 0.5·(artefact / veto)^k below it (k = ∞: the hard veto), so no "
+              f"verdict changes. Shipped: k = {VETO_POWER:g}. Identity-passing: the {int(passing.sum())} forgeries "
+              "at or above their VIP's genuine 5th percentile of similarity.", "",
+              "| k | identity-passing AUC | " + " | ".join(held) + " | worst Δ |", "|---" * (len(held) + 3) + "|"]
+    hard = graded[math.inf]
+    results["graded_veto"] = {}
+    for k in powers:
+        sk = graded[k]
+        deltas = [100 * (auc(sk[gen], sk[by_kind[m]]) - auc(hard[gen], hard[by_kind[m]])) for m in held]
+        ip = auc(sk[gen], sk[passing])
+        label = "∞ (hard)" if math.isinf(k) else f"{k:g}" + (" (shipped)" if k == VETO_POWER else "")
+        lines.append(f"| {label} | {ip:.3f} | " + " | ".join(f"{100 * auc(sk[gen], sk[by_kind[m]]):.1f}" for m in held)
+                     + f" | {min(deltas):+.2f} |")
+        results["graded_veto"][str(k)] = {"identity_passing_auc": ip, "worst_delta": min(deltas)}
+    lines.append(f"\nSimilarity alone on the identity-passing forgeries: AUC {auc(sim[gen], sim[passing]):.3f}.\n")
 
     # 4. morph ratio × strictness
     lines += ["## 4. Morph rejection by ratio at three strictness settings", "",

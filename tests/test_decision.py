@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -196,20 +197,51 @@ def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
     base = decide(0.99, sim, g, 0.03, 0.4, 0.25)
     assert base.verdict == "genuine" and not base.vetoed
     below = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.96, veto=0.97)
-    assert below.verdict == "genuine" and below.score == base.score and not below.vetoed
+    # just under the veto: still genuine, ranked lower by the graded term (1 - 0.5 (0.96 / 0.97)^3)
+    assert below.verdict == "genuine" and not below.vetoed and below.artefact_lowered
+    assert below.score == pytest.approx(1 - 0.5 * (0.96 / 0.97) ** 3) and ACCEPT < below.score < base.score
+    clean = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.01, veto=0.97)  # a clean photo: the score is the same
+    assert clean.score == base.score and not clean.artefact_lowered and clean.artefact_term > 0.9999
     at = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.97, veto=0.97)
     assert at.vetoed and at.verdict == "fake" and at.score < ACCEPT  # the identity is there: a forgery
     assert decide(0.99, 0.3, g, 0.03, 0.4, 0.25, artifact=0.99, veto=0.97).verdict == "different_person"
     assert decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.99, veto=None).verdict == "genuine"  # no veto: none
     assert decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=None, veto=0.97).verdict == "genuine"  # not measured
     # monotone: a stronger blend never scores higher
-    values = [veto_probability(a, 0.97) for a in (0.5, 0.969, 0.97, 0.98, 0.99, 1.0)]
-    assert values[:2] == [1.0, 1.0] and all(x >= y for x, y in zip(values[2:], values[3:])) and values[-1] == 0.0
-    assert values[2] < ACCEPT
+    grid = (0.0, 0.5, 0.969, 0.97, 0.98, 0.99, 1.0)
+    values = [veto_probability(a, 0.97) for a in grid]
+    assert values[0] == 1.0 and all(x > y for x, y in zip(values[:-1], values[1:])) and values[-1] == 0.0
+    assert min(values[:3]) > ACCEPT > values[3]  # above ACCEPT below the threshold, under it from the threshold on
+    hard = [veto_probability(a, 0.97, power=math.inf) for a in grid]  # the hard veto of before
+    assert hard[:3] == [1.0, 1.0, 1.0] and hard[3:] == values[3:]
     text = explain(at, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
                    np.full(len(FEATURES), 0.8), {"sim_global": 1.0}, where="around the mouth")
     assert text.startswith("Likely a forgery of Colin_Powell")
     assert "blending artefacts around the mouth" in text and "0.97" in text
+    lowered = explain(below, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
+                      np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
+    assert lowered.startswith("Consistent with genuine Colin_Powell")
+    assert f"blending-artefact score 0.96 (veto at 0.97) lowers the score to {below.score:.2f}" in lowered
+    assert "lowers the score" not in explain(clean, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(
+        np.float32), np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
+
+
+def test_the_graded_artefact_term_never_changes_a_verdict_below_the_veto():
+    """Below the veto threshold the artefact term only ranks: every verdict is the one without it, no score rises,
+    and a stronger blend never scores higher."""
+    from vipguard.lite.decision import veto_probability
+
+    g = _range()
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        head, sim, veto = rng.uniform(0, 1), rng.uniform(g.floor(0.2) - 0.2, g.loc + 0.1), rng.uniform(0.5, 0.999)
+        a, b = np.sort(rng.uniform(0, veto, 2))
+        without = decide(head, sim, g, 0.03, 0.4, 0.25)
+        low = decide(head, sim, g, 0.03, 0.4, 0.25, artifact=a, veto=veto)
+        high = decide(head, sim, g, 0.03, 0.4, 0.25, artifact=b, veto=veto)
+        assert low.verdict == high.verdict == without.verdict
+        assert without.score >= low.score >= high.score
+        assert low.score == min(without.score, veto_probability(a, veto))
 
 
 # ------------------------------------------------------------------- the prior's size dependence and its data

@@ -108,7 +108,8 @@ def _genuine_range(verdict: Verdict) -> str:
     d = verdict.decision
     if d is None or verdict.vip is None:
         return ""
-    veto = "" if d.veto is None else f", artefact veto at {d.veto:.2f}"
+    term = d.artefact_term
+    veto = "" if term is None else f", artefact {term:.2f} (veto at {d.veto:.2f})"
     return (f'<p class="range">genuine range: face similarity ≥ {round(100 * max(d.floor, 0))}/100 for '
             f'{round(100 * (1 - d.reject_rate))} % of {html.escape(verdict.vip)}\'s photos · other people reach '
             f'{round(100 * max(d.identity_floor, 0))}/100 · score = min(head {d.head:.2f}, genuine range '

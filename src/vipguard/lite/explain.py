@@ -100,6 +100,9 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
         reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
         if verdict == "genuine":
             reasons += f"; {genuine_range_phrase(decision, vip)}"
+    if verdict == "genuine" and decision.artefact_lowered:  # a sub-threshold blend: accepted, but ranked lower
+        reasons += (f"; the blending-artefact score {decision.artifact:.2f} (veto at {decision.veto:.2f}) lowers the "
+                    f"score to {decision.score:.2f}")
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
             "different_person": f"Likely a different person than {vip}"}[verdict]
     text = f"{lead} (score {score:.2f}): {reasons}."
