@@ -222,6 +222,10 @@ def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
                       np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
     assert lowered.startswith("Consistent with genuine Colin_Powell")
     assert f"blending-artefact score 0.96 (veto at 0.97) lowers the score to {below.score:.2f}" in lowered
+    slight = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.72, veto=0.97)  # lowered by ~0.02: not worth a word
+    assert slight.artefact_lowered and "lowers the score" not in explain(
+        slight, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
+        np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
     assert "lowers the score" not in explain(clean, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(
         np.float32), np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
 

@@ -8,6 +8,10 @@ from ..artifact.detector import NO_BOUNDARY
 from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
 
 
+# how far the artefact term must lower a genuine verdict's score for its explanation to say so
+NOTABLE_LOWERING = 0.05
+
+
 def _plural(label: str) -> bool:
     return label.endswith("s") or " and " in label
 
@@ -100,7 +104,8 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
         reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
         if verdict == "genuine":
             reasons += f"; {genuine_range_phrase(decision, vip)}"
-    if verdict == "genuine" and decision.artefact_lowered:  # a sub-threshold blend: accepted, but ranked lower
+    lowered = min(decision.head, decision.anchor) - score  # by the artefact term (0 where it did not set the score)
+    if verdict == "genuine" and decision.artefact_lowered and lowered >= NOTABLE_LOWERING:  # accepted, ranked lower
         reasons += (f"; the blending-artefact score {decision.artifact:.2f} (veto at {decision.veto:.2f}) lowers the "
                     f"score to {decision.score:.2f}")
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
