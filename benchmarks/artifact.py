@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="artefact-detector folder to evaluate (default: the packaged weights)")
     ap.add_argument("--compare", type=Path, nargs="*", default=[],
                     help="more artefact-detector folders scored on the same faces, side by side in tables 2-4")
+    ap.add_argument("--deliver-jpeg", type=int, default=None, metavar="Q",
+                    help="check every genuine test photo and forgery as a JPEG of quality Q, as real images are "
+                         "delivered (default: as made, in memory); tables 1-2")
     ap.add_argument("--save-records", type=Path, default=None,
                     help="also write every genuine and forgery record (VIP, lite score, similarity, artefact scores, "
                          "method, target kind) as JSON, for offline study of how the artefact score may enter")
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         if decision.veto is not None and decision.artifact is not None:
             score = min(score, veto_probability(decision.artifact, decision.veto, float("inf")))
         return score
+
+    def delivered(image: np.ndarray) -> np.ndarray:
+        return image if args.deliver_jpeg is None else jpeg(image, args.deliver_jpeg)
 
     conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur))
     fpr_scores: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in conditions}
@@ -194,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             test = []
             for p in photos[20 : 20 + args.genuine]:
                 img = load_image(p)
-                v = guard.check(img, vip=vip)
+                shown = delivered(img)
+                v = guard.check(shown, vip=vip)
                 if v.score is None:
                     no_face["genuine"] += 1
                     continue
-                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(img, v.evidence),
+                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(shown, v.evidence),
                                 hard_score(v.decision)))
                 if args.probe:
                     probe_rows.append((vip, "genuine", v.face_crop))
@@ -240,12 +247,13 @@ def main(argv: list[str] | None = None) -> int:
                         fails[m] += 1
                         continue
                     made += 1
-                    v = guard.check(res.image, vip=vip)
+                    shown = delivered(res.image)
+                    v = guard.check(shown, vip=vip)
                     if v.score is None:
                         no_face[m] += 1
                         continue
                     fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
-                                     *arts(res.image, v.evidence), hard_score(v.decision), kind))
+                                     *arts(shown, v.evidence), hard_score(v.decision), kind))
                     if args.probe:
                         probe_rows.append((vip, m, v.face_crop))
             console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "

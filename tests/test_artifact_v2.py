@@ -4,8 +4,11 @@ frozen-feature head (ONNX = torch, training lowers the loss, deterministic, resu
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -159,3 +162,23 @@ def test_sharpen_augmentation_is_opt_in_and_deterministic():
     assert np.array_equal(plain, img) and not np.array_equal(sharp, img)
     # unsharp masking raises local contrast
     assert np.abs(np.diff(sharp.astype(float), axis=1)).mean() > np.abs(np.diff(img.astype(float), axis=1)).mean()
+
+
+def test_the_packaged_detector_scores_each_crop_re_encoded_as_jpeg_and_can_be_told_not_to(tmp_path):
+    """``ArtifactConfig.reencode``: the network sees the crop as a JPEG of that quality (so a photo's compression
+    history is not evidence); ``None`` scores the crop as cut. The veto is the detector's own threshold."""
+    from vipguard.artifact.detector import ArtifactDetector, default_weights
+    from vipguard.infra.imageops import jpeg
+
+    packaged = ArtifactDetector()
+    assert packaged.config.reencode == 90 and packaged.veto == packaged.threshold
+    rng = np.random.default_rng(0)
+    crop = cv2.GaussianBlur(rng.integers(0, 256, (144, 144, 3), dtype=np.uint8), (0, 0), 2.0)
+    assert packaged.score_crop(crop).score == pytest.approx(float(packaged.predict(jpeg(crop, 90)[None])[0][0]))
+    plain_dir = tmp_path / "plain"
+    shutil.copytree(default_weights(), plain_dir)
+    config = json.loads((plain_dir / "config.json").read_text())
+    (plain_dir / "config.json").write_text(json.dumps({**config, "reencode": None}))
+    plain = ArtifactDetector(plain_dir)
+    assert plain.score_crop(crop).score == pytest.approx(float(plain.predict(crop[None])[0][0]))
+    assert plain.score_crop(crop).score != packaged.score_crop(crop).score

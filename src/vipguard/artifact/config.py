@@ -27,6 +27,10 @@ class ArtifactConfig:
     head: int = 128  # pooled width of the real/fake read-out
     boundary_size: int = 32
     threshold: float = 0.5  # operating threshold on the probability
+    # the JPEG quality every crop is re-encoded at just before the network (None: scored as cropped), so that a
+    # photo's compression history is not evidence: a large face shrunk onto the crop, or a forgery made in memory,
+    # has no JPEG grid where a camera photo has one (docs/artifact.md, "Re-encoding the crop")
+    reencode: int | None = None
     # the artefact veto: a blend probability at or above it rules a genuine verdict out (decision.decide); None =
     # no veto. Set only where benchmarks/verdict.py table 3b measured it harm-free on every held-out method.
     veto: float | None = None

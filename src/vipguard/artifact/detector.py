@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import transform_points
+from ..infra.imageops import jpeg
 from ..infra.weights import WeightsError, sha256_of
 from .config import ArtifactConfig
 from .crop import face_crop
@@ -128,17 +129,23 @@ class ArtifactDetector:
         crop, matrix = face_crop(image_rgb, landmarks, self.config)
         return crop, transform_points(landmarks, matrix).astype(np.float32)
 
+    def prepare(self, crop: np.ndarray) -> np.ndarray:
+        """The crop as the network sees it: re-encoded as JPEG at ``ArtifactConfig.reencode``, if set."""
+        return crop if self.config.reencode is None else jpeg(crop, self.config.reencode)
+
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw outputs for (N, S, S, 3) uint8 crops: probabilities (N,) and boundary maps (N, b, b)."""
+        """Raw outputs for (N, S, S, 3) uint8 crops, as given (no :meth:`prepare`): probabilities (N,) and boundary
+        maps (N, b, b)."""
         x = np.ascontiguousarray(np.asarray(crops, np.float32).transpose(0, 3, 1, 2) / 255.0)
         prob, boundary = self._session.run(None, {"image": x})
         return prob.astype(np.float32), boundary.astype(np.float32)
 
     def score_crop(self, crop: np.ndarray, landmarks: np.ndarray | None = None) -> ArtifactResult:
-        """Score one aligned ``size``×``size`` RGB crop (landmarks in the crop frame; default: the template)."""
+        """Score one ``size``×``size`` RGB crop (landmarks in the crop frame; default: the template), prepared as
+        :meth:`prepare` says."""
         if crop.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}×{self.size}×3 aligned crop, got {crop.shape}")
-        prob, boundary = self.predict(crop[None])
+        prob, boundary = self.predict(self.prepare(crop)[None])
         full = cv2.resize(boundary[0], (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         if landmarks is None:
             from ..faces.align import template
