@@ -182,3 +182,46 @@ def test_the_packaged_detector_scores_each_crop_re_encoded_as_jpeg_and_can_be_to
     plain = ArtifactDetector(plain_dir)
     assert plain.score_crop(crop).score == pytest.approx(float(plain.predict(crop[None])[0][0]))
     assert plain.score_crop(crop).score != packaged.score_crop(crop).score
+
+
+def test_finetuning_the_stride16_stage_lowers_the_loss_is_deterministic_and_exports(tmp_path, backbone_file,
+                                                                                   held_out_crops):  # noqa: F811
+    from vipguard.artifact.backbone import load_backbone
+    from vipguard.artifact.detector import ArtifactDetector
+    from vipguard.artifact.model import ExportWrapper, from_pretrained
+    from vipguard.train.artifact import finish
+    from vipguard.train.artifact_frozen import FrozenTrainConfig, train_frozen, write_card
+
+    crops = held_out_crops.subset(range(12))
+    cfg = FrozenTrainConfig(data="", cache_dir="", rounds=1, epochs=4, batch=8, lr=3e-3, seed=0, threads=1,
+                            finetune_from=5)
+    kw = dict(crops=crops, model_config=_v2_config(), backbone_file=backbone_file, progress=False, export=False)
+    runs = [train_frozen(cfg, tmp_path / name, feature_dir=tmp_path / "features", **kw) for name in ("a", "b")]
+    losses = runs[0]["losses"]
+    assert len(losses) >= 8 and all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert runs[1]["losses"] == losses  # same seed: the same run, blocks included
+    assert (tmp_path / "features" / "features_round0.npz").is_file() and not list((tmp_path / "a").glob("*.npz"))
+    net, imagenet = runs[0]["net"], load_backbone(backbone_file)
+    changed = [not all(torch.equal(p, q) for p, q in zip(net.trunk._blocks[i].parameters(),
+                                                         imagenet._blocks[i].parameters())) for i in range(11)]
+    assert changed == [False] * 5 + [True] * 6  # blocks 5–10 trained, the rest as ImageNet's
+    bn = net.trunk._blocks[7]._bn1
+    assert torch.equal(bn.running_mean, imagenet._blocks[7]._bn1.running_mean)  # frozen statistics
+    again = train_frozen(cfg, tmp_path / "a", resume=True, feature_dir=tmp_path / "features", **kw)
+    assert again["losses"] == [] and len(again["history"]) == 4
+    with pytest.raises(ValueError, match="finetune_from"):
+        train_frozen(replace(cfg, finetune_from=3), tmp_path / "c", **kw)
+
+    # the exported detector carries the fine-tuned blocks: ONNX = torch, and the blocks differ from ImageNet's
+    cfg = replace(cfg, target_fpr=0.1)
+    finish(net, _v2_config(), cfg, tmp_path / "a", crops.subset(range(6)), crops.subset(range(6, 12)),
+           runs[0]["history"], card=write_card)
+    reloaded = from_pretrained(tmp_path / "a")
+    assert torch.equal(reloaded.trunk._blocks[9]._project_conv.weight, net.trunk._blocks[9]._project_conv.weight)
+    images = crops.images[:4]
+    prob, boundary = ArtifactDetector(tmp_path / "a").predict(images)
+    with torch.no_grad():
+        tp, tb = ExportWrapper(reloaded)(torch.from_numpy(images.astype(np.float32) / 255.0).permute(0, 3, 1, 2))
+    np.testing.assert_allclose(prob, tp.numpy(), atol=1e-4)
+    np.testing.assert_allclose(boundary, tb.numpy(), atol=1e-4)
+    assert "fine-tuned" in (tmp_path / "a" / "MODEL_CARD.md").read_text()

@@ -41,7 +41,16 @@ def register(app: typer.Typer) -> None:
             help="v2: resize-augmentation probability, one draw for a real view and its pseudo-fake (0.5)")] = None,
         sharpen: Annotated[Optional[float], typer.Option(
             help="v2: unsharp-mask augmentation probability, one draw for the pair (0.3)")] = None,
-        init: Annotated[Optional[Path], typer.Option(help="v1: start from the weights in this folder")] = None,
+        init: Annotated[Optional[Path], typer.Option(
+            help="v1: start from the weights in this folder; v2: start the head from this detector folder's head")
+        ] = None,
+        finetune_from: Annotated[Optional[int], typer.Option(
+            help="v2: also train backbone blocks FINETUNE_FROM..10 (the stride-16 stage, 5..10; batch-norm "
+                 "statistics frozen) on the cached stride-8 features; default: the backbone stays frozen")] = None,
+        finetune_lr_scale: Annotated[float, typer.Option(
+            help="v2 with --finetune-from: the backbone blocks' learning rate relative to the head's")] = 0.1,
+        feature_cache: Annotated[Optional[Path], typer.Option(
+            help="v2: folder for the per-round feature files (default: OUT)")] = None,
         crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
         size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
         pair: Annotated[float, typer.Option(help="share of pseudo-fakes that are Face X-ray blends of two "
@@ -56,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from ..artifact.config import ArtifactConfig
         from ..artifact.crop import CROP_MODES
         from ..train.artifact import TrainConfig, train
-        from ..train.artifact_frozen import BACKBONE, FrozenTrainConfig, train_frozen
+        from ..train.artifact_frozen import BACKBONE, FrozenTrainConfig, finetune_range, train_frozen
 
         if not data.is_dir():
             error(f"data folder not found: {data}")
@@ -82,6 +91,9 @@ def register(app: typer.Typer) -> None:
                   "pseudo-fakes apart (--resize-real/--resize-fake); v2 degrades a real view and its pseudo-fake "
                   "with one draw (--resize/--sharpen)")
             return 2
+        if not backbone and (finetune_from is not None or feature_cache is not None):
+            error("--finetune-from and --feature-cache apply to v2 only (--backbone efficientnet_lite0)")
+            return 2
         given = {k: v for k, v in {"epochs": epochs, "batch": batch, "threads": threads, "lr": lr,
                                    "target_fpr": target_fpr, **(v2_only if backbone else v1_only)}.items()
                  if v is not None}
@@ -91,8 +103,18 @@ def register(app: typer.Typer) -> None:
 
             mcfg = ArtifactConfig(backbone=backbone, size=size, crop=crop, fpn=48, head=96)
             try:
-                result = train_frozen(FrozenTrainConfig(rounds=rounds, **common), out, resume=resume,
-                                      model_config=mcfg)
+                fcfg = FrozenTrainConfig(rounds=rounds, finetune_from=finetune_from,
+                                         finetune_lr_scale=finetune_lr_scale, init=str(init) if init else "",
+                                         **common)
+                finetune_range(fcfg)
+            except ValueError as exc:
+                error(str(exc))
+                return 2
+            if init and not (init / "model.safetensors").is_file():
+                error(f"--init: no model.safetensors in {init}")
+                return 2
+            try:
+                result = train_frozen(fcfg, out, resume=resume, model_config=mcfg, feature_dir=feature_cache)
             except WeightsError as exc:
                 error(str(exc))
                 return 2

