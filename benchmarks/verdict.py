@@ -293,28 +293,29 @@ def main(argv: list[str] | None = None) -> int:
     # 3c. below the shipped veto the artefact term is graded (decision.veto_probability, VETO_POWER): it changes no
     # verdict, only how accepted faces rank. Each power against the hard veto, on every forgery kind (do-no-harm)
     # and on the identity-passing forgeries (similarity at or above the VIP's genuine test 5th percentile)
-    from vipguard.lite.decision import VETO_POWER
-    vip_of = np.array([r.vip for r in rows])
-    p5 = {v: np.percentile(sim[gen & (vip_of == v)], 5) for v in args.vips}
-    passing = fakes & np.array([s >= p5[v] for s, v in zip(sim, vip_of)])
-    powers = sorted({1.0, 2.0, 3.0, 4.0, 8.0, float(VETO_POWER), math.inf})
-    graded = {k: np.minimum(plain, [veto_probability(a, shipped_veto, k) for a in art]) for k in powers}
-    lines += ["## 3c. Graded artefact term below the veto: AUC % per forgery kind, hard veto → power k", "",
-              f"Veto at {shipped_veto:g}; the term is 1 − 0.5·(artefact / veto)^k below it (k = ∞: the hard veto), so no "
-              f"verdict changes. Shipped: k = {VETO_POWER:g}. Identity-passing: the {int(passing.sum())} forgeries "
-              "at or above their VIP's genuine 5th percentile of similarity.", "",
-              "| k | identity-passing AUC | " + " | ".join(held) + " | worst Δ |", "|---" * (len(held) + 3) + "|"]
-    hard = graded[math.inf]
-    results["graded_veto"] = {}
-    for k in powers:
-        sk = graded[k]
-        deltas = [100 * (auc(sk[gen], sk[by_kind[m]]) - auc(hard[gen], hard[by_kind[m]])) for m in held]
-        ip = auc(sk[gen], sk[passing])
-        label = "∞ (hard)" if math.isinf(k) else f"{k:g}" + (" (shipped)" if k == VETO_POWER else "")
-        lines.append(f"| {label} | {ip:.3f} | " + " | ".join(f"{100 * auc(sk[gen], sk[by_kind[m]]):.1f}" for m in held)
-                     + f" | {min(deltas):+.2f} |")
-        results["graded_veto"][str(k)] = {"identity_passing_auc": ip, "worst_delta": min(deltas)}
-    lines.append(f"\nSimilarity alone on the identity-passing forgeries: AUC {auc(sim[gen], sim[passing]):.3f}.\n")
+    if shipped_veto is not None:  # a detector without a veto has no artefact term to grade
+        from vipguard.lite.decision import VETO_POWER
+        vip_of = np.array([r.vip for r in rows])
+        p5 = {v: np.percentile(sim[gen & (vip_of == v)], 5) for v in args.vips}
+        passing = fakes & np.array([s >= p5[v] for s, v in zip(sim, vip_of)])
+        powers = sorted({1.0, 2.0, 3.0, 4.0, 8.0, float(VETO_POWER), math.inf})
+        graded = {k: np.minimum(plain, [veto_probability(a, shipped_veto, k) for a in art]) for k in powers}
+        lines += ["## 3c. Graded artefact term below the veto: AUC % per forgery kind, hard veto → power k", "",
+                  f"Veto at {shipped_veto:g}; the term is 1 − 0.5·(artefact / veto)^k below it (k = ∞: the hard "
+                  f"veto), so no verdict changes. Shipped: k = {VETO_POWER:g}. Identity-passing: the "
+                  f"{int(passing.sum())} forgeries at or above their VIP's genuine 5th percentile of similarity.", "",
+                  "| k | identity-passing AUC | " + " | ".join(held) + " | worst Δ |", "|---" * (len(held) + 3) + "|"]
+        hard = graded[math.inf]
+        results["graded_veto"] = {}
+        for k in powers:
+            sk = graded[k]
+            deltas = [100 * (auc(sk[gen], sk[by_kind[m]]) - auc(hard[gen], hard[by_kind[m]])) for m in held]
+            ip = auc(sk[gen], sk[passing])
+            label = "∞ (hard)" if math.isinf(k) else f"{k:g}" + (" (shipped)" if k == VETO_POWER else "")
+            cells = " | ".join(f"{100 * auc(sk[gen], sk[by_kind[m]]):.1f}" for m in held)
+            lines.append(f"| {label} | {ip:.3f} | {cells} | {min(deltas):+.2f} |")
+            results["graded_veto"][str(k)] = {"identity_passing_auc": ip, "worst_delta": min(deltas)}
+        lines.append(f"\nSimilarity alone on the identity-passing forgeries: AUC {auc(sim[gen], sim[passing]):.3f}.\n")
 
     # 4. morph ratio × strictness
     lines += ["## 4. Morph rejection by ratio at three strictness settings", "",

@@ -12,8 +12,9 @@ where *genuine* ends. What we know well is how similar the VIP's genuine photos 
   typical genuine similarity, towards 0 below the floor.
 * :func:`decide` — ``score = min(head, anchor, artefact term)`` (all must hold: the evidence the head learned, being
   inside the VIP's genuine range, and no blending artefact at the detector's veto; below the veto the artefact
-  term only ranks accepted faces, :func:`veto_probability`), then the verdict: ``genuine`` at score ≥ 0.5; below it ``fake`` if the face still
-  carries the VIP's identity (more similar than other people get to this VIP), else ``different_person``.
+  term only ranks accepted faces, :func:`veto_probability`), then the verdict: ``genuine`` at score ≥ 0.5; below
+  it ``fake`` if the face still carries the VIP's identity (more similar than other people get to this VIP), else
+  ``different_person``.
 
 :data:`FEATURE_TABLE` is the one table of evidence features: what each means for "genuine VIP", whether it needs
 the dense mesh, its label, and whether it may enter the score (the do-no-harm rule, measured in

@@ -7,7 +7,6 @@ import numpy as np
 from ..artifact.detector import NO_BOUNDARY
 from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
 
-
 # how far the artefact term must lower a genuine verdict's score for its explanation to say so
 NOTABLE_LOWERING = 0.05
 
