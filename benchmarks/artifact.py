@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from vipguard.infra.registry import Registry
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
+    from vipguard.lite.explain import probability_text
     from vipguard.lite.guard import Guard
     from vipguard.lite.profile import PROFILE_CODEC
 
@@ -172,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
         detectors = [artifact] + [ArtifactDetector(w, num_threads=1) for w in args.compare]
         names = [args.artifact_weights.name if args.artifact_weights else "packaged"] + [w.name for w in args.compare]
         thresholds = [float(d.threshold) for d in detectors]
-        threshold = thresholds[0]
 
         def arts(image, evidence):
             """The first detector's score (the guard's own evidence) and every other detector's, same face."""
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t2 = Table(title="(2) Artefact-only AUC / TPR at each detector's threshold, per method on all forgeries (the "
                      "detectors were trained on pseudo-fakes only, never on these methods); thresholds "
-                     + ", ".join(f"{n} {t:.3f}" for n, t in zip(names, thresholds)))
+                     + ", ".join(f"{n} {probability_text(t)}" for n, t in zip(names, thresholds)))
     t2.add_column("method")
     t2.add_column("n", justify="right")
     for n in names:

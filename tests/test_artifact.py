@@ -299,3 +299,4 @@ def test_score_from_a_photo_and_cli(lfw, analyzer, capsys):
     assert main(["artifact", "score", "--json", str(path)]) == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["path"] == str(path) and 0.0 <= record["score"] <= 1.0 and record["error"] is None
+    assert record["judged"] is True and record["fake"] == (record["score"] >= ArtifactDetector().threshold)

@@ -164,24 +164,25 @@ def test_sharpen_augmentation_is_opt_in_and_deterministic():
     assert np.abs(np.diff(sharp.astype(float), axis=1)).mean() > np.abs(np.diff(img.astype(float), axis=1)).mean()
 
 
-def test_the_packaged_detector_scores_each_crop_re_encoded_as_jpeg_and_can_be_told_not_to(tmp_path):
-    """``ArtifactConfig.reencode``: the network sees the crop as a JPEG of that quality (so a photo's compression
-    history is not evidence); ``None`` scores the crop as cut. The veto is the detector's own threshold."""
+def test_the_packaged_detector_scores_each_crop_as_cut_and_can_be_told_to_re_encode_it(tmp_path):
+    """``ArtifactConfig.reencode``: ``None`` (the packaged detector: re-encoding measured worse for it) scores the crop
+    as cut; a quality makes the network see the crop as a JPEG of that quality. The veto is the detector's own
+    threshold."""
     from vipguard.artifact.detector import ArtifactDetector, default_weights
     from vipguard.infra.imageops import jpeg
 
     packaged = ArtifactDetector()
-    assert packaged.config.reencode == 90 and packaged.veto == packaged.threshold
+    assert packaged.config.reencode is None and packaged.veto == packaged.threshold
     rng = np.random.default_rng(0)
     crop = cv2.GaussianBlur(rng.integers(0, 256, (144, 144, 3), dtype=np.uint8), (0, 0), 2.0)
-    assert packaged.score_crop(crop).score == pytest.approx(float(packaged.predict(jpeg(crop, 90)[None])[0][0]))
-    plain_dir = tmp_path / "plain"
-    shutil.copytree(default_weights(), plain_dir)
-    config = json.loads((plain_dir / "config.json").read_text())
-    (plain_dir / "config.json").write_text(json.dumps({**config, "reencode": None}))
-    plain = ArtifactDetector(plain_dir)
-    assert plain.score_crop(crop).score == pytest.approx(float(plain.predict(crop[None])[0][0]))
-    assert plain.score_crop(crop).score != packaged.score_crop(crop).score
+    assert packaged.score_crop(crop).score == pytest.approx(float(packaged.predict(crop[None])[0][0]))
+    jpeg_dir = tmp_path / "jpeg90"
+    shutil.copytree(default_weights(), jpeg_dir)
+    config = json.loads((jpeg_dir / "config.json").read_text())
+    (jpeg_dir / "config.json").write_text(json.dumps({**config, "reencode": 90}))
+    re_encoded = ArtifactDetector(jpeg_dir)
+    assert re_encoded.score_crop(crop).score == pytest.approx(float(re_encoded.predict(jpeg(crop, 90)[None])[0][0]))
+    assert re_encoded.score_crop(crop).score != packaged.score_crop(crop).score
 
 
 def test_finetuning_the_stride16_stage_lowers_the_loss_is_deterministic_and_exports(tmp_path, backbone_file,
@@ -225,3 +226,37 @@ def test_finetuning_the_stride16_stage_lowers_the_loss_is_deterministic_and_expo
     np.testing.assert_allclose(prob, tp.numpy(), atol=1e-4)
     np.testing.assert_allclose(boundary, tb.numpy(), atol=1e-4)
     assert "fine-tuned" in (tmp_path / "a" / "MODEL_CARD.md").read_text()
+
+
+def test_the_sharpness_floor_is_the_lowest_run_of_bands_that_keeps_false_alarms_under_the_ceiling():
+    """Data-free: bands below the floor alarm too often; a band too small to read does not move it; a detector whose
+    sharpest faces already alarm too often gets no floor."""
+    from vipguard.artifact.gate import choose_min_sharpness
+
+    rng = np.random.default_rng(0)
+    s = np.exp(rng.uniform(np.log(2), np.log(400), 20_000))
+    alarm = rng.uniform(size=s.size) < np.where(s < 30, 0.4, 0.01)  # blurred faces (< 30) look blended
+    floor = choose_min_sharpness(s, alarm, max_fpr=0.03)
+    assert 30 <= floor < 30 * 2 ** (1 / 3) + 1e-6  # the first band edge above 30
+    assert choose_min_sharpness(s, np.zeros(s.size, bool), 0.03) <= 2  # never alarming: every face is judged
+    assert choose_min_sharpness(s, np.ones(s.size, bool), 0.03) is None
+    few = np.r_[s, [1000.0]]  # one very sharp alarming face: its band is too small to read
+    assert choose_min_sharpness(few, np.r_[alarm, True], 0.03) == floor
+    with pytest.raises(ValueError):
+        choose_min_sharpness(s, alarm[:-1])
+
+
+def test_the_packaged_detector_judges_a_sharp_photo_and_not_a_blurred_one(lfw, analyzer):
+    from vipguard.artifact.detector import ArtifactDetector
+    from vipguard.infra.io import load_image
+
+    detector = ArtifactDetector()
+    floor = detector.config.min_sharpness
+    assert floor is not None and floor > 0
+    image = load_image(sorted((lfw / "Tony_Blair").glob("*.jpg"))[25])
+    face = analyzer.analyze(image, primary_only=True)[0]
+    sharp = detector.score(image, face)
+    assert sharp.judged and sharp.sharpness >= floor and sharp.to_dict()["judged"] is True
+    blurred = cv2.GaussianBlur(image, (0, 0), 3.0)
+    soft = detector.score(blurred, analyzer.analyze(blurred, primary_only=True)[0])
+    assert not soft.judged and soft.sharpness < floor and soft.min_sharpness == floor

@@ -190,18 +190,19 @@ def test_genuine_range_uses_the_student_t_of_scipy_stats_bit_for_bit():
 
 
 def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
-    from vipguard.lite.decision import veto_probability
+    from vipguard.lite.decision import VETO_POWER, veto_probability
 
     g = _range()
     sim = g.floor(0.03) + 0.05  # well inside the genuine range
     base = decide(0.99, sim, g, 0.03, 0.4, 0.25)
     assert base.verdict == "genuine" and not base.vetoed
     below = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.96, veto=0.97)
-    # just under the veto: still genuine, ranked lower by the graded term (1 - 0.5 (0.96 / 0.97)^3)
+    # just under the veto: still genuine, ranked lower by the graded term (1 - 0.5 (odds 0.96 / odds 0.97)^k)
     assert below.verdict == "genuine" and not below.vetoed and below.artefact_lowered
-    assert below.score == pytest.approx(1 - 0.5 * (0.96 / 0.97) ** 3) and ACCEPT < below.score < base.score
+    assert below.score == pytest.approx(1 - 0.5 * (24 / (0.97 / 0.03)) ** VETO_POWER)
+    assert ACCEPT < below.score < base.score
     clean = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.01, veto=0.97)  # a clean photo: the score is the same
-    assert clean.score == base.score and not clean.artefact_lowered and clean.artefact_term > 0.9999
+    assert clean.score == base.score and not clean.artefact_lowered and clean.artefact_term > 0.97
     at = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.97, veto=0.97)
     assert at.vetoed and at.verdict == "fake" and at.score < ACCEPT  # the identity is there: a forgery
     assert decide(0.99, 0.3, g, 0.03, 0.4, 0.25, artifact=0.99, veto=0.97).verdict == "different_person"
@@ -222,12 +223,29 @@ def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
                       np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
     assert lowered.startswith("Consistent with genuine Colin_Powell")
     assert f"blending-artefact score 0.96 (veto at 0.97) lowers the score to {below.score:.2f}" in lowered
-    slight = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.72, veto=0.97)  # lowered by ~0.02: not worth a word
+    odds = (0.97 / 0.03) * ((1 - (base.score - 0.02)) / (1 - ACCEPT)) ** (1 / VETO_POWER)  # lowers it by 0.02
+    slight_a = odds / (1 + odds)  # not worth a word
+    slight = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=slight_a, veto=0.97)
     assert slight.artefact_lowered and "lowers the score" not in explain(
         slight, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
         np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
     assert "lowers the score" not in explain(clean, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(
         np.float32), np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
+
+
+def test_blend_probabilities_are_printed_with_the_digits_that_tell_them_from_one():
+    """An over-confident detector's threshold (0.999936) printed as 1.00 would make "0.9993 reaches its veto (1.00)"
+    read as a contradiction; each number is shown down to the first digit of its distance from 1."""
+    from vipguard.lite.explain import probability_text
+
+    assert [probability_text(p) for p in (0.0076, 0.5, 0.85, 0.96, 0.97, 0.991, 0.999936, 0.99936, 1.0)] == [
+        "0.01", "0.50", "0.85", "0.96", "0.97", "0.991", "0.99994", "0.9994", "1.00"]
+    g = _range()
+    sim = g.floor(0.03) + 0.05
+    vetoed = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.99997, veto=0.999936)
+    text = explain(vetoed, "Colin_Powell", np.r_[sim, np.zeros(len(FEATURES) - 1)].astype(np.float32),
+                   np.full(len(FEATURES), 0.8), {"sim_global": 1.0})
+    assert "score 0.99997 reaches its veto (0.99994)" in text
 
 
 def test_the_graded_artefact_term_never_changes_a_verdict_below_the_veto():

@@ -259,7 +259,7 @@ def test_fast_runs_the_artefact_detector_only_where_the_veto_can_move_the_score(
     registry, _ = enrolled
     genuine = next(p for p in photos(lfw, "Tony_Blair", 21, 60)
                    if Guard(registry, analyzer, artifact=artifact).check_path(p, "Tony_Blair").verdict == "genuine")
-    for forced in (None, 0.9999):  # the real scores, then a blend probability above the veto (0.99) for every face
+    for forced in (None, 0.99999):  # the real scores, then a blend probability above the veto for every face
         stub = _CountingArtefacts(artifact, forced)
         full = Guard(registry, analyzer, artifact=stub)
         fast = Guard(registry, analyzer, GuardConfig(detail="fast"), artifact=stub)
@@ -287,6 +287,34 @@ def test_fast_runs_the_artefact_detector_only_where_the_veto_can_move_the_score(
             assert v.verdict == "genuine" and not v.decision.vetoed
         else:
             assert v.verdict == "fake" and v.decision.vetoed and v.score < 0.5 and "artefact" in v.explanation
+
+
+def test_a_face_too_blurred_for_the_artefact_detector_is_not_vetoed_and_the_explanation_says_why(
+        lfw, analyzer, artifact, enrolled):
+    """The veto's false-alarm promise holds only for crops as sharp as those its threshold was set on
+    (ArtifactConfig.min_sharpness): a blurred genuine photo with a blend score above the veto keeps its verdict."""
+    import cv2
+
+    from vipguard.lite.guard import Guard
+
+    assert artifact.config.min_sharpness is not None  # the packaged detector records its floor
+    registry, _ = enrolled
+    stub = _CountingArtefacts(artifact, forced=0.99999)  # above the veto for every face
+    guard = Guard(registry, analyzer, artifact=stub)
+    plain = Guard(registry, analyzer, artifact=artifact)
+    genuine = next(p for p in photos(lfw, "Tony_Blair", 21, 60)
+                   if plain.check_path(p, "Tony_Blair").verdict == "genuine")
+    image = load_image(genuine)
+    sharp = guard.check(image, vip="Tony_Blair")
+    assert sharp.decision.vetoed and sharp.verdict == "fake"
+    blurred = cv2.GaussianBlur(image, (0, 0), 2.5)
+    soft = guard.check(blurred, vip="Tony_Blair")
+    reference = plain.check(blurred, vip="Tony_Blair")
+    assert soft.decision.veto is None and not soft.decision.vetoed and soft.verdict == reference.verdict
+    assert soft.score == pytest.approx(min(soft.decision.head, soft.decision.anchor))
+    assert "Blending artefacts were not judged: the face is too blurred" in soft.explanation
+    assert f"below the {artifact.config.min_sharpness:.0f}" in soft.explanation
+    assert soft.to_json()["decision"]["artifact_veto"] is None
 
 
 def test_explanation_names_the_part_that_departs(verdicts):

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..lite.decision import BY_NAME, FEATURE_TABLE
+from ..lite.explain import probability_text
 from ..lite.guard import Verdict
 from .video import ClipVerdict, clip_html, frame_image, typical_frame
 
@@ -109,7 +110,7 @@ def _genuine_range(verdict: Verdict) -> str:
     if d is None or verdict.vip is None:
         return ""
     term = d.artefact_term
-    veto = "" if term is None else f", artefact {term:.2f} (veto at {d.veto:.2f})"
+    veto = "" if term is None else f", artefact {term:.2f} (veto at {probability_text(d.veto)})"
     return (f'<p class="range">genuine range: face similarity ≥ {round(100 * max(d.floor, 0))}/100 for '
             f'{round(100 * (1 - d.reject_rate))} % of {html.escape(verdict.vip)}\'s photos · other people reach '
             f'{round(100 * max(d.identity_floor, 0))}/100 · score = min(head {d.head:.2f}, genuine range '
@@ -130,7 +131,7 @@ def _pictures(verdict: Verdict, image: np.ndarray | None, colour: str) -> str:
         where = html.escape(verdict.artifact_where or "")
         img += (f'<figure><img class="heat" src="{heat_overlay(verdict.face_crop, verdict.boundary)}" '
                 f'alt="blending boundary"><figcaption>blending boundary: {where} '
-                f'(artefact score {verdict.evidence.get("artifact", 0.0):.2f})</figcaption></figure>')
+                f'(artefact score {probability_text(verdict.evidence.get("artifact", 0.0))})</figcaption></figure>')
     return img
 
 

@@ -34,6 +34,11 @@ class ArtifactConfig:
     # the artefact veto: a blend probability at or above it rules a genuine verdict out (decision.decide); None =
     # no veto. Set only where benchmarks/verdict.py table 3b measured it harm-free on every held-out method.
     veto: float | None = None
+    # the sharpest blur the operating point holds for: a crop whose sharpness (faces.quality.sharpness, the variance
+    # of the Laplacian of the crop as cut) is below it is scored and shown but not judged — no veto, no graded
+    # term — because blurred genuine faces reach the threshold far more often than it promises (28 % at Gaussian
+    # blur σ 2). Set after training on genuine photos only (tools/artifact_gate.py); None = every crop is judged.
+    min_sharpness: float | None = None
     onnx_sha256: str = ""
     extra: dict = field(default_factory=dict)  # training metrics / provenance (free form)
 

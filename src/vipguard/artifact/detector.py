@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import transform_points
+from ..faces.quality import sharpness
 from ..infra.imageops import jpeg
 from ..infra.weights import WeightsError, sha256_of
 from .config import ArtifactConfig
@@ -32,15 +33,23 @@ class ArtifactWeightsError(WeightsError):
 @dataclass(frozen=True, slots=True)
 class ArtifactResult:
     """``score``: probability of manipulation in [0, 1]; ``boundary``: (S, S) float32 map in [0, 1] in the
-    aligned-crop frame (S = the detector's crop size); ``where``: where the boundary concentrates."""
+    aligned-crop frame (S = the detector's crop size); ``where``: where the boundary concentrates; ``judged``:
+    whether the crop is sharp enough for the detector's operating point (``ArtifactConfig.min_sharpness``) — a score
+    that is not judged may explain, never veto."""
 
     score: float
     boundary: np.ndarray
     where: str
     crop: np.ndarray | None = None  # the aligned crop the map refers to (set by ``score``)
+    sharpness: float | None = None  # the crop's sharpness (faces.quality.sharpness)
+    min_sharpness: float | None = None  # the detector's floor for judging (None: none)
+
+    @property
+    def judged(self) -> bool:
+        return self.min_sharpness is None or self.sharpness is None or self.sharpness >= self.min_sharpness
 
     def to_dict(self) -> dict:
-        return {"score": round(self.score, 4), "where": self.where}
+        return {"score": round(self.score, 4), "where": self.where, "judged": self.judged}
 
 
 def default_weights() -> Path:
@@ -157,7 +166,8 @@ class ArtifactDetector:
             zones = zone_map(landmarks, self.size)
             if len(self._zones) < 64:
                 self._zones[key] = zones
-        return ArtifactResult(score=float(prob[0]), boundary=full, where=describe(full, zones))
+        return ArtifactResult(score=float(prob[0]), boundary=full, where=describe(full, zones),
+                              sharpness=sharpness(crop), min_sharpness=self.config.min_sharpness)
 
     def score(self, image_rgb: np.ndarray, face: object) -> ArtifactResult:
         """Score the ``face`` (a :class:`~vipguard.faces.Face`) found in ``image_rgb``."""

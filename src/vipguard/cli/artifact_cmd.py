@@ -134,6 +134,7 @@ def register(app: typer.Typer) -> None:
         from ..artifact.detector import ArtifactDetector
         from ..faces import AnalyzerConfig, FaceAnalyzer
         from ..infra.io import InputError, expand_inputs, load_image
+        from ..lite.explain import probability_text
 
         store = open_store(models)
         if store is None:
@@ -142,7 +143,8 @@ def register(app: typer.Typer) -> None:
         failed = 0
         with FaceAnalyzer(AnalyzerConfig(embedders=()), store) as analyzer:
             for path in expand_inputs(images):
-                record: dict = {"path": str(path), "score": None, "fake": None, "where": None, "error": None}
+                record: dict = {"path": str(path), "score": None, "judged": None, "fake": None, "where": None,
+                                "error": None}
                 try:
                     rgb = load_image(path)
                     faces = analyzer.analyze(rgb, primary_only=True, embedders=())
@@ -152,8 +154,9 @@ def register(app: typer.Typer) -> None:
                 else:
                     if faces:
                         result = detector.score(rgb, faces[0])
-                        record.update(score=round(result.score, 4), fake=result.score >= detector.threshold,
-                                      where=result.where)
+                        # "fake" only where the crop is sharp enough for the threshold to mean what it says
+                        record.update(score=round(result.score, 6), judged=result.judged,
+                                      fake=result.judged and result.score >= detector.threshold, where=result.where)
                     else:
                         record["where"] = "no face"
                 if json_out:
@@ -163,6 +166,6 @@ def register(app: typer.Typer) -> None:
                 elif record["score"] is None:
                     stdout().print(f"{path}\tno face")
                 else:
-                    verdict = "blended" if record["fake"] else "clean"
-                    stdout().print(f"{path}\t{record['score']:.3f}\t{verdict}\t{record['where']}")
+                    verdict = ("blended" if record["fake"] else "clean") if record["judged"] else "too blurred to judge"
+                    stdout().print(f"{path}\t{probability_text(record['score'])}\t{verdict}\t{record['where']}")
         return 1 if failed else 0

@@ -11,6 +11,23 @@ from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
 NOTABLE_LOWERING = 0.05
 
 
+def probability_text(p: float) -> str:
+    """A probability with the decimals that tell it from 1: 0.85, 0.97, 0.990, 0.99994 (an over-confident detector's
+    threshold printed as 1.00 would say nothing)."""
+    p = float(p)
+    gap = 1.0 - p
+    if gap >= 0.1 or gap < 5e-7 or not np.isfinite(p):
+        return f"{p:.2f}"
+    decimals = min(6, max(2, int(np.floor(-np.log10(max(gap, 1e-6)))) + 1))  # down to the gap's first digit
+    return f"{p:.{decimals}f}"
+
+
+def unjudged_phrase(sharpness: float, minimum: float) -> str:
+    """Why the artefact score did not count: the crop is blurrier than the detector's operating point holds for."""
+    return (f"Blending artefacts were not judged: the face is too blurred for the artefact detector (sharpness "
+            f"{sharpness:.0f}, below the {minimum:.0f} its threshold was set for).")
+
+
 def _plural(label: str) -> bool:
     return label.endswith("s") or " and " in label
 
@@ -88,9 +105,9 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
     anchored = decision.anchor <= decision.head
     if decision.vetoed:  # below ACCEPT by construction: never a genuine verdict
         at = f" {where}" if where and where != NO_BOUNDARY else ""
-        reasons = (f"blending artefacts{at}: the artefact detector's score {decision.artifact:.2f} reaches its "
-                   f"veto ({decision.veto:.2f}), which no genuine photo should; face similarity "
-                   f"{round(100 * max(decision.similarity, 0))}/100")
+        reasons = (f"blending artefacts{at}: the artefact detector's score {probability_text(decision.artifact)} "
+                   f"reaches its veto ({probability_text(decision.veto)}), which no genuine photo should; face "
+                   f"similarity {round(100 * max(decision.similarity, 0))}/100")
         picked = ["artifact", "sim_global"]
     elif anchored:
         reasons = genuine_range_phrase(decision, vip)
@@ -105,8 +122,8 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
             reasons += f"; {genuine_range_phrase(decision, vip)}"
     lowered = min(decision.head, decision.anchor) - score  # by the artefact term (0 where it did not set the score)
     if verdict == "genuine" and decision.artefact_lowered and lowered >= NOTABLE_LOWERING:  # accepted, ranked lower
-        reasons += (f"; the blending-artefact score {decision.artifact:.2f} (veto at {decision.veto:.2f}) lowers the "
-                    f"score to {decision.score:.2f}")
+        reasons += (f"; the blending-artefact score {probability_text(decision.artifact)} (veto at "
+                    f"{probability_text(decision.veto)}) lowers the score to {decision.score:.2f}")
     lead = {"genuine": f"Consistent with genuine {vip}", "fake": f"Likely a forgery of {vip}",
             "different_person": f"Likely a different person than {vip}"}[verdict]
     text = f"{lead} (score {score:.2f}): {reasons}."

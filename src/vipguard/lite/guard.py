@@ -29,7 +29,7 @@ from ..infra.io import InputError, load_image
 from ..infra.registry import Loaded, Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
-from .explain import explain
+from .explain import explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
 
 __all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict"]
@@ -245,9 +245,10 @@ class Guard:
         """The verdict on one described face; ``artifact`` is the artefact detector's result, or None where it
         was not run (``measured`` then leaves its score out)."""
         evidence = compare(descriptor, profile)
+        judged = artifact is None or artifact.judged  # too blurred for its operating point: shown, not judged
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
-                                  veto=self.veto)
+                                  veto=self.veto if judged else None)
         verdict, score = decision.verdict, decision.score
         vip_name = profile.name if claimed else None
         similarity = face_score(decision.similarity)
@@ -257,6 +258,8 @@ class Guard:
         contributions = profile.head.contributions(evidence, reference)
         where = None if artifact is None else artifact.where
         text = explain(decision, vip_name, evidence, profile.typical, contributions, where, measured)
+        if not judged and self.veto is not None:
+            text += " " + unjudged_phrase(artifact.sharpness, artifact.min_sharpness)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,
             box=face.detection.box, faces=n_faces,

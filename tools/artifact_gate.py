@@ -1,0 +1,89 @@
+"""Set the artefact detector's sharpness floor (``min_sharpness`` in its config.json) on genuine photos only.
+
+Faces: LFW identities held out of the detector's training (``train.artifact_data.is_held_out``; no VIP), first 4
+photos each. Each is scored clean, Gaussian-blurred at σ 0.5–3 and down-up resized ×0.5 / 0.35 / 0.25; every crop's
+sharpness (``faces.quality.sharpness``) and whether it reached the detector's threshold go to
+:func:`vipguard.artifact.gate.choose_min_sharpness`. No forgery is read.
+
+    .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw              # measure and print
+    .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw --write      # also write config.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from vipguard.artifact.detector import ArtifactDetector, default_weights
+from vipguard.artifact.gate import choose_min_sharpness
+from vipguard.faces import AnalyzerConfig, FaceAnalyzer
+from vipguard.faces.quality import sharpness
+from vipguard.infra.io import load_image
+from vipguard.train.artifact_data import other_photos
+
+
+def _blur(sigma: float):
+    return lambda im: im if sigma == 0 else cv2.GaussianBlur(im, (0, 0), sigma)
+
+
+def _resize(factor: float):
+    def degrade(im: np.ndarray) -> np.ndarray:
+        h, w = im.shape[:2]
+        small = cv2.resize(im, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return degrade
+
+
+CONDITIONS = {f"blur σ {s:g}": _blur(s) for s in (0, 0.5, 1, 1.5, 2, 2.5, 3)} | {
+    f"resize ×{f:g}": _resize(f) for f in (0.5, 0.35, 0.25)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lfw", type=Path, required=True)
+    parser.add_argument("--weights", type=Path, default=None, help="detector folder (default: the packaged one)")
+    parser.add_argument("--max-fpr", type=float, default=0.03,
+                        help="false alarms allowed in every sharpness band at or above the floor (#16's ceiling)")
+    parser.add_argument("--write", action="store_true", help="record the floor in the folder's config.json")
+    args = parser.parse_args()
+    folder = args.weights or default_weights()
+    detector = ArtifactDetector(folder)
+    paths = other_photos(args.lfw, per_identity=4, held_out=True)
+    rows: list[tuple[str, float, bool]] = []
+    with FaceAnalyzer(AnalyzerConfig(num_threads=1)) as analyzer:
+        for path in tqdm(paths, desc="genuine faces"):
+            image = load_image(path)
+            for name, degrade in CONDITIONS.items():
+                shown = degrade(image)
+                faces = analyzer.analyze(shown, primary_only=True, embedders=())
+                if faces:
+                    result = detector.score(shown, faces[0])
+                    rows.append((name, sharpness(result.crop), result.score >= detector.threshold))
+    s = np.array([r[1] for r in rows])
+    alarm = np.array([r[2] for r in rows])
+    floor = choose_min_sharpness(s, alarm, args.max_fpr)
+    print(f"{len(paths)} photos of held-out identities; threshold {detector.threshold}; floor {floor}")
+    print("| condition | faces | sharpness median | false alarms | judged (≥ floor) | false alarms among judged |")
+    print("|---|---|---|---|---|---|")
+    for name in CONDITIONS:
+        m = np.array([r[0] == name for r in rows])
+        judged = m & (s >= (floor or 0))
+        among = f"{100 * alarm[judged].mean():.1f} %" if judged.any() else "–"
+        print(f"| {name} | {m.sum()} | {np.median(s[m]):.1f} | {100 * alarm[m].mean():.1f} % | "
+              f"{100 * judged.sum() / max(m.sum(), 1):.1f} % | {among} |")
+    if args.write:
+        config_path = folder / "config.json"
+        data = json.loads(config_path.read_text())
+        data["min_sharpness"] = floor
+        config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        print(f"wrote min_sharpness = {floor} to {config_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
