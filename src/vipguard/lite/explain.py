@@ -16,9 +16,9 @@ def probability_text(p: float) -> str:
     threshold printed as 1.00 would say nothing)."""
     p = float(p)
     gap = 1.0 - p
-    if gap >= 0.1 or gap < 5e-7 or not np.isfinite(p):
+    if gap >= 0.1 or gap < 5e-8 or not np.isfinite(p):
         return f"{p:.2f}"
-    decimals = min(6, max(2, int(np.floor(-np.log10(max(gap, 1e-6)))) + 1))  # down to the gap's first digit
+    decimals = min(7, max(2, int(np.floor(-np.log10(max(gap, 1e-7)))) + 1))  # down to the gap's first digit
     return f"{p:.{decimals}f}"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifact.config import ArtifactConfig
+from ..lite.explain import probability_text
 from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .card import recipe
@@ -376,7 +377,7 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
 | AUC real vs self-blend (both JPEG q60) | {m.get('auc_jpeg60', float('nan')):.4f} |
 | AUC real vs Face X-ray pair blend | {m.get('auc_pair', float('nan')):.4f} |
 | threshold (≤ {100 * config.target_fpr:g} % FPR on validation reals: clean, JPEG 60, 0.5× resize, blur σ 1) | \
-{mcfg.threshold:.4f} |
+{probability_text(mcfg.threshold)} |
 | TPR self-blend / pair blend at threshold | {m.get('tpr_clean', float('nan')):.4f} / \
 {m.get('tpr_pair', float('nan')):.4f} |
 | FPR real: clean / JPEG q60 / 0.5× resize | {m.get('fpr_clean', float('nan')):.4f} / \
