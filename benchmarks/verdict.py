@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["## 3c. Graded artefact term below the veto: AUC % per forgery kind, hard veto → power k", "",
                   f"Veto at {probability_text(shipped_veto)}; the term is 1 − 0.5·(odds(artefact) / odds(veto))^k "
                   f"below it (k = ∞: the hard veto), so no verdict changes. Shipped: k = {VETO_POWER:g}. "
-                  f"Identity-passing: the {int(passing.sum())} forgeries at or above their VIP's genuine 5th percentile of similarity. "
+                  f"Identity-passing: the {int(passing.sum())} forgeries at or above their VIP's genuine 5th "
+                  "percentile of similarity. "
                   "Worst Δ: against the hard veto, and against no artefact term at all (the do-no-harm rule).", "",
                   "| k | identity-passing AUC | " + " | ".join(held) + " | worst Δ vs hard | worst Δ vs none |",
                   "|---" * (len(held) + 4) + "|"]

@@ -2,7 +2,7 @@
 
 Faces: LFW identities held out of the detector's training (``train.artifact_data.is_held_out``; no VIP), first 4
 photos each. Each is scored clean, Gaussian-blurred at σ 0.5–3 and down-up resized ×0.5 / 0.35 / 0.25; every crop's
-sharpness (``faces.quality.sharpness``) and whether it reached the detector's threshold go to
+sharpness (``ArtifactResult.sharpness``) and whether it reached the detector's threshold go to
 :func:`vipguard.artifact.gate.choose_min_sharpness`. No forgery is read.
 
     .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw              # measure and print
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from vipguard.artifact.detector import ArtifactDetector, default_weights
 from vipguard.artifact.gate import choose_min_sharpness
 from vipguard.faces import AnalyzerConfig, FaceAnalyzer
-from vipguard.faces.quality import sharpness
+from vipguard.infra.imageops import down_up
 from vipguard.infra.io import load_image
 from vipguard.train.artifact_data import other_photos
 
@@ -32,11 +32,7 @@ def _blur(sigma: float):
 
 
 def _resize(factor: float):
-    def degrade(im: np.ndarray) -> np.ndarray:
-        h, w = im.shape[:2]
-        small = cv2.resize(im, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return degrade
+    return lambda im: down_up(im, (max(1, int(im.shape[1] * factor)), max(1, int(im.shape[0] * factor))))
 
 
 CONDITIONS = {f"blur σ {s:g}": _blur(s) for s in (0, 0.5, 1, 1.5, 2, 2.5, 3)} | {
@@ -63,7 +59,7 @@ def main() -> int:
                 faces = analyzer.analyze(shown, primary_only=True, embedders=())
                 if faces:
                     result = detector.score(shown, faces[0])
-                    rows.append((name, sharpness(result.crop), result.score >= detector.threshold))
+                    rows.append((name, result.sharpness, result.score >= detector.threshold))
     s = np.array([r[1] for r in rows])
     alarm = np.array([r[2] for r in rows])
     floor = choose_min_sharpness(s, alarm, args.max_fpr)
