@@ -59,6 +59,7 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     from vipguard.faces import FaceAnalyzer
     from vipguard.faces.embed import DEFAULT_EMBEDDER
     from vipguard.forge.morph import make_morph
+    from vipguard.infra.imageops import jpeg
     from vipguard.infra.io import load_image
     from vipguard.lite.background import load_background
     from vipguard.lite.enrol import Enroller
@@ -122,7 +123,8 @@ def collect(args) -> tuple[list[Row], dict, dict]:
                                            np.random.default_rng(10_000 + args.seed + tries))
                     except forge.ForgeError:
                         continue
-                    rows.append(row(vip, kind, res.image, profile))
+                    image = res.image if args.deliver_jpeg is None else jpeg(res.image, args.deliver_jpeg)
+                    rows.append(row(vip, kind, image, profile))
                     made += 1
             print(f"  {vip}: enrolled {result.used} photos, floor {profile.meta['similarity_floor']:.3f}; "
                   f"{time.perf_counter() - t0:.0f} s so far", flush=True)
@@ -132,7 +134,7 @@ def collect(args) -> tuple[list[Row], dict, dict]:
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
     each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
-    from vipguard.lite.decision import SIMILARITY, decide, value
+    from vipguard.lite.decision import SIMILARITY, decide, for_head, value
     from vipguard.lite.guard import GuardConfig
 
     select = GuardConfig().select_threshold
@@ -142,7 +144,8 @@ def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np
             verdict.append("no_face")
             continue
         p = profiles[r.vip]
-        d = decide(float(heads[r.vip].predict(r.evidence)[0]), value(r.evidence, SIMILARITY), p.genuine,
+        head = float(heads[r.vip].predict(for_head(r.evidence, p.typical, r.judged))[0])
+        d = decide(head, value(r.evidence, SIMILARITY), p.genuine,
                    rate_of(p), p.identity_threshold, select, artifact=value(r.evidence, "artifact"),
                    veto=veto if r.judged else None)
         score[i] = d.score
@@ -163,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--background", type=Path, default=None,
                     help="background folder (tools/build_background.py --out; default: the bundled one) — rebuild it "
                          "with the same --artifact-weights, or the head meets two detectors' scores")
+    ap.add_argument("--deliver-jpeg", type=int, default=None, metavar="Q",
+                    help="encode every test forgery as a JPEG of quality Q before it is checked, as real forgeries "
+                         "are delivered (the genuine and other-person photos are JPEG files already); default: "
+                         "checked as made, in memory")
     ap.add_argument("--out", type=Path, default=None, help="write results.md and results.json here")
     ap.add_argument("--plot", type=Path, default=None, help="morph ratio vs strictness plot (PNG)")
     ap.add_argument("--save-rows", type=Path, default=None,
@@ -239,20 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     results["below_p2_rejected"] = 100 * float(np.mean(below)) if below else None
 
     # 3. do-no-harm: leave-one-method-out heads, with and without each candidate term
-    candidates = [f.name for f in FEATURE_TABLE if f.name not in SCORED and f.sign != 0]
+    # every term but similarity, the anchor of all of them: a scored term is measured by taking it out of the score
+    candidates = [f.name for f in FEATURE_TABLE if f.name != SIMILARITY and (f.sign != 0 or f.name in SCORED)]
     held = [k for k in kinds if k not in ("genuine", "other")]
     lines += ["## 3. Do no harm: AUC % of the score without → with each evidence term, per held-out method", "",
               "Each method's enrolment forgeries are left out of the head's training (look-alike swaps, morphs by "
               "ratio and reenactment are never in enrolment). A term may enter the score only if no cell drops by "
-              "more than 0.5 points, and it is worth adding only where it gains somewhere.", "",
+              "more than 0.5 points, and it is worth adding only where it gains somewhere. A scored term (marked) is "
+              "measured against the score without it; the others against the score as shipped.", "",
               "| term | " + " | ".join(held) + " | worst Δ | best Δ | harm-free |", "|---" * (len(held) + 4) + "|"]
     harm = {}
     for term in ["(scored: " + ", ".join(SCORED) + ")", *candidates]:
         cells, deltas = [], []
         for k in held:
             method = k.split("@")[0] if k != "lookalike" else "swap"
-            feats_without = SCORED
-            feats_with = SCORED if term.startswith("(") else (*SCORED, term)
+            scored_term = term in SCORED
+            feats_without = tuple(f for f in SCORED if f != term)
+            feats_with = SCORED if term.startswith("(") or scored_term else (*SCORED, term)
             h0 = {v: fit_score_head(t, cfg, feats_without, exclude_method=method) for v, t in trainings.items()}
             h1 = h0 if term.startswith("(") else {v: fit_score_head(t, cfg, feats_with, exclude_method=method)
                                                   for v, t in trainings.items()}
@@ -264,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         worst = min(deltas)
         harm[term] = worst
         enters = "(scored)" if term.startswith("(") else ("yes" if worst >= -0.5 else "no")
+        if term in SCORED:
+            enters, term = f"{enters}, scored", f"{term} (scored)"
         lines.append(f"| {term} | " + " | ".join(cells) + f" | {worst:+.2f} | {max(deltas):+.2f} | {enters} |")
     results["do_no_harm_worst_delta"] = harm
     lines.append("")

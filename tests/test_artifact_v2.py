@@ -164,25 +164,62 @@ def test_sharpen_augmentation_is_opt_in_and_deterministic():
     assert np.abs(np.diff(sharp.astype(float), axis=1)).mean() > np.abs(np.diff(img.astype(float), axis=1)).mean()
 
 
-def test_the_packaged_detector_scores_each_crop_as_cut_and_can_be_told_to_re_encode_it(tmp_path):
-    """``ArtifactConfig.reencode``: ``None`` (the packaged detector: re-encoding measured worse for it) scores the crop
-    as cut; a quality makes the network see the crop as a JPEG of that quality. The veto is the detector's own
-    threshold."""
-    from vipguard.artifact.detector import ArtifactDetector, default_weights
+def test_noise_augmentation_is_opt_in_leaves_other_draws_alone_and_matches_its_sigma():
+    """``p_noise`` = 0 draws nothing (the recipe before it is reproduced bit for bit); > 0 adds zero-mean noise whose
+    spread lies in NOISE_SIGMA, with one draw for a real view and its pseudo-fake (the same rng gives the same
+    noise)."""
+    from vipguard.train.sbi import NOISE_SIGMA, degrade, sensor_noise
+
+    img = np.full((96, 96, 3), 128, np.uint8)
+    kw = {"p_jpeg": 1.0, "p_resize": 0.5, "p_colour": 0.5}
+    for seed in range(6):  # the JPEG quality and the resize are drawn after the noise's place: unchanged at p 0
+        a = degrade(img, np.random.default_rng(seed), **kw)
+        assert np.array_equal(a, degrade(img, np.random.default_rng(seed), p_noise=0.0, **kw))
+    noisy = sensor_noise(img, np.random.default_rng(3))
+    assert np.array_equal(noisy, sensor_noise(img, np.random.default_rng(3)))
+    d = noisy.astype(float) - 128
+    assert abs(d.mean()) < 0.3 and NOISE_SIGMA[0] - 0.2 < d.std() < NOISE_SIGMA[1] + 0.2
+    plain = degrade(img, np.random.default_rng(1), p_jpeg=0.0, p_colour=0.0, p_resize=0.0, p_noise=1.0)
+    assert not np.array_equal(plain, img)
+
+def test_the_packaged_detector_sees_each_crop_re_encoded_and_can_be_told_to_score_it_as_cut(tmp_path):
+    """``ArtifactConfig.reencode``: the packaged detector sees every crop as a JPEG of quality 90 — a large photo's
+    face shrunk onto the crop has lost its JPEG grid, and a detector that reads "no grid" as blending calls such
+    genuine faces blended (docs/artifact.md) — and its threshold was re-chosen on crops prepared so; ``None`` scores
+    the crop as cut. The veto is the detector's own threshold."""
+    from vipguard.artifact.detector import ArtifactDetector, default_weights, prepared
     from vipguard.infra.imageops import jpeg
 
     packaged = ArtifactDetector()
-    assert packaged.config.reencode is None and packaged.veto == packaged.threshold
+    assert packaged.config.reencode == 90 and packaged.veto == packaged.threshold
     rng = np.random.default_rng(0)
     crop = cv2.GaussianBlur(rng.integers(0, 256, (144, 144, 3), dtype=np.uint8), (0, 0), 2.0)
-    assert packaged.score_crop(crop).score == pytest.approx(float(packaged.predict(crop[None])[0][0]))
-    jpeg_dir = tmp_path / "jpeg90"
-    shutil.copytree(default_weights(), jpeg_dir)
-    config = json.loads((jpeg_dir / "config.json").read_text())
-    (jpeg_dir / "config.json").write_text(json.dumps({**config, "reencode": 90}))
-    re_encoded = ArtifactDetector(jpeg_dir)
-    assert re_encoded.score_crop(crop).score == pytest.approx(float(re_encoded.predict(jpeg(crop, 90)[None])[0][0]))
-    assert re_encoded.score_crop(crop).score != packaged.score_crop(crop).score
+    assert np.array_equal(prepared(crop, packaged.config), jpeg(crop, 90))
+    assert packaged.score_crop(crop).score == pytest.approx(float(packaged.predict(jpeg(crop, 90)[None])[0][0]))
+    as_cut_dir = tmp_path / "as_cut"
+    shutil.copytree(default_weights(), as_cut_dir)
+    config = json.loads((as_cut_dir / "config.json").read_text())
+    (as_cut_dir / "config.json").write_text(json.dumps({**config, "reencode": None}))
+    as_cut = ArtifactDetector(as_cut_dir)
+    assert as_cut.score_crop(crop).score == pytest.approx(float(as_cut.predict(crop[None])[0][0]))
+    assert as_cut.score_crop(crop).score != packaged.score_crop(crop).score
+
+
+def test_the_threshold_rule_holds_every_condition_at_the_target_rate():
+    """``gate.choose_threshold``: the largest of the conditions' (1 - target) quantiles, so that no condition's
+    genuine faces reach it more often than the target; the trainer and tools/artifact_gate.py both use it."""
+    from vipguard.artifact.gate import VALIDATION_CONDITIONS, choose_threshold
+
+    rng = np.random.default_rng(0)
+    scores = {"clean": rng.uniform(0, 0.5, 1000), "blurred": rng.uniform(0, 0.9, 1000)}
+    t = choose_threshold(scores, 0.02)
+    assert all(np.mean(v >= t) <= 0.02 for v in scores.values()) and np.mean(scores["blurred"] >= t) > 0.015
+    assert choose_threshold({}, 0.02) == 0.5
+    with pytest.raises(ValueError, match="target_fpr"):
+        choose_threshold(scores, 0.6)
+    assert set(VALIDATION_CONDITIONS) == {"clean", "JPEG 60", "0.5× resize", "blur σ 1"}
+    img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert all(f(img).shape == img.shape for f in VALIDATION_CONDITIONS.values())
 
 
 def test_finetuning_the_stride16_stage_lowers_the_loss_is_deterministic_and_exports(tmp_path, backbone_file,

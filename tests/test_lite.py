@@ -47,6 +47,24 @@ def enrolled(lfw, analyzer, artifact, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def similarity_only(enrolled, tmp_path_factory):
+    """The same VIPs with heads on the whole-face similarity alone: profiles as enrolled before the artefact score
+    joined the head (registries written then still hold them), where the artefact veto is all that reads it."""
+    from dataclasses import replace
+
+    from vipguard.infra.registry import Registry
+    from vipguard.lite.enrol import EnrolConfig, fit_score_head
+    from vipguard.lite.profile import PROFILE_CODEC
+
+    _, results = enrolled
+    registry = Registry(tmp_path_factory.mktemp("reg_sim") / "registry.db", codec=PROFILE_CODEC)
+    for result in results.values():
+        head = fit_score_head(result.training, EnrolConfig(), ("sim_global",))
+        registry.put(replace(result.profile, head=head))
+    return registry
+
+
+@pytest.fixture(scope="module")
 def verdicts(lfw, analyzer, artifact, enrolled):
     from vipguard.lite.guard import Guard
 
@@ -202,7 +220,7 @@ def test_cli_enroll_check_list_remove(lfw, store, tmp_path, capsys):
     assert main(["remove", "Colin_Powell", "--db", db]) == 1
 
 
-def test_fast_detail_gives_the_same_scores(lfw, analyzer, artifact, enrolled):
+def test_fast_detail_gives_the_same_scores(lfw, analyzer, artifact, enrolled, similarity_only):
     from vipguard.lite.decision import VETO_NEGLIGIBLE
     from vipguard.lite.guard import FAST_FEATURES, Guard, GuardConfig
 
@@ -213,15 +231,22 @@ def test_fast_detail_gives_the_same_scores(lfw, analyzer, artifact, enrolled):
         a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
         assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
         assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
-        # no head reads the artefact score, but the artefact veto does: --fast runs the detector wherever the veto
-        # can move the score (decision.veto_may_change), with the same score; elsewhere the score is already ~0
+        # the head reads the artefact score: --fast measures it for every face, the same as the full check
+        assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
+        assert a.decision.veto == b.decision.veto == artifact.config.veto is not None
+    # a head on similarity alone (profiles enrolled before the artefact joined the head): only the artefact veto
+    # reads the score, so --fast runs the detector wherever the veto can move the score, elsewhere it is ~0
+    full = Guard(similarity_only, analyzer, artifact=artifact)
+    fast = Guard(similarity_only, analyzer, GuardConfig(detail="fast"), artifact=artifact)
+    for path in photos(lfw, "Tony_Blair", 50, 52) + _others(lfw, 2):
+        a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
+        assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
         if "artifact" in b.evidence:
             assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
         else:
             assert b.score <= VETO_NEGLIGIBLE and abs(a.score - b.score) <= VETO_NEGLIGIBLE
-        assert a.decision.veto == b.decision.veto == artifact.config.veto is not None
-    # without the veto, --fast leaves the artefact detector out (nothing reads its score)
-    bare = Guard(registry, analyzer, GuardConfig(detail="fast", artifact_veto=False), artifact=artifact)
+    # ... and without the veto it leaves the detector out (nothing reads its score)
+    bare = Guard(similarity_only, analyzer, GuardConfig(detail="fast", artifact_veto=False), artifact=artifact)
     b = bare.check_path(photos(lfw, "Tony_Blair", 50, 51)[0], "Tony_Blair")
     assert "artifact" not in b.evidence and b.boundary is None and b.decision.veto is None
     with pytest.raises(ValueError, match="detail"):
@@ -247,16 +272,18 @@ class _CountingArtefacts:
 
 
 @pytest.mark.parametrize("negligible", [None, 1e-4])
-def test_fast_runs_the_artefact_detector_only_where_the_veto_can_move_the_score(lfw, analyzer, artifact, enrolled,
-                                                                                 monkeypatch, negligible):
-    # None: the shipped VETO_NEGLIGIBLE (1e-3); 1e-4: a tighter one, so that the rule is seen to follow the bound
+def test_fast_runs_the_artefact_detector_only_where_the_veto_can_move_the_score(lfw, analyzer, artifact,
+                                                                                 similarity_only, monkeypatch,
+                                                                                 negligible):
+    # None: the shipped VETO_NEGLIGIBLE (1e-3); 1e-4: a tighter one, so that the rule is seen to follow the bound.
+    # Heads on similarity alone: where a head reads the artefact score, --fast always runs the detector
     from vipguard.lite import decision
     from vipguard.lite.guard import Guard, GuardConfig
 
     if negligible is not None:
         monkeypatch.setattr(decision, "VETO_NEGLIGIBLE", negligible)
     bound = decision.VETO_NEGLIGIBLE
-    registry, _ = enrolled
+    registry = similarity_only
     genuine = next(p for p in photos(lfw, "Tony_Blair", 21, 60)
                    if Guard(registry, analyzer, artifact=artifact).check_path(p, "Tony_Blair").verdict == "genuine")
     for forced in (None, 0.99999):  # the real scores, then a blend probability above the veto for every face
@@ -498,3 +525,35 @@ def test_every_face_is_judged_a_collage_of_twenty_finds_the_vip(lfw, analyzer, a
     capped_guard = Guard(registry, analyzer, GuardConfig(max_faces=3), artifact=artifact)
     capped = capped_guard.check(grid, source="collage.jpg")
     assert capped.faces_not_judged == capped.faces - 3 > 0 and "were not judged (max_faces=3)" in capped.explanation
+
+
+def test_enrolment_forgeries_are_delivered_as_jpeg_like_the_genuine_copies(lfw, analyzer, artifact, monkeypatch):
+    """``EnrolConfig.forgery_jpeg``: every enrolment forgery is described from a JPEG of a quality in the range
+    (photos met in use are JPEG files, so the head must not learn "no JPEG grid" as a forgery cue); None describes
+    them as made. Drawn on its own generator: the forgeries themselves are the same either way."""
+    from vipguard.lite import enrol
+    from vipguard.lite.background import load_background
+    from vipguard.lite.enrol import EnrolConfig, Enroller
+
+    seen: list[int] = []
+    real_jpeg = enrol.jpeg
+
+    def recording(image, quality):
+        seen.append(int(quality))
+        return real_jpeg(image, quality)
+
+    monkeypatch.setattr(enrol, "jpeg", recording)
+    base = {"augmentations": 0, "fakes_per_photo": 1.0, "methods": ("swap", "mouth")}
+    results = {}
+    for label, cfg in (("jpeg", EnrolConfig(**base, forgery_jpeg=(60, 70))), ("as made", EnrolConfig(**base,
+                                                                                                   forgery_jpeg=None))):
+        seen.clear()
+        results[label] = Enroller(analyzer, load_background(), cfg, artifact=artifact).enrol(
+            "Tony_Blair", photos(lfw, "Tony_Blair", 1, 4))
+        results[label + " qualities"] = list(seen)
+    n_fakes = int((results["jpeg"].training.groups == 2).sum())
+    assert n_fakes >= 3 and len(results["jpeg qualities"]) >= n_fakes
+    assert all(60 <= q <= 70 for q in results["jpeg qualities"]) and results["as made qualities"] == []
+    assert results["jpeg"].training.methods == results["as made"].training.methods  # the same forgeries
+    fakes = results["jpeg"].training.groups == 2
+    assert not np.allclose(results["jpeg"].training.x[fakes], results["as made"].training.x[fakes])

@@ -93,6 +93,30 @@ def test_fit_head_reads_only_its_columns():
     np.testing.assert_array_equal(head.predict(changed), head.predict(x))
 
 
+def test_a_logit_reading_tells_apart_probabilities_that_crowd_at_one():
+    """A probability read as log-odds beside a similarity: an over-confident detector puts many genuine faces at
+    0.99 and forgeries at 0.99999 — read linearly they are 0.01 apart and weigh little against the similarity, as
+    log-odds they are 7 apart. The reading is stored with the head (JSON) and applied at prediction; heads
+    without it read linearly."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = (np.arange(n) % 2 == 0).astype(int)  # 1: genuine
+    sim = np.where(y == 1, rng.normal(0.80, 0.05, n), rng.normal(0.74, 0.05, n))
+    logit = np.where(y == 1, rng.normal(-2.0, 4.0, n), rng.normal(10.0, 2.0, n))
+    x = np.column_stack([sim, 1 / (1 + np.exp(-logit))])
+    as_odds = fit_head(x, y, np.ones(n), ("sim", "artifact"), signs=(1, -1), readings=("linear", "logit"), seed=0)
+    linear = fit_head(x, y, np.ones(n), ("sim", "artifact"), signs=(1, -1), seed=0)
+    assert as_odds.readings == ("linear", "logit") and linear.readings == ()
+    assert roc_auc_score(y, as_odds.predict(x)) > 0.995 > roc_auc_score(y, linear.predict(x)) + 0.01
+    assert Head.from_dict(json.loads(json.dumps(as_odds.to_dict()))) == as_odds
+    # a saturated 1.0 (float32) reads as a finite log-odds, no inf or nan
+    assert np.isfinite(as_odds.predict(np.array([[0.8, 1.0], [0.8, 0.0]]))).all()
+    with pytest.raises(ValueError, match="reading"):
+        fit_head(x, y, np.ones(n), ("sim", "artifact"), readings=("linear", "cube"))
+
+
 def test_fit_head_drops_a_column_whose_weight_contradicts_its_sign():
     x, y = _training()
     names = ("up", "down", "noise", "slight")

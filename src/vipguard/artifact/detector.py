@@ -52,6 +52,12 @@ class ArtifactResult:
         return {"score": round(self.score, 4), "where": self.where, "judged": self.judged}
 
 
+def prepared(crop: np.ndarray, config: ArtifactConfig) -> np.ndarray:
+    """A crop as the network sees it: re-encoded as JPEG at ``ArtifactConfig.reencode``, if set (the one place;
+    the threshold is chosen on crops prepared the same way, :func:`vipguard.artifact.gate.choose_threshold`)."""
+    return crop if config.reencode is None else jpeg(crop, config.reencode)
+
+
 def default_weights() -> Path:
     """The weights shipped in the package (``vipguard/artifact/weights``)."""
     return Path(str(resources.files("vipguard.artifact") / "weights"))
@@ -139,8 +145,8 @@ class ArtifactDetector:
         return crop, transform_points(landmarks, matrix).astype(np.float32)
 
     def prepare(self, crop: np.ndarray) -> np.ndarray:
-        """The crop as the network sees it: re-encoded as JPEG at ``ArtifactConfig.reencode``, if set."""
-        return crop if self.config.reencode is None else jpeg(crop, self.config.reencode)
+        """The crop as the network sees it (:func:`prepared`)."""
+        return prepared(crop, self.config)
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs for (N, S, S, 3) uint8 crops, as given (no :meth:`prepare`): probabilities (N,) and boundary

@@ -1,6 +1,11 @@
-"""The sharpness floor of the artefact detector's operating point (``ArtifactConfig.min_sharpness``).
+"""The artefact detector's operating point: its threshold and its sharpness floor (``ArtifactConfig.threshold``,
+``ArtifactConfig.min_sharpness``), both chosen on genuine photos only.
 
-The detector's threshold is set on genuine validation photos, clean and lightly degraded. Blurred harder, a genuine
+:func:`choose_threshold` — the score that at most ``target_fpr`` of genuine validation faces reach in every
+condition of :data:`VALIDATION_CONDITIONS` (clean, JPEG 60, 0.5× resize, blur σ 1): the trainer's rule, and
+``tools/artifact_gate.py``'s when the detector's input path changes after training (``ArtifactConfig.reencode``).
+
+The threshold is set on genuine validation photos, clean and lightly degraded. Blurred harder, a genuine
 face looks blended to it (a blurred face is what a blend's smoothing leaves): at Gaussian blur σ 2 over a quarter of
 genuine faces reach the threshold. The floor is the sharpness below which that happens: chosen on genuine photos
 only, from their sharpness (``faces.quality.sharpness`` of the crop) and whether each reached the threshold.
@@ -8,7 +13,28 @@ only, from their sharpness (``faces.quality.sharpness`` of the crop) and whether
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+import cv2
 import numpy as np
+
+from ..infra.imageops import jpeg, rescale
+
+VALIDATION_CONDITIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "clean": lambda im: im,
+    "JPEG 60": lambda im: jpeg(im, 60),
+    "0.5× resize": lambda im: rescale(im, 0.5),
+    "blur σ 1": lambda im: cv2.GaussianBlur(im, (0, 0), 1.0),
+}
+
+
+def choose_threshold(scores: Mapping[str, np.ndarray], target_fpr: float) -> float:
+    """The lowest score at which every condition's genuine faces (``scores``: condition → scores) reach it at most
+    at ``target_fpr``: the largest of their (1 − ``target_fpr``) quantiles; 0.5 with no scores."""
+    if not 0.0 < target_fpr < 0.5:
+        raise ValueError(f"target_fpr must lie in (0, 0.5); got {target_fpr}")
+    quantiles = [float(np.quantile(np.asarray(v, np.float64), 1.0 - target_fpr)) for v in scores.values() if len(v)]
+    return max(quantiles) if quantiles else 0.5
 
 
 def choose_min_sharpness(sharpness: np.ndarray, false_alarm: np.ndarray, max_fpr: float = 0.03,

@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
             help="v2: resize-augmentation probability, one draw for a real view and its pseudo-fake (0.5)")] = None,
         sharpen: Annotated[Optional[float], typer.Option(
             help="v2: unsharp-mask augmentation probability, one draw for the pair (0.3)")] = None,
+        noise: Annotated[Optional[float], typer.Option(
+            help="v2: sensor-noise augmentation probability (RGB Gaussian, σ 2–12), one draw for the pair (0)")
+        ] = None,
         init: Annotated[Optional[Path], typer.Option(
             help="v1: start from the weights in this folder; v2: start the head from this detector folder's head")
         ] = None,
@@ -82,14 +85,15 @@ def register(app: typer.Typer) -> None:
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         v1_only, v2_only = {"p_resize_real": resize_real, "p_resize_fake": resize_fake}, {"p_resize": resize,
-                                                                                         "p_sharpen": sharpen}
+                                                                                         "p_sharpen": sharpen,
+                                                                                         "p_noise": noise}
         flags = {"p_resize_real": "--resize-real", "p_resize_fake": "--resize-fake", "p_resize": "--resize",
-                 "p_sharpen": "--sharpen"}
+                 "p_sharpen": "--sharpen", "p_noise": "--noise"}
         wrong = [flags[k] for k, v in (v1_only if backbone else v2_only).items() if v is not None]
         if wrong:
             error(f"{', '.join(wrong)} do not apply with --backbone {backbone!r}: v1 draws the resize of reals and "
                   "pseudo-fakes apart (--resize-real/--resize-fake); v2 degrades a real view and its pseudo-fake "
-                  "with one draw (--resize/--sharpen)")
+                  "with one draw (--resize/--sharpen/--noise)")
             return 2
         if not backbone and (finetune_from is not None or feature_cache is not None):
             error("--finetune-from and --feature-cache apply to v2 only (--backbone efficientnet_lite0)")

@@ -35,6 +35,7 @@ from .decision import (
     bundled_prior,
     column,
     loo_similarities,
+    readings,
     signs,
 )
 from .evidence import ID_PARTS, PATCH_PARTS, ArtifactScorer, FaceDescriptor, compare, describe_with
@@ -63,6 +64,10 @@ class EnrolConfig:
     reject_rate: float = DEFAULT_REJECT_RATE  # the operating point: expected genuine-reject rate
     duplicate_similarity: float = 0.985  # whole-face cosine at or above which two photos are near-duplicates
     identity_percentile: float = 99.5  # other people's similarity percentile that separates "carries the identity"
+    # the JPEG qualities (low, high) an enrolment forgery is delivered at before it is described, drawn per forgery
+    # as the genuine copies' are (``_augment``): photos are JPEG files and so are forgeries met in use, so a head
+    # must not learn "no JPEG grid" as a sign of forgery; None = described as made, in memory (profiles before)
+    forgery_jpeg: tuple[int, int] | None = (50, 95)
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ def fit_score_head(training: TrainingSet, config: EnrolConfig, features: tuple[s
     genuine_share, other_share, fake_share = config.ratio
     cols = tuple(column(f) for f in features)
     return fit_head(x, y, _weights(g, {0: genuine_share, 1: other_share, 2: fake_share}), tuple(features),
-                    c=config.c, seed=config.seed, columns=cols, signs=signs(features))
+                    c=config.c, seed=config.seed, columns=cols, signs=signs(features), readings=readings(features))
 
 
 def _weights(groups: np.ndarray, shares: dict[int, float]) -> np.ndarray:
@@ -442,10 +447,14 @@ class Enroller:
             except forge.ForgeError as exc:
                 rejected[f"{method}: {exc}"] += 1
                 continue
-            faces = self._analyse(result.image, primary_only=True)
+            image = result.image
+            if cfg.forgery_jpeg is not None:  # its own generator: the forgeries drawn before are unchanged
+                low, high = cfg.forgery_jpeg
+                image = jpeg(image, int(np.random.default_rng([cfg.seed, 7_919, k]).integers(low, high + 1)))
+            faces = self._analyse(image, primary_only=True)
             if not faces or faces[0].mesh is None:
                 rejected[f"{method}: no face in result"] += 1
                 continue
-            out.append((method, sources, self.describe(result.image, faces[0])))
+            out.append((method, sources, self.describe(image, faces[0])))
             step("forgeries", k + 1, n)
         return out, rejected

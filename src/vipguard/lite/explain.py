@@ -59,7 +59,7 @@ def _phrase(feature: str, value: float, typical: float, vip: str, where: str | N
         kind = "differs" if abs(value - typical) > 0.15 else "is consistent"
         return f"sharpness inside vs outside the face {kind} ({value:+.2f} vs {typical:+.2f})"
     place = f", a blending boundary {where}" if where and value > typical and not where.startswith("no ") else ""
-    return f"blending-artefact score {value:.2f} (genuine photos: {typical:.2f}){place}"
+    return f"blending-artefact score {probability_text(value)} (genuine photos: {probability_text(typical)}){place}"
 
 
 def top_evidence(contributions: dict[str, float], towards_genuine: bool, k: int = 2) -> list[str]:

@@ -27,7 +27,7 @@ from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
 from ..infra.registry import Loaded, Registry, UnknownVip
-from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
+from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, for_head, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
@@ -248,14 +248,14 @@ class Guard:
         judged = artifact is None or artifact.judged  # too blurred for its operating point: shown, not judged
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
-                                  veto=self.veto if judged else None)
+                                  veto=self.veto if judged else None, judged=judged)
         verdict, score = decision.verdict, decision.score
         vip_name = profile.name if claimed else None
         similarity = face_score(decision.similarity)
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo
         reference = None if verdict == "genuine" else profile.typical
-        contributions = profile.head.contributions(evidence, reference)
+        contributions = profile.head.contributions(for_head(evidence, profile.typical, judged), reference)
         where = None if artifact is None else artifact.where
         text = explain(decision, vip_name, evidence, profile.typical, contributions, where, measured)
         if not judged and self.veto is not None:

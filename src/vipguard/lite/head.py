@@ -5,11 +5,34 @@ Stored as plain numbers (JSON), never pickled, so a registry file can be read wi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import special
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+
+LOGIT_EPS = 1e-6  # a probability is read as its log-odds within [eps, 1 - eps]: ±13.8, float32's saturated 1.0 too
+
+
+def _logit(x: np.ndarray) -> np.ndarray:
+    p = np.clip(x, LOGIT_EPS, 1.0 - LOGIT_EPS)
+    return np.log(p / (1.0 - p))
+
+
+# how a head reads an evidence column before standardising it (decision.Feature.reading names one per feature):
+# "linear" as it is; "logit" a probability as its log-odds — an over-confident detector's probabilities crowd at 0
+# and 1, where a linear weight cannot tell 0.99 from 0.99999
+READINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"linear": lambda x: x, "logit": _logit}
+
+
+def read(x: np.ndarray, readings: Sequence[str]) -> np.ndarray:
+    """The (N, k) columns ``x`` as the head reads them, one reading per column (empty: all linear)."""
+    x = np.asarray(x, np.float64)
+    if not readings or all(r == "linear" for r in readings):
+        return x
+    return np.stack([READINGS[r](x[:, i]) for i, r in enumerate(readings)], axis=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,19 +46,20 @@ class Head:
     platt_b: float
 
     columns: tuple[int, ...] = ()  # which columns of the full evidence vector this head reads
+    readings: tuple[str, ...] = ()  # how it reads each of them (READINGS; empty: all linear, as heads before)
 
     def _z(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(x)
         if self.columns:
             x = x[:, list(self.columns)]
-        return (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return (read(x, self.readings) - np.asarray(self.mean)) / np.asarray(self.scale)
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         return self._z(x) @ np.asarray(self.coef) + self.intercept
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probability of the positive class, one per row."""
-        return 1.0 / (1.0 + np.exp(-(self.platt_a * self.decision(x) + self.platt_b)))
+        return special.expit(self.platt_a * self.decision(x) + self.platt_b)  # no overflow far from 0.5
 
     def contributions(self, x: np.ndarray, reference: np.ndarray | None = None) -> dict[str, float]:
         """Each feature's signed contribution to the decision for one row (positive = towards the positive class),
@@ -76,19 +100,25 @@ def sign_consistent_columns(x: np.ndarray, y: np.ndarray, weight: np.ndarray, si
 
 def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[str, ...], c: float = 1.0,
              folds: int = 3, seed: int = 0, columns: tuple[int, ...] = (),
-             signs: tuple[float, ...] | None = None) -> Head:
+             signs: tuple[float, ...] | None = None, readings: tuple[str, ...] = ()) -> Head:
     """Fit on (x, y) with sample weights; calibrate with Platt scaling on out-of-fold decision values.
-    ``columns`` selects the evidence columns the head reads (``features`` then names those columns); ``signs``
-    (+1 / -1 per column, 0 = either) drops columns whose weight would contradict their meaning."""
+    ``columns`` selects the evidence columns the head reads (``features`` then names those columns); ``readings``
+    says how it reads each (:data:`READINGS`; empty: all linear); ``signs`` (+1 / -1 per column, 0 = either) drops
+    columns whose weight would contradict their meaning."""
     x = np.asarray(x, np.float64)
     if columns:
         x = x[:, list(columns)]
+    unknown = set(readings) - set(READINGS)
+    if unknown or (readings and len(readings) != x.shape[1]):
+        raise ValueError(f"one reading per column from {sorted(READINGS)}; got {readings!r} for {x.shape[1]} columns")
+    x = read(x, readings)
     if signs is not None:
         kept = sign_consistent_columns(x, np.asarray(y, int), np.asarray(weight, np.float64),
                                        np.asarray(signs, np.float64), c, seed)
         x = x[:, kept]
         features = tuple(features[i] for i in kept)
         columns = tuple((columns or tuple(range(len(signs))))[i] for i in kept)
+        readings = tuple(readings[i] for i in kept) if readings else ()
     y = np.asarray(y, int)
     weight = np.asarray(weight, np.float64)
     mean = x.mean(0)
@@ -110,4 +140,5 @@ def fit_head(x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[s
         features=tuple(features), mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
         coef=tuple(model.coef_[0].tolist()), intercept=float(model.intercept_[0]),
         platt_a=float(platt.coef_[0, 0]), platt_b=float(platt.intercept_[0]), columns=tuple(columns),
+        readings=tuple(readings) if any(r != "linear" for r in readings) else (),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..faces.embed import DEFAULT_EMBEDDER, EmbedderId
-from .decision import FEATURES, Decision, GenuineRange, decide, reject_rate
+from .decision import FEATURES, Decision, GenuineRange, decide, for_head, reject_rate
 from .evidence import ID_PARTS, PATCH_PARTS
 from .head import Head
 
@@ -63,11 +63,13 @@ class VipProfile:
 
     def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
                rate: float | None = None, head: float | None = None, artifact: float | None = None,
-               veto: float | None = None) -> Decision:
+               veto: float | None = None, judged: bool = True) -> Decision:
         """The verdict for one face (:func:`vipguard.lite.decision.decide`): this VIP's head (or ``head``, e.g. the
         MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point), with the
-        artefact veto where ``artifact`` and ``veto`` are given."""
-        p = float(self.head.predict(evidence)[0]) if head is None else head
+        artefact veto where ``artifact`` and ``veto`` are given. ``judged`` False: the artefact detector does not
+        judge this crop (too blurred), so the head reads the VIP's typical genuine score instead
+        (:func:`vipguard.lite.decision.for_head`); pass ``veto`` None then too."""
+        p = float(self.head.predict(for_head(evidence, self.typical, judged))[0]) if head is None else head
         return decide(p, similarity, self.genuine, self.reject_rate if rate is None else rate,
                       self.identity_threshold, select_threshold, claimed, artifact, veto)
 

@@ -258,14 +258,16 @@ def finish(net, mcfg: ArtifactConfig, config, out_dir: Path, val: FaceCrops, tes
     """Pick the operating threshold on validation reals, measure the test split, export and write the card."""
     from dataclasses import replace
 
+    from ..artifact.detector import prepared
+    from ..artifact.gate import VALIDATION_CONDITIONS, choose_threshold
     from ..artifact.model import export_onnx, save_pretrained
 
     net.eval()
-    conditions = [list(val.images), [jpeg(r, 60) for r in val.images], [rescale(r, 0.5) for r in val.images],
-                  [cv2.GaussianBlur(r, (0, 0), 1.0) for r in val.images]]
-    # every condition (clean, JPEG 60, 0.5× resize, blur σ 1) stays at or below the target FPR on validation reals
-    threshold = max(float(np.quantile(predict(net, reals), 1.0 - config.target_fpr)) if reals else 0.5
-                    for reals in conditions)
+    # every condition (clean, JPEG 60, 0.5× resize, blur σ 1) stays at or below the target FPR on validation reals,
+    # each crop prepared as the detector prepares it
+    scores = {name: predict(net, [prepared(f(r), mcfg) for r in val.images])
+              for name, f in VALIDATION_CONDITIONS.items()}
+    threshold = choose_threshold(scores, config.target_fpr)
     metrics = evaluate(net, held_out_sets(test, config.seed + 1), threshold) if len(test) else {}
     metrics = {k: round(v, 4) for k, v in metrics.items()}
     onnx_path = out_dir / "model.onnx"

@@ -25,7 +25,7 @@ from ..lite.explain import probability_text
 from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .card import recipe
-from .sbi import degrade, nearest_donors, pair_blend, self_blend
+from .sbi import NOISE_SIGMA, degrade, nearest_donors, pair_blend, self_blend
 
 BACKBONE = "efficientnet_lite0"
 
@@ -46,6 +46,7 @@ class FrozenTrainConfig:
     target_fpr: float = 0.03
     p_resize: float = 0.5  # down-up resize, the same draw for a real view and its pseudo-fake
     p_sharpen: float = 0.3  # unsharp masking instead of the resize (crisp, large-photo faces are real too)
+    p_noise: float = 0.0  # sensor noise (sbi.sensor_noise), the same draw for the pair: noise is not evidence either
     p_pair: float = 0.5
     # first backbone block trained with the head (``None``: the backbone stays frozen). Only the stride-16 stage can
     # be trained (blocks after the stride-8 tap, TAPS[8] + 1 = 5, up to TAPS[16] = 10): the cached stride-4/8
@@ -97,7 +98,8 @@ def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, bou
             if flip:
                 img, target = img[:, ::-1], target[:, ::-1]
             # the real view and its pseudo-fake are degraded identically: image quality is never evidence
-            img = degrade(img, np.random.default_rng(shared), p_resize=config.p_resize, p_sharpen=config.p_sharpen)
+            img = degrade(img, np.random.default_rng(shared), p_resize=config.p_resize, p_sharpen=config.p_sharpen,
+                          p_noise=config.p_noise)
             images.append(np.ascontiguousarray(img))
             targets.append(np.ascontiguousarray(target))
             labels.append(label)
@@ -313,7 +315,7 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
                  config, FrozenTrainConfig(data="", cache_dir=""),
                  {"rounds": "--rounds", "epochs": "--epochs", "batch": "--batch", "lr": "--lr", "seed": "--seed",
                   "threads": "--threads", "p_resize": "--resize", "p_sharpen": "--sharpen", "p_pair": "--pair",
-                  "target_fpr": "--target-fpr", "finetune_from": "--finetune-from",
+                  "p_noise": "--noise", "target_fpr": "--target-fpr", "finetune_from": "--finetune-from",
                   "finetune_lr_scale": "--finetune-lr-scale", "init": "--init"})
     tuned = finetune_range(config)
     trunk_words = ("**frozen**" if not tuned else
@@ -324,6 +326,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
               f"features (batch-norm statistics frozen at ImageNet's; "
               f"{sum(count_parameters(net.trunk._blocks[i]) for i in tuned):,} more trained parameters), learning "
               f"rate × {config.finetune_lr_scale:g} of the head's.")
+    noise_words = ("" if not config.p_noise else
+                   f" RGB Gaussian noise σ {NOISE_SIGMA[0]:g}–{NOISE_SIGMA[1]:g} p {config.p_noise};")
     init_words = "" if not config.init else f"\n- The head starts from the head of `{config.init}`."
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
@@ -351,7 +355,7 @@ output 2 a {mcfg.boundary_size}×{mcfg.boundary_size} map of where the blending 
   ({n_val} faces: epoch selection and the operating threshold) and test ({n_test} faces).
 - {config.rounds} round(s): for every training face one augmented real view **and its own pseudo-fake** (SBI's
   pairing), both flipped and degraded with the same draw (global colour jitter p 0.3; unsharp masking p
-  {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize}; JPEG 40–95 p 0.5), so that image
+  {config.p_sharpen}, else down-up resize ×0.4–0.95 p {config.p_resize};{noise_words} JPEG 40–95 p 0.5), so that image
   quality is never evidence. The pseudo-fake is a Face X-ray pair blend with the nearest
   landmark layout of another identity with probability {config.p_pair}, else a self-blend (colour and frequency
   jitter, smooth resampling field, landmark-hull masks elastically deformed and blurred; see `vipguard.train.sbi`).

@@ -261,10 +261,23 @@ def pair_blend(image: np.ndarray, landmarks: np.ndarray, points: np.ndarray | No
     return compose(source, image, mask, rng, f"pair:{kind}")
 
 
+NOISE_SIGMA = (2.0, 12.0)  # range of the sensor-noise augmentation's standard deviation (0–255 RGB)
+
+
+def sensor_noise(image: np.ndarray, rng: np.random.Generator, sigma: tuple[float, float] = NOISE_SIGMA) -> np.ndarray:
+    """Zero-mean Gaussian noise, independent per pixel and RGB channel, σ drawn from ``sigma`` (a camera's read and
+    shot noise, to first order)."""
+    s = float(rng.uniform(*sigma))
+    noisy = image.astype(np.float32) + rng.normal(0.0, s, image.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
 def degrade(image: np.ndarray, rng: np.random.Generator, p_jpeg: float = 0.5, p_resize: float = 0.4,
-            p_colour: float = 0.3, p_sharpen: float = 0.0) -> np.ndarray:
+            p_colour: float = 0.3, p_sharpen: float = 0.0, p_noise: float = 0.0) -> np.ndarray:
     """Augmentation applied to real and fake alike: global colour jitter, resize or (``p_sharpen``) unsharp
-    masking of the whole crop — the crisp look of a large photo shrunk to the crop — then JPEG re-compression."""
+    masking of the whole crop — the crisp look of a large photo shrunk to the crop — then (``p_noise``) sensor
+    noise, then JPEG re-compression. A probability of 0 draws nothing, so a recipe without a step is reproduced
+    exactly as it was before the step existed."""
     out = image
     if rng.random() < p_colour:
         out = colour_jitter(out, rng, strength=0.5)
@@ -274,6 +287,8 @@ def degrade(image: np.ndarray, rng: np.random.Generator, p_jpeg: float = 0.5, p_
         out = cv2.addWeighted(out, 1 + amount, blurred, -amount, 0)
     elif rng.random() < p_resize:
         out = rescale(out, rng.uniform(0.4, 0.95), int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_CUBIC])))
+    if p_noise > 0 and rng.random() < p_noise:
+        out = sensor_noise(out, rng)
     if rng.random() < p_jpeg:
         out = jpeg(out, int(rng.integers(40, 96)))
     return out
