@@ -169,15 +169,17 @@ def run(out: Path) -> int:
         "one photo onto another photo of him, so the identity in the image is genuinely his. An "
         "identity-centred detector asks 'is this the VIP's face?', and here the answer is yes. Only "
         "manipulation traces (a blending seam, a resolution step at the face boundary) give it away: the artefact "
-        "detector, trained on pseudo-fakes only, measures them, and its score vetoes a genuine verdict only "
-        "beyond the threshold no more than 1.5 % of genuine photos reach.")
+        "detector, trained on pseudo-fakes only, measures them. Its score weighs in his per-VIP head beside the "
+        "face similarity, and it vetoes a genuine verdict outright beyond a threshold that at most 1.5 per cent of "
+        "genuine photos reach.")
     print()
     if self_swap is not None and self_swap.verdict != "genuine":
-        say("Here it did: the blend score of this self-swap reached the veto, so it is called a forgery. About "
-            "half of the benchmark's self-swaps are caught this way; the rest pass (README, Evaluate).")
+        say("Here it did: the blend score of this self-swap set it apart from his genuine photos, so it is called a "
+            "forgery. About six in ten of the benchmark's self-swaps are caught this way; the rest pass (README, "
+            "Evaluate).")
     else:
-        say("This one stayed below the veto, so it passes as genuine, as about half of the benchmark's "
-            "self-swaps do (README, Evaluate).")
+        say("This one's blend score stayed inside what his genuine photos show, so it passes as genuine, as about "
+            "four in ten of the benchmark's self-swaps do (README, Evaluate).")
     print()
     say(f"Report with every face, its evidence and the numbers each explanation cites: {out / 'report.html'}")
     return 0

@@ -251,11 +251,12 @@ def test_the_artefact_veto_rules_genuine_out_and_only_at_its_threshold():
 
 def test_blend_probabilities_are_printed_with_the_digits_that_tell_them_from_one():
     """An over-confident detector's threshold (0.999936) printed as 1.00 would make "0.9993 reaches its veto (1.00)"
-    read as a contradiction; each number is shown down to the first digit of its distance from 1."""
+    read as a contradiction, and a genuine crop's 0.003 printed as 0.00 would say nothing; each number is shown down
+    to the first digit of its distance from the nearer of 0 and 1."""
     from vipguard.lite.explain import probability_text
 
-    assert [probability_text(p) for p in (0.0076, 0.5, 0.85, 0.96, 0.97, 0.991, 0.999936, 0.99936, 1.0)] == [
-        "0.01", "0.50", "0.85", "0.96", "0.97", "0.991", "0.99994", "0.9994", "1.00"]
+    assert [probability_text(p) for p in (0.0076, 0.0003, 0.0, 0.5, 0.85, 0.96, 0.97, 0.991, 0.999936, 0.99936, 1.0)] == [
+        "0.008", "0.0003", "0.00", "0.50", "0.85", "0.96", "0.97", "0.991", "0.99994", "0.9994", "1.00"]
     g = _range()
     sim = g.floor(0.03) + 0.05
     vetoed = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.99997, veto=0.999936)

@@ -48,6 +48,8 @@ def test_every_kind_of_cited_evidence_is_in_the_card():
     rng = np.random.default_rng(3)
     evidence = rng.uniform(-0.3, 0.9, len(FEATURES)).astype(np.float32)
     typical = rng.uniform(0.2, 0.95, len(FEATURES)).astype(np.float32)
+    evidence[FEATURES.index("artifact")], typical[FEATURES.index("artifact")] = 0.99997, 0.004  # as two decimals:
+    # "1.00" and "0.00" in the table, beside "0.99997" and "0.004" in the explanation
     decision = Decision("fake", 0.12, 0.12, 0.61, float(evidence[0]), 0.75, 0.03, 0.41, True)
     items = []
     for f in FEATURE_TABLE:

@@ -33,7 +33,7 @@ from vipguard.forge import FORGERS, ForgeError, ForgeInput
 from vipguard.lite.decision import FEATURES, GenuineRange, column, decide
 from vipguard.lite.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
 from vipguard.lite.explain import explain
-from vipguard.lite.head import Head, fit_head
+from vipguard.lite.head import Head, central, fit_head
 from vipguard.lite.profile import PROFILE_CODEC, PROFILE_VERSION, EmbedderMismatch, VipProfile
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vipguard"
@@ -115,6 +115,18 @@ def test_a_logit_reading_tells_apart_probabilities_that_crowd_at_one():
     assert np.isfinite(as_odds.predict(np.array([[0.8, 1.0], [0.8, 0.0]]))).all()
     with pytest.raises(ValueError, match="reading"):
         fit_head(x, y, np.ones(n), ("sim", "artifact"), readings=("linear", "cube"))
+
+
+def test_the_centre_of_a_logit_column_is_where_its_rows_sit_in_log_odds():
+    """A VIP's typical genuine value of a probability read as log-odds is the probability of the mean log-odds:
+    nine genuine crops at 1e-4 and one at 0.999 centre near 1e-3, not at the mean probability 0.1, which would read
+    as a suspicious crop wherever the typical value stands in (an unjudged crop, the explanation's reference)."""
+    x = np.column_stack([np.full(10, 0.8), np.r_[np.full(9, 1e-4), 0.999]])
+    centre = central(x, ("linear", "logit"))
+    assert centre[0] == pytest.approx(0.8)
+    assert centre[1] == pytest.approx(1 / (1 + np.exp(-(9 * np.log(1e-4 / (1 - 1e-4)) + np.log(999)) / 10)))
+    assert centre[1] < 0.01 < x[:, 1].mean()
+    assert np.allclose(central(x, ()), x.mean(0))  # all linear: the plain mean
 
 
 def test_fit_head_drops_a_column_whose_weight_contradicts_its_sign():

@@ -65,7 +65,8 @@ def heat_overlay(crop: np.ndarray, boundary: np.ndarray, side: int = 160) -> str
 
 def cited(feature: str, value: float) -> str:
     """``value`` of ``feature`` written as explanations write it (:mod:`vipguard.lite.explain`): similarities in
-    /100, shape deviations to one decimal, the sharpness step signed, everything else to two decimals."""
+    /100, shape deviations to one decimal, the sharpness step signed, the artefact detector's probability to the
+    digits that tell it from 0 and 1 (:func:`~vipguard.lite.explain.probability_text`), the rest to two decimals."""
     kind = BY_NAME[feature].kind
     if kind == "similarity":
         return str(round(100 * max(value, 0)))
@@ -73,6 +74,8 @@ def cited(feature: str, value: float) -> str:
         return f"{value:.1f}"
     if kind == "boundary_sharpness":
         return f"{value:+.2f}"
+    if kind == "artefact":
+        return probability_text(value)
     return f"{value:.2f}"
 
 

@@ -39,7 +39,7 @@ from .decision import (
     signs,
 )
 from .evidence import ID_PARTS, PATCH_PARTS, ArtifactScorer, FaceDescriptor, compare, describe_with
-from .head import fit_head
+from .head import central, fit_head
 from .profile import VipProfile
 
 RELAXABLE = ("head turned", "head tilted", "too blurry", "face too small")
@@ -371,7 +371,7 @@ class Enroller:
         }
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
-            geometry_std=full.geometry_std, typical=x[training.y == 1].mean(0).astype(np.float32),
+            geometry_std=full.geometry_std, typical=central(x[training.y == 1], readings(FEATURES)).astype(np.float32),
             head=score_head, genuine=genuine_range, meta=meta, embedder=self.embedder.identity,
         )
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds,

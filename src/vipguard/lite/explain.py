@@ -12,11 +12,14 @@ NOTABLE_LOWERING = 0.05
 
 
 def probability_text(p: float) -> str:
-    """A probability with the decimals that tell it from 1: 0.85, 0.97, 0.990, 0.99994 (an over-confident detector's
-    threshold printed as 1.00 would say nothing)."""
+    """A probability with the decimals that tell it from 1 and from 0: 0.0076 → 0.008, 0.50, 0.85, 0.991, 0.99994 (an
+    over-confident detector's threshold printed as 1.00, or a genuine crop's score printed as 0.00, would say
+    nothing)."""
     p = float(p)
-    gap = 1.0 - p
-    if gap >= 0.1 or gap < 5e-8 or not np.isfinite(p):
+    if not np.isfinite(p):
+        return f"{p:.2f}"
+    gap = min(p, 1.0 - p)  # the distance to the nearer end
+    if gap >= 0.1 or gap < 5e-8:
         return f"{p:.2f}"
     decimals = min(7, max(2, int(np.floor(-np.log10(max(gap, 1e-7)))) + 1))  # down to the gap's first digit
     return f"{p:.{decimals}f}"

@@ -25,6 +25,7 @@ def _logit(x: np.ndarray) -> np.ndarray:
 # "linear" as it is; "logit" a probability as its log-odds — an over-confident detector's probabilities crowd at 0
 # and 1, where a linear weight cannot tell 0.99 from 0.99999
 READINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"linear": lambda x: x, "logit": _logit}
+UNREAD: dict[str, Callable[[np.ndarray], np.ndarray]] = {"linear": lambda x: x, "logit": special.expit}  # inverses
 
 
 def read(x: np.ndarray, readings: Sequence[str]) -> np.ndarray:
@@ -33,6 +34,17 @@ def read(x: np.ndarray, readings: Sequence[str]) -> np.ndarray:
     if not readings or all(r == "linear" for r in readings):
         return x
     return np.stack([READINGS[r](x[:, i]) for i, r in enumerate(readings)], axis=1)
+
+
+def central(x: np.ndarray, readings: Sequence[str]) -> np.ndarray:
+    """The centre of the rows ``x`` as a head reads them, on the evidence's own scale: the mean of each column in
+    its reading, mapped back (a probability read as log-odds: the probability of the mean log-odds, not the mean
+    probability, which one near-1 row would drag far from where the genuine rows sit)."""
+    x = np.asarray(x, np.float64)
+    mean = read(x, readings).mean(0)
+    if not readings:
+        return mean
+    return np.array([UNREAD[r](np.asarray(m)) for m, r in zip(mean, readings, strict=True)], np.float64)
 
 
 @dataclass(frozen=True, slots=True)
