@@ -113,7 +113,7 @@ def _genuine_range(verdict: Verdict) -> str:
     if d is None or verdict.vip is None:
         return ""
     term = d.artefact_term
-    veto = "" if term is None else f", artefact {term:.2f} (veto at {probability_text(d.veto)})"
+    veto = "" if term is None else f", artefact term {term:.2f} (veto at {probability_text(d.veto)})"
     return (f'<p class="range">genuine range: face similarity ≥ {round(100 * max(d.floor, 0))}/100 for '
             f'{round(100 * (1 - d.reject_rate))} % of {html.escape(verdict.vip)}\'s photos · other people reach '
             f'{round(100 * max(d.identity_floor, 0))}/100 · score = min(head {d.head:.2f}, genuine range '

@@ -37,7 +37,7 @@ class VipProfile:
     patches: dict[str, np.ndarray]
     geometry_mean: np.ndarray
     geometry_std: np.ndarray
-    typical: np.ndarray  # mean evidence over the genuine enrolment photos, ordered as FEATURES
+    typical: np.ndarray  # centre of the genuine enrolment photos' evidence (lite.head.central), ordered as FEATURES
     head: Head
     genuine: GenuineRange  # where the VIP's genuine photos' whole-face similarity lies (decision.GenuineRange)
     meta: dict = field(default_factory=dict)  # photos used/rejected, operating point, enrolment settings, timings
