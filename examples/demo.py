@@ -31,12 +31,14 @@ EXPECTED = {
 
 @dataclass(frozen=True)
 class Case:
-    """One input of the demo: what it is (``kind``, a key of EXPECTED), a short label and the image."""
+    """One input of the demo: what it is (``kind``, a key of EXPECTED), a short label, the image and, for a
+    forgery, the ``vipguard.forge`` method that made it."""
 
     kind: str
     label: str
     name: str
     image: np.ndarray
+    method: str | None = None
 
 
 FORGERIES = (  # method, which photo of the VIP, onto whom, and what it is in words
@@ -78,7 +80,8 @@ def forge_cases(vg, rng: np.random.Generator) -> list[Case]:
             image = load_image(path)
             inputs.append(forge.ForgeInput(image, vg.analyzer.analyze(image, primary_only=True)[0], str(path)))
         result = forge.FORGERS.create(method).forge(inputs[0], inputs[1], rng)
-        cases.append(Case("forgery", words, f"fake_{method}_{vip[src].stem}_on_{dst.stem}.png", result.image))
+        cases.append(Case("forgery", words, f"fake_{method}_{vip[src].stem}_on_{dst.stem}.png", result.image,
+                          method))
     return cases
 
 
@@ -151,7 +154,7 @@ def run(out: Path) -> int:
                 verdict = vg.guard.check(case.image, source=case.name)
                 right.setdefault(kind, []).append(row(case, verdict))
                 items.append((verdict, case.image))
-                if case.label.startswith("self-swap"):
+                if case.method == "selfswap":
                     self_swap = verdict
         write_report(out / "report.html", items, title="vipguard demo")
 
