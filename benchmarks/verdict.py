@@ -131,6 +131,33 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     return rows, profiles, trainings
 
 
+def ceiling(rows, profiles, kind: str, accept: float) -> tuple[float, float]:
+    """How many forgeries of ``kind`` the score's own evidence rejects when the rule is told the answers: a linear
+    rule on (similarity - the VIP's floor) alone, and with the artefact log-odds, each fitted on this very test set
+    (genuine rows against ``kind``'s, pooled over VIPs) and cut where it accepts the share ``accept`` of genuine
+    photos, as the verdict does. An oracle for reference, like similarity at its best threshold; being one rule
+    for all VIPs, a per-VIP head can still beat it. Unjudged crops read the VIP's typical genuine artefact value,
+    as the head does."""
+    from scipy import special
+    from sklearn.linear_model import LogisticRegression
+
+    from vipguard.lite.decision import SIMILARITY, for_head, value
+
+    keep = [r for r in rows if r.evidence is not None and r.kind in ("genuine", kind)]
+    if not keep or all(r.kind == "genuine" for r in keep):
+        return float("nan"), float("nan")
+    x = np.array([[value(r.evidence, SIMILARITY) - profiles[r.vip].genuine.floor(profiles[r.vip].reject_rate),
+                   special.logit(np.clip(value(for_head(r.evidence, profiles[r.vip].typical, r.judged), "artifact"),
+                                         1e-7, 1 - 1e-7))] for r in keep])
+    y = np.array([r.kind == "genuine" for r in keep])
+    out = []
+    for cols in ([0], [0, 1]):
+        margin = LogisticRegression(C=100.0, max_iter=2000).fit(x[:, cols], y).decision_function(x[:, cols])
+        cut = np.quantile(margin[y], 1 - accept)
+        out.append(100 * float(np.mean(margin[~y] < cut)))
+    return out[0], out[1]
+
+
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
     each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
@@ -245,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
                            f"{profiles[r.vip].genuine.floor(profiles[r.vip].reject_rate):.3f}; artefact "
                            f"{probability_text(value(r.evidence, 'artifact'))}; score {sc:.2f})"
                            for r, s, sc in passed) or "none") + ".", ""]
+    accept = float(np.mean([v == "genuine" for v, g in zip(verdict, gen) if g]))
+    lines += [f"The same evidence with the answers known (`ceiling`: one linear rule for all VIPs fitted on this "
+              f"test set, at the verdict's {100 * accept:.1f} % of genuine photos accepted), rejected %: "
+              + "; ".join("{}: similarity above the floor alone {:.1f}, with the artefact log-odds {:.1f}".format(
+                  k, *ceiling(rows, profiles, k, accept)) for k in ("swap", "lookalike") if k in by_kind) + ".", ""]
 
     # 2. forgeries below each VIP's own held-out genuine 2nd percentile
     below = []
