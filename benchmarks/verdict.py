@@ -131,24 +131,25 @@ def collect(args) -> tuple[list[Row], dict, dict]:
     return rows, profiles, trainings
 
 
-def ceiling(rows, profiles, kind: str, accept: float) -> tuple[float, float]:
+def ceiling(rows, profiles, floors: dict[str, float], kind: str, accept: float) -> tuple[float, float]:
     """How many forgeries of ``kind`` the score's own evidence rejects when the rule is told the answers: a linear
-    rule on (similarity - the VIP's floor) alone, and with the artefact log-odds, each fitted on this very test set
-    (genuine rows against ``kind``'s, pooled over VIPs) and cut where it accepts the share ``accept`` of genuine
-    photos, as the verdict does. An oracle for reference, like similarity at its best threshold; being one rule
-    for all VIPs, a per-VIP head can still beat it. Unjudged crops read the VIP's typical genuine artefact value,
-    as the head does."""
-    from scipy import special
+    rule on (similarity - the VIP's floor, ``floors``) alone, and with the artefact score as the head reads it, each
+    fitted on this very test set (genuine rows against ``kind``'s, pooled over VIPs) and cut where it accepts the
+    share ``accept`` of genuine photos, as the verdict does. An oracle for reference, like similarity at its best
+    threshold; being one rule for all VIPs, a per-VIP head can still beat it. Unjudged crops read the VIP's typical
+    genuine artefact value, as the head does."""
     from sklearn.linear_model import LogisticRegression
 
-    from vipguard.lite.decision import SIMILARITY, for_head, value
+    from vipguard.lite.decision import SIMILARITY, for_head, readings, value
+    from vipguard.lite.head import read
 
     keep = [r for r in rows if r.evidence is not None and r.kind in ("genuine", kind)]
     if not keep or all(r.kind == "genuine" for r in keep):
         return float("nan"), float("nan")
-    x = np.array([[value(r.evidence, SIMILARITY) - profiles[r.vip].genuine.floor(profiles[r.vip].reject_rate),
-                   special.logit(np.clip(value(for_head(r.evidence, profiles[r.vip].typical, r.judged), "artifact"),
-                                         1e-7, 1 - 1e-7))] for r in keep])
+    names = (SIMILARITY, "artifact")
+    x = read(np.array([[value(for_head(r.evidence, profiles[r.vip].typical, r.judged), n) for n in names]
+                       for r in keep]), readings(names))
+    x[:, 0] -= np.array([floors[r.vip] for r in keep])
     y = np.array([r.kind == "genuine" for r in keep])
     out = []
     for cols in ([0], [0, 1]):
@@ -161,7 +162,7 @@ def ceiling(rows, profiles, kind: str, accept: float) -> tuple[float, float]:
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
     each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
-    from vipguard.lite.decision import SIMILARITY, decide, for_head, value
+    from vipguard.lite.decision import SIMILARITY, for_head, value
     from vipguard.lite.guard import GuardConfig
 
     select = GuardConfig().select_threshold
@@ -172,9 +173,8 @@ def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np
             continue
         p = profiles[r.vip]
         head = float(heads[r.vip].predict(for_head(r.evidence, p.typical, r.judged))[0])
-        d = decide(head, value(r.evidence, SIMILARITY), p.genuine,
-                   rate_of(p), p.identity_threshold, select, artifact=value(r.evidence, "artifact"),
-                   veto=veto if r.judged else None)
+        d = p.decide(r.evidence, value(r.evidence, SIMILARITY), select, rate=rate_of(p), head=head,
+                     artifact=value(r.evidence, "artifact"), veto=veto if r.judged else None)
         score[i] = d.score
         verdict.append(d.verdict)
     return score, verdict
@@ -265,18 +265,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * auc(score[gen], score[fakes]):.2f} | "
               f"{100 * np.mean(sim[fakes] < best):.2f} | {100 * auc(sim[gen], sim[fakes]):.2f} |", ""]
     # the full and look-alike swaps that pass (#15 asks >= 95 % of them rejected): what their evidence says
+    floors = {v: p.genuine.floor(p.reject_rate) for v, p in profiles.items()}
     passed = [(r, s, sc) for r, v, s, sc in zip(rows, verdict, sim, score)
               if r.kind in ("swap", "lookalike") and v == "genuine"]
     lines += ["Swaps and look-alike swaps called genuine: "
-              + ("; ".join(f"{r.kind} of {r.vip} (similarity {s:.3f}, floor "
-                           f"{profiles[r.vip].genuine.floor(profiles[r.vip].reject_rate):.3f}; artefact "
+              + ("; ".join(f"{r.kind} of {r.vip} (similarity {s:.3f}, floor {floors[r.vip]:.3f}; artefact "
                            f"{probability_text(value(r.evidence, 'artifact'))}; score {sc:.2f})"
                            for r, s, sc in passed) or "none") + ".", ""]
     accept = float(np.mean([v == "genuine" for v, g in zip(verdict, gen) if g]))
     lines += [f"The same evidence with the answers known (`ceiling`: one linear rule for all VIPs fitted on this "
               f"test set, at the verdict's {100 * accept:.1f} % of genuine photos accepted), rejected %: "
               + "; ".join("{}: similarity above the floor alone {:.1f}, with the artefact log-odds {:.1f}".format(
-                  k, *ceiling(rows, profiles, k, accept)) for k in ("swap", "lookalike") if k in by_kind) + ".", ""]
+                  k, *ceiling(rows, profiles, floors, k, accept)) for k in ("swap", "lookalike") if k in by_kind) + ".", ""]
 
     # 2. forgeries below each VIP's own held-out genuine 2nd percentile
     below = []
