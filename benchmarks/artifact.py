@@ -32,6 +32,7 @@ from __future__ import annotations
 from one_core import DEFAULT_DATA  # first: pins every thread pool to one core
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -148,12 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     # the lite score with the artefact veto hard (1 below its threshold) instead of graded: the shipped rule's peer,
     # recorded after the artefact scores (genuine: last; forgeries: before the target kind)
     def hard_score(decision) -> float:
-        from vipguard.lite.decision import veto_probability
-
-        score = min(decision.head, decision.anchor)
-        if decision.veto is not None and decision.artifact is not None:
-            score = min(score, veto_probability(decision.artifact, decision.veto, float("inf")))
-        return score
+        return decision.rescored(math.inf)
 
     def delivered(image: np.ndarray) -> np.ndarray:
         return image if args.deliver_jpeg is None else jpeg(image, args.deliver_jpeg)

@@ -140,14 +140,14 @@ def ceiling(rows, profiles, floors: dict[str, float], kind: str, accept: float) 
     genuine artefact value, as the head does."""
     from sklearn.linear_model import LogisticRegression
 
-    from vipguard.lite.decision import SIMILARITY, for_head, readings, value
+    from vipguard.lite.decision import SIMILARITY, readings, value
     from vipguard.lite.head import read
 
     keep = [r for r in rows if r.evidence is not None and r.kind in ("genuine", kind)]
     if not keep or all(r.kind == "genuine" for r in keep):
         return float("nan"), float("nan")
     names = (SIMILARITY, "artifact")
-    x = read(np.array([[value(for_head(r.evidence, profiles[r.vip].typical, r.judged), n) for n in names]
+    x = read(np.array([[value(profiles[r.vip].head_evidence(r.evidence, r.judged), n) for n in names]
                        for r in keep]), readings(names))
     x[:, 0] -= np.array([floors[r.vip] for r in keep])
     y = np.array([r.kind == "genuine" for r in keep])
@@ -162,7 +162,7 @@ def ceiling(rows, profiles, floors: dict[str, float], kind: str, accept: float) 
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
     each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
-    from vipguard.lite.decision import SIMILARITY, for_head, value
+    from vipguard.lite.decision import SIMILARITY, value
     from vipguard.lite.guard import GuardConfig
 
     select = GuardConfig().select_threshold
@@ -172,7 +172,7 @@ def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np
             verdict.append("no_face")
             continue
         p = profiles[r.vip]
-        head = float(heads[r.vip].predict(for_head(r.evidence, p.typical, r.judged))[0])
+        head = float(heads[r.vip].predict(p.head_evidence(r.evidence, r.judged))[0])
         d = p.decide(r.evidence, value(r.evidence, SIMILARITY), select, rate=rate_of(p), head=head,
                      artifact=value(r.evidence, "artifact"), veto=veto if r.judged else None)
         score[i] = d.score

@@ -268,7 +268,7 @@ def test_blend_probabilities_are_printed_with_the_digits_that_tell_them_from_one
 def test_the_graded_artefact_term_never_changes_a_verdict_below_the_veto():
     """Below the veto threshold the artefact term only ranks: every verdict is the one without it, no score rises,
     and a stronger blend never scores higher."""
-    from vipguard.lite.decision import veto_probability
+    from vipguard.lite.decision import VETO_POWER, veto_probability
 
     g = _range()
     rng = np.random.default_rng(5)
@@ -281,6 +281,21 @@ def test_the_graded_artefact_term_never_changes_a_verdict_below_the_veto():
         assert low.verdict == high.verdict == without.verdict
         assert without.score >= low.score >= high.score
         assert low.score == min(without.score, veto_probability(a, veto))
+        # the same evidence under the hard veto (benchmarks' peer of the graded term): the score before the term
+        assert low.rescored(math.inf) == without.score and low.rescored(VETO_POWER) == low.score
+
+
+def test_a_decision_rescored_with_the_hard_veto_keeps_every_verdict_and_only_raises_scores():
+    """``Decision.rescored`` is the one way a benchmark weighs another shape of the artefact term: at or above the
+    veto the hard veto ranks as the graded term does; below it, it leaves min(head, anchor) as it is."""
+    g = _range()
+    sim = g.floor(0.03) + 0.05
+    vetoed = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.98, veto=0.97)
+    assert vetoed.rescored(math.inf) == vetoed.score < ACCEPT
+    graded = decide(0.99, sim, g, 0.03, 0.4, 0.25, artifact=0.9, veto=0.97)
+    assert graded.rescored(math.inf) == min(graded.head, graded.anchor) > graded.score >= ACCEPT
+    unmeasured = decide(0.99, sim, g, 0.03, 0.4, 0.25)  # no artefact score: nothing to rescore
+    assert unmeasured.rescored(math.inf) == unmeasured.rescored(0.4) == unmeasured.score
 
 
 # ------------------------------------------------------------------- the prior's size dependence and its data

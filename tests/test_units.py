@@ -223,6 +223,25 @@ def test_profile_round_trip_keeps_every_field_and_every_verdict():
     assert loaded.reject_rate == 0.03 and loaded.identity_threshold == 0.31
 
 
+def test_a_profile_heads_an_unjudged_crop_with_its_typical_genuine_artefact_score():
+    """``VipProfile.head_evidence`` is what every head reads (the lite decision, its explanation's contributions,
+    the benchmarks): an unjudged crop's artefact score is the VIP's typical one, whatever the detector said."""
+    from vipguard.lite.decision import column
+
+    profile = synthetic_profile()
+    evidence = np.random.default_rng(7).normal(size=len(FEATURES)).astype(np.float32)
+    a = column("artifact")
+    assert profile.head_evidence(evidence) is evidence
+    read = profile.head_evidence(evidence, judged=False)
+    assert read[a] == profile.typical[a] and np.array_equal(np.delete(read, a), np.delete(evidence, a))
+    sim = 0.85
+    for blend in (0.0, 0.5, 0.9999):  # whatever the unjudged score, the decision is the one on the typical value
+        seen = evidence.copy()
+        seen[a] = blend
+        assert profile.decide(seen, sim, 0.25, judged=False).head == profile.decide(read, sim, 0.25).head
+    assert profile.decide(evidence, sim, 0.25).head != profile.decide(evidence, sim, 0.25, judged=False).head
+
+
 @pytest.mark.parametrize("version", [PROFILE_VERSION - 1, 1, None, PROFILE_VERSION + 1])
 def test_profile_of_another_version_says_re_enrol(version):
     text, blob = synthetic_profile("Colin_Powell").to_blobs()

@@ -359,6 +359,11 @@ class Decision:
         term = self.artefact_term
         return term is not None and term < min(self.head, self.anchor)
 
+    def rescored(self, power: float) -> float:
+        """The score this decision's evidence gets with the artefact term at another ``power`` (:func:`combine`;
+        ``math.inf``: the hard veto) — for benchmarks that weigh the shipped term against its peers."""
+        return combine(self.head, self.anchor, self.artifact, self.veto, power)
+
     @property
     def below_floor(self) -> bool:
         return self.similarity < self.floor
@@ -419,15 +424,24 @@ def veto_may_change(score: float) -> bool:
     return score > VETO_NEGLIGIBLE
 
 
+def combine(head: float, anchor: float, artifact: float | None = None, veto: float | None = None,
+            power: float = VETO_POWER) -> float:
+    """The score: min(head, anchor, artefact term) — every piece of evidence must hold. The artefact term
+    (:func:`veto_probability` at ``power``; ``math.inf``: the hard veto) applies where both ``artifact`` and ``veto``
+    are given."""
+    score = min(float(head), float(anchor))
+    if artifact is not None and veto is not None:
+        score = min(score, veto_probability(float(artifact), float(veto), power))
+    return score
+
+
 def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, identity_threshold: float,
            select_threshold: float, claimed: bool = True, artifact: float | None = None,
            veto: float | None = None) -> Decision:
     """The verdict rule shared by every tier (the MLLM tier passes its Yes-probability as ``head``): the score is
     min(head, genuine-range anchor, artefact veto); the veto applies where both ``artifact`` and ``veto`` are given."""
     anchor = anchor_probability(similarity, genuine, rate)
-    score = min(float(head), anchor)
-    if artifact is not None and veto is not None:
-        score = min(score, veto_probability(float(artifact), float(veto)))
+    score = combine(float(head), anchor, artifact, veto)
     id_floor = identity_floor(identity_threshold, select_threshold)
     if not claimed:
         verdict = "different_person"

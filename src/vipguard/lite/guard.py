@@ -27,7 +27,7 @@ from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
 from ..infra.registry import Loaded, Registry, UnknownVip
-from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, for_head, reject_rate, value, veto_may_change
+from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
@@ -255,7 +255,7 @@ class Guard:
         # genuine: what speaks for the VIP against the negatives seen at enrolment; otherwise: what departs from
         # the VIP's typical genuine photo
         reference = None if verdict == "genuine" else profile.typical
-        contributions = profile.head.contributions(for_head(evidence, profile.typical, judged), reference)
+        contributions = profile.head.contributions(profile.head_evidence(evidence, judged), reference)
         where = None if artifact is None else artifact.where
         text = explain(decision, vip_name, evidence, profile.typical, contributions, where, measured)
         if not judged and self.veto is not None:

@@ -61,6 +61,11 @@ class VipProfile:
         """The similarity other people reach to this VIP (99.5th percentile at enrolment)."""
         return float(self.meta.get("identity_threshold", 0.0))
 
+    def head_evidence(self, evidence: np.ndarray, judged: bool = True) -> np.ndarray:
+        """The evidence a head reads for this VIP (:func:`vipguard.lite.decision.for_head`): as measured, with the
+        VIP's typical genuine artefact score where the detector does not judge the crop (``judged`` False)."""
+        return for_head(evidence, self.typical, judged)
+
     def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
                rate: float | None = None, head: float | None = None, artifact: float | None = None,
                veto: float | None = None, judged: bool = True) -> Decision:
@@ -68,8 +73,8 @@ class VipProfile:
         MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point), with the
         artefact veto where ``artifact`` and ``veto`` are given. ``judged`` False: the artefact detector does not
         judge this crop (too blurred), so the head reads the VIP's typical genuine score instead
-        (:func:`vipguard.lite.decision.for_head`); pass ``veto`` None then too."""
-        p = float(self.head.predict(for_head(evidence, self.typical, judged))[0]) if head is None else head
+        (:meth:`head_evidence`); pass ``veto`` None then too."""
+        p = float(self.head.predict(self.head_evidence(evidence, judged))[0]) if head is None else head
         return decide(p, similarity, self.genuine, self.reject_rate if rate is None else rate,
                       self.identity_threshold, select_threshold, claimed, artifact, veto)
 
