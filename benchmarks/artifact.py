@@ -37,6 +37,7 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
@@ -46,6 +47,24 @@ from rich.table import Table  # noqa: E402
 
 DEFAULT_VIPS = ["Tony_Blair", "Colin_Powell", "Serena_Williams", "George_W_Bush"]
 console = Console(width=140)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One checked test image: the verdict's score, its similarity, every detector's artefact score (the first is the
+    Guard's own evidence) and the score with the hard veto in place of the graded term (the shipped rule's peer)."""
+
+    vip: str
+    lite: float  # Verdict.score
+    sim: float  # sim_global
+    arts: tuple[float, ...]  # one per detector, in --artifact-weights, --compare order
+    hard: float  # Decision.rescored(math.inf)
+    target: str | None = None  # forgeries: the target's kind (lookalike | random | self)
+
+    @classmethod
+    def of(cls, vip: str, verdict, arts: tuple[float, ...], target: str | None = None) -> Scored:
+        return cls(vip, float(verdict.score), float(verdict.evidence["sim_global"]), tuple(arts),
+                   verdict.decision.rescored(math.inf), target)
 
 
 def auc_value(pos: list[float], neg: list[float]) -> float | None:
@@ -140,17 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     pool_paths = [pool_all[i] for i in pick]
     methods = list(forge.FORGERS.names)
 
-    # per record: (vip, lite score, sim_global, each detector's artefact score, lite score with the hard veto);
-    # forgeries add the target kind
-    genuine: list[tuple] = []
-    fakes: dict[str, list[tuple]] = defaultdict(list)
+    genuine: list[Scored] = []
+    fakes: dict[str, list[Scored]] = defaultdict(list)
     fails: dict[str, int] = defaultdict(int)
     no_face: dict[str, int] = defaultdict(int)
-    # the lite score with the artefact veto hard (1 below its threshold) instead of graded: the shipped rule's peer,
-    # recorded after the artefact scores (genuine: last; forgeries: before the target kind)
-    def hard_score(decision) -> float:
-        return decision.rescored(math.inf)
-
     def delivered(image: np.ndarray) -> np.ndarray:
         return image if args.deliver_jpeg is None else jpeg(image, args.deliver_jpeg)
 
@@ -201,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 if v.score is None:
                     no_face["genuine"] += 1
                     continue
-                genuine.append((vip, float(v.score), float(v.evidence["sim_global"]), *arts(shown, v.evidence),
-                                hard_score(v.decision)))
+                genuine.append(Scored.of(vip, v, arts(shown, v.evidence)))
                 if args.probe:
                     probe_rows.append((vip, "genuine", v.face_crop))
                 faces = a.analyze(img, primary_only=True)
@@ -248,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     if v.score is None:
                         no_face[m] += 1
                         continue
-                    fakes[m].append((vip, float(v.score), float(v.evidence["sim_global"]),
-                                     *arts(shown, v.evidence), hard_score(v.decision), kind))
+                    fakes[m].append(Scored.of(vip, v, arts(shown, v.evidence), kind))
                     if args.probe:
                         probe_rows.append((vip, m, v.face_crop))
             console.print(f"  {vip}: enrolled ({r.seconds:.0f} s), {len(test)} test faces, "
@@ -272,23 +282,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_records is not None:
         import json
 
-        args.save_records.write_text(json.dumps({"genuine": genuine, "fakes": fakes, "detectors": names}))
+        args.save_records.write_text(json.dumps({"genuine": [asdict(g) for g in genuine],
+                                                 "fakes": {m: [asdict(f) for f in fs] for m, fs in fakes.items()},
+                                                 "detectors": names}))
     # identity-passing threshold per VIP: 5th percentile of its genuine sim_global
-    sim_floor = {vip: float(np.percentile([g[2] for g in genuine if g[0] == vip], 5))
-                 for vip in {g[0] for g in genuine}}
+    sim_floor = {vip: float(np.percentile([g.sim for g in genuine if g.vip == vip], 5))
+                 for vip in {g.vip for g in genuine}}
     nd = len(detectors)
-    pos_lite = [g[1] for g in genuine]
-    pos_sim = [g[2] for g in genuine]
-    pos_art = [[1.0 - g[3 + k] for g in genuine] for k in range(nd)]
+    pos_lite = [g.lite for g in genuine]
+    pos_sim = [g.sim for g in genuine]
+    pos_art = [[1.0 - g.arts[k] for g in genuine] for k in range(nd)]
 
     def art_auc(recs, k):
-        return auc_value(pos_art[k], [1.0 - f[3 + k] for f in recs if np.isfinite(f[3 + k])])
+        return auc_value(pos_art[k], [1.0 - f.arts[k] for f in recs if np.isfinite(f.arts[k])])
 
-    pos_hard = [g[-1] for g in genuine]
+    pos_hard = [g.hard for g in genuine]
 
     def row_aucs(recs):
-        return (auc_value(pos_lite, [f[1] for f in recs]), auc_value(pos_hard, [f[-2] for f in recs]),
-                auc_value(pos_sim, [f[2] for f in recs]),
+        return (auc_value(pos_lite, [f.lite for f in recs]), auc_value(pos_hard, [f.hard for f in recs]),
+                auc_value(pos_sim, [f.sim for f in recs]),
                 *(art_auc(recs, k) for k in range(nd)))
 
     t1 = Table(title=f"(1) Identity-passing forgeries (sim_global ≥ VIP's genuine 5th pct) vs {len(genuine)} genuine "
@@ -298,14 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         t1.add_column(c, justify="left" if c == "method" else "right")
     passing_all, made_all = [], 0
     for m in methods:
-        passing = [f for f in fakes[m] if f[2] >= sim_floor.get(f[0], np.inf)]
+        passing = [f for f in fakes[m] if f.sim >= sim_floor.get(f.vip, np.inf)]
         passing_all += passing
         made_all += len(fakes[m])
         t1.add_row(m, f"{len(passing)} / {len(fakes[m])}", *map(fmt, row_aucs(passing)))
     t1.add_row("all identity-passing", f"{len(passing_all)} / {made_all}", *map(fmt, row_aucs(passing_all)),
                style="bold")
     for kind in ("lookalike", "random", "self"):
-        sub = [f for f in passing_all if f[-1] == kind]
+        sub = [f for f in passing_all if f.target == kind]
         t1.add_row(f"  … {kind} targets", f"{len(sub)}", *map(fmt, row_aucs(sub)))
     console.print(t1)
 
@@ -325,9 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in methods:
         recs = fakes[m]
         all_f += recs
-        cells = [c for k in range(nd) for c in (fmt(art_auc(recs, k)), tpr([f[3 + k] for f in recs], k))]
+        cells = [c for k in range(nd) for c in (fmt(art_auc(recs, k)), tpr([f.arts[k] for f in recs], k))]
         t2.add_row(m, str(len(recs)), *cells, f"{fails[m]} / {no_face[m]}")
-    cells = [c for k in range(nd) for c in (fmt(art_auc(all_f, k)), tpr([f[3 + k] for f in all_f], k))]
+    cells = [c for k in range(nd) for c in (fmt(art_auc(all_f, k)), tpr([f.arts[k] for f in all_f], k))]
     t2.add_row("all forgeries", str(len(all_f)), *cells,
                f"{sum(fails.values())} / {sum(no_face[m] for m in methods)}", style="bold")
     console.print(t2)
