@@ -66,7 +66,7 @@ def test_backbone_loads_strictly_and_classifies_a_real_photo(backbone_file):
 
 
 def test_the_lite_variants_tap_the_last_block_of_each_stride_as_their_weight_files_have_them():
-    from vipguard.artifact.backbone import VARIANTS, variant
+    from vipguard.artifact.variants import VARIANTS, variant
 
     assert variant("efficientnet_lite0").taps == {4: 2, 8: 4, 16: 10}
     assert variant("efficientnet_lite0").tap_channels == {4: 24, 8: 40, 16: 112}
@@ -75,6 +75,20 @@ def test_the_lite_variants_tap_the_last_block_of_each_stride_as_their_weight_fil
     assert [v.label for v in VARIANTS.values()] == ["EfficientNet-Lite0", "EfficientNet-Lite2"]
     with pytest.raises(ValueError, match="unknown artefact backbone 'efficientnet_b4'; known: efficientnet_lite0"):
         variant("efficientnet_b4")
+
+
+def test_each_backbone_fine_tunes_its_own_stride16_stage_and_caches_features_under_its_name(tmp_path):
+    from vipguard.train.artifact_frozen import FrozenTrainConfig, feature_file, finetune_range
+
+    assert finetune_range(FrozenTrainConfig(data="", cache_dir="", finetune_from=7), "efficientnet_lite2") == range(7, 15)
+    with pytest.raises(ValueError, match="7..14"):
+        finetune_range(FrozenTrainConfig(data="", cache_dir="", finetune_from=5), "efficientnet_lite2")
+    with pytest.raises(ValueError, match="5..10"):  # Lite0's stride-16 stage is blocks 5-10
+        finetune_range(FrozenTrainConfig(data="", cache_dir="", finetune_from=12), "efficientnet_lite0")
+    assert finetune_range(FrozenTrainConfig(data="", cache_dir=""), "efficientnet_lite2") == range(0)
+    lite0, lite2 = (feature_file(tmp_path, b, 1) for b in ("efficientnet_lite0", "efficientnet_lite2"))
+    assert lite0.name == "features_round1.npz"  # the shipped recipe's caches keep their name
+    assert lite2.name == "features_efficientnet_lite2_round1.npz" and lite0.parent == lite2.parent == tmp_path
 
 
 def test_lite2_loads_strictly_classifies_a_real_photo_and_feeds_a_detector(lite2_file):

@@ -172,3 +172,16 @@ def test_artifact_train_names_the_backbones_it_knows(tmp_path):
     assert_no_traceback(result)
     assert "efficientnet_lite0, efficientnet_lite2" in result.stderr and "'efficientnet_b4'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_artifact_train_without_torch_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    """The lite install (`make demo`) has no torch: training says what to install instead of a traceback."""
+    import vipguard.cli.artifact_cmd
+    from vipguard.cli import main
+
+    monkeypatch.setattr(vipguard.cli.artifact_cmd, "torch_available", lambda: False)
+    (tmp_path / "lfw").mkdir()
+    assert main(["artifact", "train", "--data", str(tmp_path / "lfw"), "--out", str(tmp_path / "out"),
+                 "--backbone", "efficientnet_lite2"]) == 2
+    assert "pip install 'vipguard[mllm]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

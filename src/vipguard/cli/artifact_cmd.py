@@ -11,6 +11,13 @@ import typer
 from .common import emit_json, error, open_store, stdout
 
 
+def torch_available() -> bool:
+    """Whether torch is installed (training needs it; the lite tier's `make demo` install has none)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Blending-artefact detector (self-blended images, Face X-ray boundary).",
                       no_args_is_help=True)
@@ -67,9 +74,13 @@ def register(app: typer.Typer) -> None:
 
         from ..artifact.config import ArtifactConfig
         from ..artifact.crop import CROP_MODES
+        from ..artifact.variants import VARIANTS
         from ..train.artifact import TrainConfig, train
-        from ..artifact.backbone import VARIANTS
-        from ..train.artifact_frozen import FrozenTrainConfig, finetune_range, train_frozen
+        from ..train.artifact_frozen import (
+            FrozenTrainConfig,
+            finetune_range,
+            train_frozen,
+        )
 
         if not data.is_dir():
             error(f"data folder not found: {data}")
@@ -83,6 +94,9 @@ def register(app: typer.Typer) -> None:
             return 2
         if (target_fpr is not None and not 0.0 < target_fpr < 0.5) or not 0.0 <= pair <= 1.0:
             error(f"--target-fpr must lie in (0, 0.5) and --pair in [0, 1]; got {target_fpr}, {pair}")
+            return 2
+        if not torch_available():
+            error("training the artefact detector needs torch: pip install 'vipguard[mllm]' (`make test` installs it)")
             return 2
         cache_dir = cache or Path(user_cache_dir("vipguard")) / "artifact"
         v1_only, v2_only = {"p_resize_real": resize_real, "p_resize_fake": resize_fake}, {"p_resize": resize,

@@ -357,7 +357,12 @@ class Decision:
     def artefact_lowered(self) -> bool:
         """The artefact term, not the head or the genuine range, set this score (vetoed, or lowered below them)."""
         term = self.artefact_term
-        return term is not None and term < min(self.head, self.anchor)
+        return term is not None and term < self.without_artefact
+
+    @property
+    def without_artefact(self) -> float:
+        """The score before the artefact term: min(head, anchor)."""
+        return combine(self.head, self.anchor)
 
     def rescored(self, power: float) -> float:
         """The score this decision's evidence gets with the artefact term at another ``power`` (:func:`combine`;

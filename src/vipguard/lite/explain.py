@@ -123,7 +123,7 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
         reasons = "; ".join(_phrase(f, values[f], usual[f], vip, where) for f in picked)
         if verdict == "genuine":
             reasons += f"; {genuine_range_phrase(decision, vip)}"
-    lowered = min(decision.head, decision.anchor) - score  # by the artefact term (0 where it did not set the score)
+    lowered = decision.without_artefact - score  # by the artefact term (0 where it did not set the score)
     if verdict == "genuine" and decision.artefact_lowered and lowered >= NOTABLE_LOWERING:  # accepted, ranked lower
         reasons += (f"; the blending-artefact score {probability_text(decision.artifact)} (veto at "
                     f"{probability_text(decision.veto)}) lowers the score to {decision.score:.2f}")

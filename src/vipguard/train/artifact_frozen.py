@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from ..artifact.config import ArtifactConfig
+from ..artifact.variants import DEFAULT_VARIANT, VARIANTS, variant
 from ..lite.explain import probability_text
 from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .card import recipe
 from .sbi import NOISE_SIGMA, degrade, nearest_donors, pair_blend, self_blend
 
-BACKBONE = "efficientnet_lite0"  # the default (the shipped detector's); any of artifact.backbone.VARIANTS
+BACKBONE = DEFAULT_VARIANT  # the shipped detector's; any of artifact.variants.VARIANTS can be trained
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class FrozenTrainConfig:
     p_noise: float = 0.0  # sensor noise (sbi.sensor_noise), the same draw for the pair: noise is not evidence either
     p_pair: float = 0.5
     # first backbone block trained with the head (``None``: the backbone stays frozen). Only the stride-16 stage can
-    # be trained (blocks after the stride-8 tap, TAPS[8] + 1 = 5, up to TAPS[16] = 10): the cached stride-4/8
-    # features stay exact, and blocks 5–10 run on the cached stride-8 features in every step
+    # be trained (the blocks after the stride-8 tap up to the stride-16 one: 5–10 on Lite0, 7–14 on Lite2,
+    # finetune_range): the cached stride-4/8 features stay exact, and those blocks run on the cached stride-8
+    # features in every step
     finetune_from: int | None = None
     finetune_lr_scale: float = 0.1  # the trained backbone blocks' learning rate, relative to the head's
     init: str = ""  # a detector folder (model.safetensors) whose head the training starts from ("": from scratch)
@@ -58,8 +60,6 @@ class FrozenTrainConfig:
 
 def finetune_range(config: FrozenTrainConfig, backbone: str = BACKBONE) -> range:
     """The blocks of ``backbone`` that training updates (empty with the backbone frozen); checks ``finetune_from``."""
-    from ..artifact.backbone import variant
-
     if config.finetune_from is None:
         return range(0)
     taps = variant(backbone).taps
@@ -132,6 +132,14 @@ def _cached(path: Path, make) -> dict[str, np.ndarray]:
     return data
 
 
+def feature_file(folder: Path, backbone: str, round_: int) -> Path:
+    """Where a round's cached features go. The shipped recipe's backbone keeps the plain name (existing caches stay
+    valid); another one's are named for it, so a shared ``--feature-cache`` never hands one backbone's features to
+    another."""
+    name = "" if backbone == BACKBONE else f"{backbone}_"
+    return Path(folder) / f"features_{name}round{round_}.npz"
+
+
 def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig, mcfg: ArtifactConfig,
                    donors: np.ndarray | None, out_dir: Path, progress: bool) -> dict[str, np.ndarray]:
     def make() -> dict[str, np.ndarray]:
@@ -139,10 +147,7 @@ def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig
         f4, f8, f16 = extract(net, images, progress=progress, desc=f"round {round_ + 1}/{config.rounds}")
         return {"f4": f4, "f8": f8, "f16": f16, "labels": labels, "targets": targets.astype(np.float16)}
 
-    # the shipped recipe's backbone keeps the plain name (existing caches stay valid); another one's features are
-    # named for it, so that a shared --feature-cache never hands one backbone's features to another
-    name = "" if mcfg.backbone == BACKBONE else f"{mcfg.backbone}_"
-    return _cached(out_dir / f"features_{name}round{round_}.npz", make)
+    return _cached(feature_file(out_dir, mcfg.backbone, round_), make)
 
 
 def head_scores(net, feats: list[np.ndarray], batch: int = 256, finetune: bool = False) -> np.ndarray:
@@ -182,7 +187,6 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     import torch
     from tqdm import tqdm
 
-    from ..artifact.backbone import VARIANTS
     from ..artifact.model import build
     from ..infra.weights import ModelStore
     from .artifact import finish
@@ -313,7 +317,6 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
 def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, metrics: dict, history: list[dict],
                n_val: int, n_test: int) -> None:
     """The model card: recipe (no machine paths: ``<LFW folder>`` stands for the data), held-out metrics, log."""
-    from ..artifact.backbone import variant
     from ..artifact.model import build, count_parameters
     from ..infra.weights import ModelStore
     from .artifact import crop_words
