@@ -155,7 +155,7 @@ class VIPGuard:
             from .infra.weights import ModelStore, WeightsError
 
             store = ModelStore(self._models)
-            bad = {k: v for k, v in store.status().items() if v != "ok"}
+            bad = store.problems()
             if bad:
                 raise WeightsError(f"model files missing or corrupt in {store.root}: {bad}; run `vipguard setup`")
             self._analyzer = FaceAnalyzer(store=store)

@@ -41,8 +41,13 @@ def build_app() -> typer.Typer:
     def root(
         version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                               help="print the version and exit")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", help="also print vipguard's debug log and the model "
+                                              "runtimes' own lines (LiteRT, MediaPipe) on stderr")] = False,
     ) -> None:
-        pass
+        if verbose:
+            from ..infra.nativelog import show_native_logs
+
+            show_native_logs()
 
     for module in (setup_cmd, faces_cmd, lite_cmd, forge_cmd, mllm_cmd, artifact_cmd, scan_cmd, serve_cmd, bench_cmd):
         module.register(app)

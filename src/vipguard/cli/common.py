@@ -29,7 +29,7 @@ def error(message: object) -> None:
 def open_store(models: Path | None) -> ModelStore | None:
     """The model store, or None after printing which command fixes a missing/corrupt one."""
     store = ModelStore(models)
-    bad = {k: v for k, v in store.status().items() if v != "ok"}
+    bad = store.problems()
     if bad:
         for name, problem in bad.items():
             error(f"model {name}: {problem} in {store.root}")

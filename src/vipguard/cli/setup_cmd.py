@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         if check:
             status = store.status()
             for name, state in status.items():
-                stdout().print(f"{name:16s} {state}")
+                use = "" if store.entry(name).use == "inference" else f"   (read by {store.entry(name).use} only)"
+                stdout().print(f"{name:18s} {state}{use}")
             return 0 if all(v == "ok" for v in status.values()) else 1
         try:
             results = store.setup(log=lambda line: stdout().print(line))

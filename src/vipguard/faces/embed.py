@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..infra.nativelog import native_stderr_to_log
 from ..infra.plugins import Registry
 from ..infra.weights import ModelStore
 from .align import norm_crop
@@ -110,10 +111,11 @@ class MobileFaceNetEmbedder(RegionEmbedder):
         store = store or ModelStore()
         model, self.head = split_head(store.path(self.name).read_bytes())
         self.identity = EmbedderId(self.name, store.sha256(self.name))
-        self._interp = Interpreter(model_content=model, num_threads=num_threads)
-        self._in = self._interp.get_input_details()[0]
-        self._interp.resize_tensor_input(self._in["index"], [1, 112, 112, 3], strict=False)
-        self._interp.allocate_tensors()
+        with native_stderr_to_log():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            self._interp = Interpreter(model_content=model, num_threads=num_threads)
+            self._in = self._interp.get_input_details()[0]
+            self._interp.resize_tensor_input(self._in["index"], [1, 112, 112, 3], strict=False)
+            self._interp.allocate_tensors()
         self._out = self._interp.get_output_details()[0]
 
     def align(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:

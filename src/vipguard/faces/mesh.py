@@ -16,7 +16,6 @@ computed in the frame of the square crop around the detection (:func:`square_cro
 from __future__ import annotations
 
 import math
-import os
 import zipfile
 from typing import Protocol
 
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..infra.plugins import Registry
+from ..infra.nativelog import native_stderr_to_log
 from ..infra.weights import ModelStore
 from .geometry import CanonicalFace, pose_transform
 from .types import Detection, Mesh, Pose
@@ -79,7 +79,6 @@ class FaceMesher:
     name = "mediapipe"
 
     def __init__(self, store: ModelStore | None = None, crop_scale: float = 1.8, num_threads: int | None = None):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: warnings and above only
         from mediapipe.tasks.python import BaseOptions, vision
 
         store = store or ModelStore()
@@ -92,7 +91,8 @@ class FaceMesher:
             min_face_detection_confidence=0.3,
             min_face_presence_confidence=0.3,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with native_stderr_to_log():  # MediaPipe's absl and LiteRT lines: vipguard --verbose shows them
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self.crop_scale = crop_scale
 
     def close(self) -> None:
@@ -154,8 +154,9 @@ class DirectMesher:
         with zipfile.ZipFile(store.path("face_landmarker")) as task:
             model, geometry = task.read(self.landmarks_file), task.read(self.geometry_file)
         self.canonical = CanonicalFace.from_metadata(geometry)
-        self._interp = Interpreter(model_content=model, num_threads=num_threads)
-        self._interp.allocate_tensors()
+        with native_stderr_to_log():
+            self._interp = Interpreter(model_content=model, num_threads=num_threads)
+            self._interp.allocate_tensors()
         self._in = self._interp.get_input_details()[0]
         by_name = {d["name"]: d["index"] for d in self._interp.get_output_details()}
         self._points, self._presence = by_name["Identity"], by_name["Identity_1"]

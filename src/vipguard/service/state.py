@@ -32,7 +32,7 @@ class ServiceState:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.store = ModelStore(config.models)
-        bad = {k: v for k, v in self.store.status().items() if v != "ok"}
+        bad = self.store.problems()
         if bad:
             raise StartupError(f"model files missing or corrupt in {self.store.root}: {bad}; run `vipguard setup`")
         self.registry = open_registry(config.db)
