@@ -25,6 +25,7 @@ from vipguard.lite.decision import (
     load_prior,
     loo_similarities,
     reject_rate,
+    spread_check,
     summarise,
 )
 from vipguard.lite.explain import explain
@@ -383,3 +384,19 @@ def test_bundled_prior_depends_on_the_enrolment_size():
     prior = bundled_prior()
     assert prior.robust and 2.0 < prior.tail_dof < 30.0
     assert prior.shift(3)[1] > prior.shift(20)[1] >= prior.drift_sd**2
+
+
+def test_spread_check_names_uniform_and_varied_enrolments_and_what_to_add():
+    prior = bundled_prior()
+    rng = np.random.default_rng(0)
+    uniform = spread_check(rng.normal(0.9, 0.1 * prior.scale, 12), prior)
+    typical = spread_check(rng.normal(0.82, prior.scale, 12), prior)
+    varied = spread_check(rng.normal(0.75, 3 * prior.scale, 12), prior)
+    assert (uniform.kind, typical.kind, varied.kind) == ("uniform", "typical", "varied")
+    assert typical.advice("Ann") is None
+    assert "agree unusually closely" in uniform.advice("Ann") and "other days" in uniform.advice("Ann")
+    assert "vary unusually much" in varied.advice("Ann") and "leave out poor photos" in varied.advice("Ann")
+    # the share of the spread that rests on the VIP's photos grows with their number, as the conjugate update says
+    few, many = (spread_check(rng.normal(0.85, prior.scale, n), prior).own_weight for n in (4, 40))
+    assert few == pytest.approx(3 / (prior.dof + 3)) and many == pytest.approx(39 / (prior.dof + 39)) and few < many
+    assert spread_check([], prior).own_weight == 0.0

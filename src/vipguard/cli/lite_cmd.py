@@ -136,7 +136,8 @@ def register(app: typer.Typer) -> None:
         stdout().print(
             f"enrolled [bold]{name}[/]: {result.used} photos used, {len(result.photos) - result.used} rejected; "
             f"trained against {result.fakes} forgeries and {result.others} other people in {result.seconds:.1f} s\n"
-            f"genuine range: face similarity ≥ {round(100 * result.similarity_floor)}/100 expected for "
+            f"genuine range ({result.profile.embedder.name}): face similarity ≥ "
+            f"{round(100 * result.similarity_floor)}/100 expected for "
             f"{100 * result.expected_genuine_accept:.0f} % of {name}'s genuine photos (strictness: genuine-reject "
             f"rate {100 * rate:g} %); other people reach {round(100 * meta['identity_threshold'])}/100"
         )

@@ -261,6 +261,51 @@ class GenuineRange:
         return cls(loc - mean_shift, math.sqrt(predictive), prior.tail_dof or dof, n)
 
 
+# An enrolment's own spread (robust sd of its leave-one-out similarities) over the prior's scale: below UNIFORM
+# (about the 12th percentile of the background people's enrolments) the photos agree unusually closely, above
+# VARIED (about the 90th) they vary unusually much.
+UNIFORM, VARIED = 0.25, 1.6
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadCheck:
+    """What an enrolment's own photos say about the width of the VIP's genuine range.
+
+    ``own_weight``: the share of the range's spread estimate that rests on these photos (the rest is the population
+    prior's: ``(n - 1) / (dof + n - 1)`` of the conjugate update). ``kind``: ``"uniform"``, ``"varied"`` or
+    ``"typical"`` (see :data:`UNIFORM`, :data:`VARIED`). On LFW an enrolment's own spread barely predicts how much
+    its later photos vary (Spearman 0.18 for the 19 VIPs, −0.03 for background people; docs/verdict.md), so a
+    uniform enrolment does not buy a tight range by itself: more photos from other days do."""
+
+    spread: float
+    typical: float
+    own_weight: float
+    kind: str
+
+    def advice(self, name: str) -> str | None:
+        """The sentence ``vipguard enroll`` prints for a uniform or varied enrolment (None when typical)."""
+        ratio = f"spread {self.spread:.3f} against {self.typical:.3f} for most people"
+        if self.kind == "uniform":
+            return (f"{name}'s photos agree unusually closely ({ratio}): perhaps one day or event. Later photos of "
+                    f"most people vary more than their enrolment shows, so the range keeps the population's width "
+                    f"({100 * (1 - self.own_weight):.0f} % of it); add photos from other days, lighting and years — if "
+                    "they agree as closely, the floor rises")
+        if self.kind == "varied":
+            return (f"{name}'s photos vary unusually much ({ratio}): the floor is low, so forgeries that keep much "
+                    "of the identity may pass; leave out poor photos (turned head, blur, occlusion, much older) or "
+                    "add more typical ones")
+        return None
+
+
+def spread_check(similarities: Sequence[float], prior: GenuinePrior) -> SpreadCheck:
+    """:class:`SpreadCheck` of an enrolment's leave-one-out similarities under ``prior``."""
+    n = len(similarities)
+    spread = math.sqrt(summarise(similarities, prior.robust)[1]) if n else 0.0
+    ratio = spread / prior.scale
+    kind = "uniform" if ratio < UNIFORM else "varied" if ratio > VARIED else "typical"
+    return SpreadCheck(spread, prior.scale, max(n - 1, 0) / (prior.dof + max(n - 1, 0)), kind)
+
+
 def learn_prior(people: Sequence[dict], robust: bool = False) -> GenuinePrior:
     """A :class:`GenuinePrior` (empirical Bayes) from per-person statistics: ``n``, ``mean``, ``var`` (the centre
     and spread² of :func:`summarise`) of the enrolment photos' leave-one-out similarities, and ``later_n``,

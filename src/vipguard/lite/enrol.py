@@ -37,6 +37,7 @@ from .decision import (
     loo_similarities,
     readings,
     signs,
+    spread_check,
 )
 from .evidence import ID_PARTS, PATCH_PARTS, ArtifactScorer, FaceDescriptor, compare, describe_with
 from .head import central, fit_head
@@ -351,9 +352,12 @@ class Enroller:
         training = TrainingSet(np.stack(rows), np.array(labels), np.array(groups), tuple(methods))
         score_head = fit_score_head(training, cfg)
         x, g = training.x, training.groups
-        genuine_range = GenuineRange.fit(loo_similarities(np.stack([d.embeddings["global"] for d in genuine])),
-                                         self.prior)
+        loo = loo_similarities(np.stack([d.embeddings["global"] for d in genuine]))
+        genuine_range = GenuineRange.fit(loo, self.prior)
         floor = genuine_range.floor(cfg.reject_rate)
+        spread = spread_check(loo, self.prior)
+        if spread.advice(name):
+            warnings.append(spread.advice(name))
         seconds = time.perf_counter() - start
         # the similarity other people reach to this VIP: above it, the VIP's identity is in the face
         identity_threshold = float(np.percentile(x[g == 1, column(SIMILARITY)], cfg.identity_percentile))
@@ -366,6 +370,8 @@ class Enroller:
             "duplicates": sorted(r.path for r in dropped if r.reasons[0].startswith("near-duplicate")),
             "outliers": sorted(r.path for r in dropped if r.reasons[0].startswith("identity")),
             "warnings": warnings,
+            "spread": {"own": round(spread.spread, 5), "typical": round(spread.typical, 5),
+                       "own_weight": round(spread.own_weight, 4), "kind": spread.kind},
             "others": len(others), "augmented": len(augmented), "enrolled": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(seconds, 2), "config": {k: v for k, v in vars(cfg).items()},
         }
