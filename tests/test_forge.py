@@ -68,7 +68,7 @@ def test_enough_pairs(inputs):
 
 
 def test_registry_has_every_method():
-    assert set(FORGERS.names) == {"swap", "selfswap", *PARTIAL, "morph", "reenact"}
+    assert set(FORGERS.names) == {"swap", "selfswap", *PARTIAL, "morph", "reenact", "efs"}
 
 
 @pytest.mark.parametrize("method", ["swap", "selfswap", *PARTIAL, "morph", "reenact"])

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..infra.registry import EnrolmentInProgress, Loaded, Registry, RegistryError, UnknownVip, validate_name
+from ..infra.registry import EnrolmentInProgress, Loaded, Page, Registry, RegistryError, UnknownVip, validate_name
 from ..infra.weights import ModelStore
 from ..lite.profile import PROFILE_CODEC
 from .common import emit_json, error, open_store, stderr, stdout
@@ -53,6 +53,19 @@ def _load(registry: Registry) -> Loaded | None:
     return loaded
 
 
+def _page(registry: Registry, offset: int, limit: int | None) -> Page | None:
+    """One page of the listing (``list --offset --limit``), after printing one line per corrupt row in it; None
+    (printed) if the registry itself has become unusable."""
+    try:
+        page = registry.page(offset, limit)
+    except RegistryError as exc:
+        error(exc)
+        return None
+    for fault in page.faults:
+        error(fault)
+    return page
+
+
 def _progress() -> Progress:
     console = stderr()
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -93,15 +106,20 @@ def register(app: typer.Typer) -> None:
         models: ModelsOption = None,
         seed: Annotated[int, typer.Option(help="seed for augmentation and forgeries")] = 0,
         strictness: StrictnessOption = None,
+        second_opinion: Annotated[Optional[str], typer.Option(
+            "--second-opinion", help="also hold every check of this VIP to the genuine range of a recognizer of "
+            "another family (dlib): for generators conditioned on one recognizer; costs ~40-70 ms a check")] = None,
     ) -> int:
         """Enrol a VIP from authentic photos (quality filter, duplicates and identity outliers left out, genuine
         range, forgeries, calibrated per-VIP head)."""
-        from ..lite.decision import reject_rate
+        from ..lite.decision import SECOND_SHARE, bundled_prior, reject_rate
         from ..lite.enrol import EnrolConfig
 
         try:
             validate_name(name)
             rate = reject_rate(strictness)
+            if second_opinion is not None:
+                bundled_prior(second_opinion)  # a prior is shipped for it, or a ValueError naming the embedder
         except ValueError as exc:
             stderr().print(f"[red]error:[/] {exc}")
             return 2
@@ -114,7 +132,8 @@ def register(app: typer.Typer) -> None:
         store, registry = opened
         try:
             with registry.enrolling(name):
-                result = _enrol(store, registry, name, photo_dir, EnrolConfig(seed=seed, reject_rate=rate))
+                result = _enrol(store, registry, name, photo_dir,
+                                EnrolConfig(seed=seed, reject_rate=rate, second_opinion=second_opinion))
         except EnrolmentInProgress as exc:
             error(exc)
             return 1
@@ -141,16 +160,30 @@ def register(app: typer.Typer) -> None:
             f"{100 * result.expected_genuine_accept:.0f} % of {name}'s genuine photos (strictness: genuine-reject "
             f"rate {100 * rate:g} %); other people reach {round(100 * meta['identity_threshold'])}/100"
         )
+        second = meta.get("second_opinion")
+        if second:
+            stdout().print(f"second opinion ({second['embedder']}): face similarity ≥ "
+                           f"{round(100 * second['similarity_floor'])}/100 by that recognizer (it may reject "
+                           f"{100 * rate * SECOND_SHARE:.2f} % of genuine photos, {result.profile.embedder.name} the "
+                           f"other {100 * rate * (1 - SECOND_SHARE):.2f} %)")
         return 0
 
     @app.command("list")
-    def list_vips(db: DbOption = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> int:
-        """List the enrolled VIPs."""
+    def list_vips(db: DbOption = None, json_out: Annotated[bool, typer.Option("--json")] = False,
+                  offset: Annotated[int, typer.Option(min=0, help="page: skip this many VIPs (name order)")] = 0,
+                  limit: Annotated[Optional[int], typer.Option(min=1, help="page: list at most this many VIPs "
+                                                                          "(default: all)")] = None) -> int:
+        """List the enrolled VIPs (a page of them with --offset / --limit)."""
         registry = _registry(db, readonly=True)
-        loaded = None if registry is None else _load(registry)
+        paged = limit is not None or offset > 0
+        loaded = None if registry is None else _page(registry, offset, limit) if paged else _load(registry)
         if loaded is None:
             return 2
-        rows = loaded.summary()
+        rows = loaded.rows if paged else loaded.summary()
+        if paged and loaded.total:  # which slice this is, beside the rows (stdout stays one row per VIP)
+            more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < loaded.total else ""
+            stderr().print(f"VIPs {offset + 1}-{offset + len(rows)} of {loaded.total}{more}" if rows else
+                           f"no VIP from offset {offset}: {loaded.total} enrolled")
         if json_out:
             for row in rows:
                 emit_json(row)
@@ -159,7 +192,8 @@ def register(app: typer.Typer) -> None:
         for row in rows:
             table.add_row(escape(row["name"]), str(row["photos_used"]), "[red]corrupt[/]" if "error" in row
                           else str(row["enrolled"]))
-        stdout().print(table if rows else "no VIP is enrolled")
+        if rows or not paged or not loaded.total:
+            stdout().print(table if rows else "no VIP is enrolled")
         return 2 if loaded.faults else 0
 
     @app.command("remove")

@@ -1,10 +1,11 @@
 """Forgeries of a VIP made with classic image operations (landmark warps, blending, morphing).
 
 Importing this package registers every method in :data:`FORGERS`: ``swap``, ``selfswap``, the partial swaps
-``eyes``, ``nose``, ``mouth``, ``inner``, ``morph`` and ``reenact``.
+``eyes``, ``nose``, ``mouth``, ``inner``, ``morph``, ``reenact`` and ``efs`` (a proxy for identity-conditioned
+entire-face synthesis).
 """
 
-from . import swap, partial, morph, reenact  # noqa: F401, I001  (each registers its methods, in this order)
+from . import swap, partial, morph, reenact, efs  # noqa: F401, I001  (each registers its methods, in this order)
 from .base import FORGERS, ForgeError, ForgeInput, ForgeResult, ForgeryMethod
 from .batch import BatchReport, ForgeItem, Rejection, choose_pairs, forge_batch, forge_one, identity_centre, prepare_input
 from .checks import MAX_POSE_GAP, input_problem, result_face

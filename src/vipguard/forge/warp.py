@@ -1,8 +1,8 @@
 """Pure geometric and photometric helpers shared by the forgery methods.
 
 One function per job: mesh points of an input, similarity alignment, piecewise-affine warp over a Delaunay
-triangulation, anchor rings, colour transfer in LAB, feathered alpha, and the two blends (alpha, Poisson).
-All functions are pure: they never modify their arguments.
+triangulation, anchor rings and frame points, colour transfer in LAB, feathered alpha, and the two blends
+(alpha, Poisson). All functions are pure: they never modify their arguments.
 """
 
 from __future__ import annotations
@@ -63,12 +63,29 @@ def anchor_ring(points: np.ndarray, shape: tuple[int, ...], scale: float = 1.6, 
     return np.clip(ring, [0.0, 0.0], [w - 1.0, h - 1.0])
 
 
-def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray,
-                     shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def frame_points(shape: tuple[int, ...], per_side: int = 4) -> np.ndarray:
+    """Points on the border of an image of ``shape``: the four corners and ``per_side - 1`` evenly spaced points
+    inside each side, ``4 · per_side`` in all.
+
+    Added unchanged to both sides of a warp, they make its triangulation cover the whole frame.
+    """
+    h, w = shape[:2]
+    t = np.linspace(0.0, 1.0, max(int(per_side), 1), endpoint=False)
+    right, bottom = w - 1.0, h - 1.0
+    top = np.stack([t * right, np.zeros_like(t)], 1)
+    side = np.stack([np.full_like(t, right), t * bottom], 1)
+    base = np.stack([right - t * right, np.full_like(t, bottom)], 1)
+    left = np.stack([np.zeros_like(t), bottom - t * bottom], 1)
+    return np.concatenate([top, side, base, left])
+
+
+def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, shape: tuple[int, ...],
+                     border_mode: int = cv2.BORDER_REFLECT_101) -> tuple[np.ndarray, np.ndarray]:
     """Warp ``image`` so that ``src_pts`` land on ``dst_pts``, one affine map per Delaunay triangle of ``dst_pts``.
 
     Returns ``(warped, valid)``: an image of ``shape`` (zero outside the triangulation) and a uint8 0/255 mask
-    of the pixels the triangulation covers.
+    of the pixels the triangulation covers. ``border_mode`` (an OpenCV border type) says what is read where a
+    triangle maps outside ``image``: mirrored pixels by default, zeros with ``cv2.BORDER_CONSTANT``.
     """
     src_pts = np.asarray(src_pts, np.float64)
     dst_pts = np.asarray(dst_pts, np.float64)
@@ -92,7 +109,7 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     bary = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], 1)
     map_xy = np.full((*owner.shape, 2), -1.0, np.float32)
     map_xy[ys, xs] = np.einsum("ni,nij->nj", bary, src_pts[tri.simplices[simplex]])
-    roi = cv2.remap(image, map_xy[..., 0], map_xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    roi = cv2.remap(image, map_xy[..., 0], map_xy[..., 1], cv2.INTER_LINEAR, borderMode=border_mode)
     warped[y0:y1, x0:x1][covered] = roi[covered]
     valid[y0:y1, x0:x1][covered] = 255
     return warped, valid

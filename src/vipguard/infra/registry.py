@@ -11,6 +11,12 @@ Every write bumps the registry's revision (:meth:`Registry.revision`); the decod
 :class:`~vipguard.infra.index.VipIndex` of their centres are kept until it changes, so a check reads one small
 row when nothing changed, and another process's enrolment is seen at the next read.
 
+Thousands of VIPs: :meth:`Registry.put` also writes the item's centre (float32) to a ``centres`` table, in the same
+transaction and with the row's update time, so :meth:`Registry.catalogue` reads every name and centre without
+decoding a profile (a row whose centre is missing or older than the row, as an older vipguard leaves it, is decoded
+instead), and decodes one profile only when it is asked for; :meth:`Registry.page` lists one slice of the rows in
+name order with the total; :meth:`Registry.load` re-reads only the rows that changed since its last load.
+
 Faults are :class:`RegistryError` s whose message names the file and the problem, never a traceback:
 
 - the file is checked on every open: it must be a SQLite file that is empty (a new registry) or carries
@@ -35,7 +41,7 @@ import sqlite3
 import stat
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -49,6 +55,11 @@ from .weights import default_home
 
 SCHEMA_VERSION = 1
 VIPS_COLUMNS = ("name", "updated", "profile", "arrays")
+# each row's centre as its put wrote it (``updated`` is the row's); an addition within schema 1: a file without it
+# is read as before, and gets it at its next writable open (older vipguards ignore it)
+CENTRES_TABLE = ("CREATE TABLE IF NOT EXISTS centres (name TEXT PRIMARY KEY, updated REAL NOT NULL, "
+                 "centre BLOB NOT NULL)")
+MAX_PAGE = 2**62  # SQLite's integers are 64-bit: a larger offset or limit is this one
 LOCK_TIMEOUT = 10.0  # seconds to wait for another process's write before reporting the registry as locked
 # A whole name (always ``fullmatch``: ``match`` with ``$`` would let a trailing newline through); no leading or
 # trailing space, so "Tony_Blair" and "Tony_Blair " cannot become two rows.
@@ -137,8 +148,7 @@ class Loaded(Generic[T]):
     def summary(self) -> list[dict]:
         """One dict per row: ``name`` and the codec's columns (``photos_used``, ``enrolled``); a corrupt row has
         ``error`` (its one-line message, with how to repair it) and nulls."""
-        rows = [{"name": p.name, **self.codec.summary(p)} for p in self.profiles]
-        return rows + [{"name": f.name, **dict.fromkeys(self.codec.columns), "error": str(f)} for f in self.faults]
+        return [_listed(self.codec, p) for p in self.profiles] + [_faulty(self.codec, f) for f in self.faults]
 
     def find(self, name: str) -> T:
         """The profile of ``name``: :class:`CorruptProfile` if its row is bad, :class:`UnknownVip` if none."""
@@ -149,6 +159,64 @@ class Loaded(Generic[T]):
             if fault.name == name:
                 raise CorruptProfile(*fault.args)
         raise UnknownVip(name, [p.name for p in self.profiles] + [f.name for f in self.faults])
+
+
+def _listed(codec: Codec, item) -> dict:
+    return {"name": item.name, **codec.summary(item)}
+
+
+def _faulty(codec: Codec, fault: CorruptProfile) -> dict:
+    return {"name": fault.name, **dict.fromkeys(codec.columns), "error": str(fault)}
+
+
+@dataclass(frozen=True)
+class Catalogue(Generic[T]):
+    """What picking one VIP among many needs, at one revision: every usable row's name and centre (name order),
+    read from the ``centres`` table without decoding any profile; :meth:`profile` decodes one when asked for it.
+    ``faults`` are the rows that had to be decoded here (no current centre) and are corrupt; a row with a current
+    centre is found corrupt only when :meth:`profile` decodes it (:class:`CorruptProfile`). ``matrix`` is None when
+    the centres differ in length (profiles of several embedders): no index can hold them."""
+
+    names: tuple[str, ...]
+    updated: tuple[float, ...]  # each row's update time: which decoded profile is current
+    matrix: np.ndarray | None = field(repr=False, compare=False)  # (N, D) float32
+    faults: tuple[CorruptProfile, ...]
+    fetch: Callable[[str, float], T] = field(repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def uniform(self) -> bool:
+        """Whether every centre has the same length (an index can hold them)."""
+        return self.matrix is not None
+
+    @property
+    def dim(self) -> int:
+        return 0 if self.matrix is None or not self.names else int(self.matrix.shape[1])
+
+    @cached_property
+    def index(self) -> VipIndex:
+        """The :class:`~vipguard.infra.index.VipIndex` of the centres, built once (on first use)."""
+        if self.matrix is None:
+            raise ValueError("the enrolled centres differ in length (several embedders): no index can hold them")
+        return VipIndex(self.names, self.matrix)
+
+    def profile(self, i: int) -> T:
+        """The decoded profile of the ``i``-th VIP (kept by the registry until its row changes)."""
+        return self.fetch(self.names[i], self.updated[i])
+
+
+@dataclass(frozen=True)
+class Page:
+    """One slice of the registry's rows in name order (``vipguard list --offset --limit``, ``GET /v1/vips``): their
+    listing rows (:meth:`Loaded.summary`'s, a corrupt row in its place with its ``error``), the corrupt rows among
+    them, and how many rows the registry holds in all."""
+
+    rows: tuple[dict, ...]
+    faults: tuple[CorruptProfile, ...]
+    total: int
+    offset: int
 
 
 def suggest(name: str, names: Iterable[str]) -> str | None:
@@ -196,6 +264,7 @@ class Registry(Generic[T]):
         self.timeout = timeout
         self._decoded: dict[str, tuple[float, T]] = {}  # name -> (its row's ``updated``, the decoded item)
         self._loaded: tuple[tuple, Loaded[T]] | None = None  # (revision, every row decoded at that revision)
+        self._catalogued: tuple[tuple, Catalogue[T]] | None = None  # (revision, every centre at that revision)
         self._check_kind()
         if not readonly:
             try:
@@ -206,6 +275,7 @@ class Registry(Generic[T]):
             if not readonly:
                 self._initialise(conn)
                 self._probe_write(conn)
+                self._add_centres(conn)
 
     # -- opening and checking -------------------------------------------------------------------------------------
     def _check_kind(self) -> None:
@@ -316,6 +386,7 @@ class Registry(Generic[T]):
             conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute("CREATE TABLE vips (name TEXT PRIMARY KEY, updated REAL NOT NULL, profile TEXT NOT NULL, "
                          "arrays BLOB NOT NULL)")
+            conn.execute(CENTRES_TABLE)
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _probe_write(self, conn: sqlite3.Connection) -> None:
@@ -327,6 +398,22 @@ class Registry(Generic[T]):
             conn.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
         finally:
             conn.rollback()
+
+    def _add_centres(self, conn: sqlite3.Connection) -> None:
+        """Give a registry written before the ``centres`` table (or by an older vipguard since) the table and a
+        current centre for each row that decodes; a corrupt row gets none (it is reported where it is read)."""
+        with conn:
+            conn.execute(CENTRES_TABLE)
+            missing = conn.execute("SELECT v.name, v.updated, v.profile, v.arrays FROM vips AS v LEFT JOIN centres "
+                                   "AS c ON c.name = v.name AND c.updated = v.updated WHERE c.name IS NULL").fetchall()
+            found = []
+            for row in missing:
+                try:
+                    found.append((row[0], row[1], _centre_blob(self._decode(row).centre)))
+                except CorruptProfile:
+                    continue  # listed by load() and catalogue(), refused by get(): it is decoded there again
+            if found:
+                conn.executemany("INSERT OR REPLACE INTO centres VALUES (?, ?, ?)", found)
 
     def require_writable(self) -> None:
         """Raise :class:`ReadOnlyRegistry` unless this registry may be written: opened for writing, and the file
@@ -363,6 +450,11 @@ class Registry(Generic[T]):
         loaded = self._loaded
         return revision, loaded[1] if loaded is not None and loaded[0] == revision else None
 
+    def count(self) -> int:
+        """How many rows the registry holds (corrupt ones included)."""
+        with self._connect() as conn:
+            return int(self._revision(conn)[2])
+
     def get(self, name: str) -> T:
         """One VIP's profile; :class:`UnknownVip` if none is enrolled, :class:`CorruptProfile` if its row is bad."""
         with self._connect() as conn:
@@ -389,18 +481,108 @@ class Registry(Generic[T]):
             revision, loaded = self._current(conn)  # read before the rows: rows newer than it only cost a reload
             if loaded is not None:
                 return loaded
-            rows = conn.execute("SELECT name, updated, profile, arrays FROM vips ORDER BY name").fetchall()
+            rows = self._rows(conn, dict(self._decoded))
         profiles, faults = [], []
-        for row in rows:
+        for row, known in rows:
             try:
-                profiles.append(self._decode(row))
+                profiles.append(known if known is not None else self._decode(row))
             except CorruptProfile as fault:
                 faults.append(fault)
-        present = {row[0] for row in rows}
+        present = {row[0] for row, _ in rows}
         self._decoded = {k: v for k, v in self._decoded.items() if k in present}  # removed VIPs are let go
         loaded = Loaded(tuple(profiles), tuple(faults), self.codec)
         self._loaded = (revision, loaded)
         return loaded
+
+    def _rows(self, conn: sqlite3.Connection, known: dict[str, tuple[float, T]]) -> list[tuple[tuple, T | None]]:
+        """Every row in name order, read in one snapshot, with its profile where ``known`` holds it decoded at the
+        row's update time: such a row is read as (name, updated) only, the others as (name, updated, profile,
+        arrays) with None, to decode."""
+        with _snapshot(conn):
+            keys = conn.execute("SELECT name, updated FROM vips ORDER BY name").fetchall()
+            current = {name: known[name][1] for name, updated in keys if known.get(name, (None,))[0] == updated}
+            if len(current) < len(keys) // 2:  # mostly new rows: one pass over the table
+                rows = conn.execute("SELECT name, updated, profile, arrays FROM vips ORDER BY name").fetchall()
+                return [(row, current.get(row[0])) for row in rows]
+            stale = [name for name, _ in keys if name not in current]
+            full = {}
+            for i in range(0, len(stale), 500):  # SQLite's limit on bound parameters is 999 in old builds
+                chunk = stale[i : i + 500]
+                for row in conn.execute(f"SELECT name, updated, profile, arrays FROM vips WHERE name IN "
+                                        f"({', '.join('?' * len(chunk))})", chunk):
+                    full[row[0]] = row
+        return [(full[name], None) if name not in current else ((name, updated), current[name])
+                for name, updated in keys]
+
+    def catalogue(self) -> Catalogue[T]:
+        """Every usable row's name and centre, without decoding a profile (:class:`Catalogue`; kept until the
+        revision changes). Rows without a current centre (written by an older vipguard) are decoded here."""
+        with self._connect() as conn:
+            revision = self._revision(conn)
+            cached = self._catalogued
+            if cached is not None and cached[0] == revision:
+                return cached[1]
+            with _snapshot(conn):
+                has_table = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                                         "'centres'").fetchone()[0]
+                query = ("SELECT v.name, v.updated, c.centre FROM vips AS v LEFT JOIN centres AS c ON c.name = v.name "
+                         "AND c.updated = v.updated ORDER BY v.name" if has_table else
+                         "SELECT name, updated, NULL FROM vips ORDER BY name")
+                # no current centre (or a damaged one: not float32 bytes): None, the row is decoded instead
+                rows = [(name, when, blob if isinstance(blob, bytes) and blob and not len(blob) % 4 else None)
+                        for name, when, blob in conn.execute(query)]
+                full = {name: conn.execute("SELECT name, updated, profile, arrays FROM vips WHERE name = ?",
+                                           (name,)).fetchone() for name, _, blob in rows if blob is None}
+        names, updated, centres, faults = [], [], [], []
+        for name, when, blob in rows:
+            if blob is None:
+                try:
+                    blob = _centre_blob(self._decode(full[name]).centre)
+                except CorruptProfile as fault:
+                    faults.append(fault)
+                    continue
+            names.append(name)
+            updated.append(when)
+            centres.append(blob)
+        sizes = {len(b) for b in centres}
+        if len(sizes) > 1:  # several embedders' centres: no index can hold them
+            matrix = None
+        else:
+            matrix = np.frombuffer(b"".join(centres), "<f4").reshape(len(centres), sizes.pop() // 4 if sizes else 0)
+        catalogue = Catalogue(tuple(names), tuple(updated), matrix, tuple(faults), self._fetch)
+        self._catalogued = (revision, catalogue)
+        return catalogue
+
+    def _fetch(self, name: str, updated: float) -> T:
+        """The profile of ``name`` for :meth:`Catalogue.profile`: the one decoded already when it is current (its
+        row's update time is ``updated``), else its row as it is now, decoded."""
+        cached = self._decoded.get(name)
+        if cached and cached[0] == updated:
+            return cached[1]
+        with self._connect() as conn:
+            row = conn.execute("SELECT name, updated, profile, arrays FROM vips WHERE name = ?", (name,)).fetchone()
+        if row is None:  # removed since the catalogue was read
+            raise UnknownVip(name, self.names())
+        return self._decode(row)
+
+    def page(self, offset: int = 0, limit: int | None = None) -> Page:
+        """The rows from ``offset`` (0: the first) in name order, at most ``limit`` of them (None: all), decoded
+        for their listing, with the registry's total row count (:class:`Page`)."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError(f"offset and limit must be at least 0, not {offset} and {limit}")
+        offset, limit = min(offset, MAX_PAGE), -1 if limit is None else min(limit, MAX_PAGE)
+        with self._connect() as conn, _snapshot(conn):
+            total = conn.execute("SELECT count(*) FROM vips").fetchone()[0]
+            rows = conn.execute("SELECT name, updated, profile, arrays FROM vips ORDER BY name LIMIT ? OFFSET ?",
+                                (limit, offset)).fetchall()
+        listed, faults = [], []
+        for row in rows:
+            try:
+                listed.append(_listed(self.codec, self._decode(row)))
+            except CorruptProfile as fault:
+                faults.append(fault)
+                listed.append(_faulty(self.codec, fault))
+        return Page(tuple(listed), tuple(faults), int(total), offset)
 
     def profiles(self) -> list[T]:
         """The usable profiles. A corrupt row is left out here so that it cannot hide the other VIPs; :meth:`load`
@@ -436,14 +618,19 @@ class Registry(Generic[T]):
         """Store (or atomically replace) a profile."""
         validate_name(profile.name)
         text, blob = self.codec.encode(profile)
+        centre, updated = _centre_blob(profile.centre), time.time()
         with self._connect(write=True) as conn, conn:
-            conn.execute("INSERT OR REPLACE INTO vips VALUES (?, ?, ?, ?)", (profile.name, time.time(), text, blob))
+            conn.execute(CENTRES_TABLE)  # a file that lost it since this registry opened it
+            conn.execute("INSERT OR REPLACE INTO vips VALUES (?, ?, ?, ?)", (profile.name, updated, text, blob))
+            conn.execute("INSERT OR REPLACE INTO centres VALUES (?, ?, ?)", (profile.name, updated, centre))
             self._bump(conn)
 
     def remove(self, name: str) -> bool:
         with self._connect(write=True) as conn, conn:
+            conn.execute(CENTRES_TABLE)
             removed = conn.execute("DELETE FROM vips WHERE name = ?", (name,)).rowcount > 0
             if removed:
+                conn.execute("DELETE FROM centres WHERE name = ?", (name,))
                 self._bump(conn)
         self._decoded.pop(name, None)
         return removed
@@ -480,6 +667,21 @@ class Registry(Generic[T]):
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def _centre_blob(centre: np.ndarray) -> bytes:
+    """A centre as the ``centres`` table holds it: float32, little-endian, one dimension."""
+    return np.ascontiguousarray(np.ravel(centre), dtype="<f4").tobytes()
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several reads of one connection in one read transaction: they see the same committed state."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.rollback()
 
 
 def _writable(path: Path) -> bool:

@@ -342,9 +342,15 @@ def load_prior(path) -> GenuinePrior:
         raise ValueError(f"{path}: not a genuine prior file ({exc})") from None
 
 
-def bundled_prior() -> GenuinePrior:
-    """The prior shipped in ``vipguard/data/genuine_prior.json`` (built by ``tools/build_prior.py``)."""
-    return load_prior(resources.files("vipguard") / "data" / "genuine_prior.json")
+def bundled_prior(embedder: str | None = None) -> GenuinePrior:
+    """The prior shipped in ``vipguard/data/genuine_prior.json`` (built by ``tools/build_prior.py``), or for a
+    second-opinion ``embedder`` in ``genuine_prior_<embedder>.json`` (``--embedder``); ValueError if none is."""
+    path = resources.files("vipguard") / "data" / ("genuine_prior.json" if embedder is None
+                                                   else f"genuine_prior_{embedder}.json")
+    if not path.is_file():
+        raise ValueError(f"no genuine prior is shipped for the embedder {embedder!r} (build one with "
+                         f"tools/build_prior.py --embedder {embedder})")
+    return load_prior(path)
 
 
 def loo_similarities(embeddings: np.ndarray) -> np.ndarray:
@@ -366,6 +372,37 @@ def anchor_probability(similarity: float, genuine: GenuineRange, rate: float) ->
     return 1.0 / (1.0 + math.exp(-z))
 
 
+# A second recognizer of another family (an opt-in at enrolment: ``vipguard enroll --second-opinion dlib``) may
+# reject this share of the operating point's genuine photos, the first recognizer's range the rest: by the union
+# bound the two together reject at most the promised rate. 1/12 (0.25 % at the default 3 %): on the identity-keeping
+# forgeries we can make (look-alike swaps, morphs 0.7-0.9) dlib sees less than MobileFaceNet, and a larger share
+# only loosens the first floor (docs/verdict.md, "A second identity opinion"); what it is for is a generator that
+# is conditioned on one recognizer family and passes it, which the other family still sees.
+SECOND_SHARE = 1.0 / 12.0
+
+
+@dataclass(frozen=True, slots=True)
+class SecondOpinion:
+    """A second recognizer's view of one face: its whole-face similarity to the VIP's centre by that recognizer,
+    and the VIP's genuine range by it (fitted at enrolment from the same photos, under that recognizer's prior)."""
+
+    embedder: str
+    similarity: float
+    genuine: GenuineRange
+
+    def anchor(self, rate: float) -> float:
+        """Its genuine-range term at its share of ``rate`` (:func:`anchor_probability`)."""
+        return anchor_probability(self.similarity, self.genuine, SECOND_SHARE * rate)
+
+    def floor(self, rate: float) -> float:
+        return self.genuine.floor(SECOND_SHARE * rate)
+
+
+def split_rate(rate: float, second: bool) -> float:
+    """The first recognizer's share of the genuine-reject rate: all of it, or what a second opinion leaves."""
+    return rate * (1.0 - SECOND_SHARE) if second else rate
+
+
 # ---------------------------------------------------------------------------------------------------- decision
 
 VERDICTS = ("genuine", "fake", "different_person", "no_face", "error")
@@ -385,6 +422,18 @@ class Decision:
     claimed: bool  # whether the face claims this VIP at all (adaptive selection)
     artifact: float | None = None  # the artefact detector's blend probability, where it was run
     veto: float | None = None  # the artefact veto threshold in force (None: no veto)
+    second: SecondOpinion | None = None  # the second recognizer's view, where the VIP was enrolled with one
+    second_anchor: float | None = None  # its genuine-range term (SecondOpinion.anchor)
+
+    @property
+    def range_anchor(self) -> float:
+        """The genuine-range term of the score: the first recognizer's, or the lower of both recognizers'."""
+        return self.anchor if self.second_anchor is None else min(self.anchor, self.second_anchor)
+
+    @property
+    def second_lowered(self) -> bool:
+        """The second opinion, not the head or the first range, set the score before the artefact term."""
+        return self.second_anchor is not None and self.second_anchor < min(self.anchor, self.head)
 
     @property
     def vetoed(self) -> bool:
@@ -406,13 +455,13 @@ class Decision:
 
     @property
     def without_artefact(self) -> float:
-        """The score before the artefact term: min(head, anchor)."""
-        return combine(self.head, self.anchor)
+        """The score before the artefact term: min(head, genuine-range term)."""
+        return combine(self.head, self.range_anchor)
 
     def rescored(self, power: float) -> float:
         """The score this decision's evidence gets with the artefact term at another ``power`` (:func:`combine`;
         ``math.inf``: the hard veto) — for benchmarks that weigh the shipped term against its peers."""
-        return combine(self.head, self.anchor, self.artifact, self.veto, power)
+        return combine(self.head, self.range_anchor, self.artifact, self.veto, power)
 
     @property
     def below_floor(self) -> bool:
@@ -487,11 +536,14 @@ def combine(head: float, anchor: float, artifact: float | None = None, veto: flo
 
 def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, identity_threshold: float,
            select_threshold: float, claimed: bool = True, artifact: float | None = None,
-           veto: float | None = None) -> Decision:
+           veto: float | None = None, second: SecondOpinion | None = None) -> Decision:
     """The verdict rule shared by every tier (the MLLM tier passes its Yes-probability as ``head``): the score is
-    min(head, genuine-range anchor, artefact veto); the veto applies where both ``artifact`` and ``veto`` are given."""
-    anchor = anchor_probability(similarity, genuine, rate)
-    score = combine(float(head), anchor, artifact, veto)
+    min(head, genuine-range anchor, artefact veto); the veto applies where both ``artifact`` and ``veto`` are given.
+    With a ``second`` opinion the first range works at :func:`split_rate` and the second's anchor joins the min."""
+    first_rate = split_rate(rate, second is not None)
+    anchor = anchor_probability(similarity, genuine, first_rate)
+    second_anchor = None if second is None else second.anchor(rate)
+    score = combine(float(head), anchor if second_anchor is None else min(anchor, second_anchor), artifact, veto)
     id_floor = identity_floor(identity_threshold, select_threshold)
     if not claimed:
         verdict = "different_person"
@@ -501,5 +553,5 @@ def decide(head: float, similarity: float, genuine: GenuineRange, rate: float, i
         verdict = "fake"  # the VIP's identity is in the face, but not as the VIP's genuine photos carry it
     else:
         verdict = "different_person"
-    return Decision(verdict, score, float(head), anchor, float(similarity), genuine.floor(rate), rate, id_floor,
-                    claimed, None if artifact is None else float(artifact), veto)
+    return Decision(verdict, score, float(head), anchor, float(similarity), genuine.floor(first_rate), rate,
+                    id_floor, claimed, None if artifact is None else float(artifact), veto, second, second_anchor)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import forge
 from ..faces import FaceAnalyzer, l2_normalise
-from ..faces.embed import DEFAULT_EMBEDDER, RegionEmbedder
+from ..faces.embed import DEFAULT_EMBEDDER, Embedder, RegionEmbedder
 from ..faces.types import Face
 from ..infra.imageops import down_up, jpeg
 from ..infra.io import InputError, Photo, expand_inputs, load_image
@@ -29,6 +29,7 @@ from .decision import (
     DEFAULT_REJECT_RATE,
     FEATURES,
     SCORED,
+    SECOND_SHARE,
     SIMILARITY,
     GenuinePrior,
     GenuineRange,
@@ -37,11 +38,12 @@ from .decision import (
     loo_similarities,
     readings,
     signs,
+    split_rate,
     spread_check,
 )
 from .evidence import ID_PARTS, PATCH_PARTS, ArtifactScorer, FaceDescriptor, compare, describe_with
 from .head import central, fit_head
-from .profile import VipProfile
+from .profile import SecondRecognizer, VipProfile
 
 RELAXABLE = ("head turned", "head tilted", "too blurry", "face too small")
 
@@ -69,6 +71,9 @@ class EnrolConfig:
     # as the genuine copies' are (``_augment``): photos are JPEG files and so are forgeries met in use, so a head
     # must not learn "no JPEG grid" as a sign of forgery; None = described as made, in memory (profiles before)
     forgery_jpeg: tuple[int, int] | None = (50, 95)
+    # a recognizer of another family whose genuine range must hold too (decision.SecondOpinion): e.g. "dlib";
+    # None = MobileFaceNet alone. Every check of this VIP then runs it (dlib: ~40-70 ms a face on one core)
+    second_opinion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,11 @@ class _Photo:
     name: str  # the photo's path or given name (for reports)
     image: np.ndarray
     face: Face
+
+
+def second_embeddings(embedder: Embedder, photos: Sequence[_Photo]) -> np.ndarray:
+    """(N, dim) whole-face embeddings of the kept photos by a second-opinion embedder (its own alignment)."""
+    return np.concatenate([embedder.embed_aligned(embedder.align(p.image, [p.face.detection])) for p in photos])
 
 
 def _inputs(photos: Sequence[Path | str | Photo]) -> list[Path | Photo]:
@@ -199,6 +209,7 @@ class Enroller:
         self.background = background
         self.config = config
         self.prior = prior if prior is not None else bundled_prior()
+        self.second_prior = bundled_prior(config.second_opinion) if config.second_opinion else None
         self.artifact = artifact
         self._targets: list[forge.ForgeInput] | None = None
 
@@ -206,6 +217,16 @@ class Enroller:
     def embedder(self) -> RegionEmbedder:
         """The identity embedder of the evidence (the analyzer's default one); the profile records which it is."""
         return self.analyzer.embedder(DEFAULT_EMBEDDER)
+
+    def _second(self, used: Sequence[_Photo]) -> SecondRecognizer | None:
+        """The second recognizer's centre and genuine range from the kept photos (None without one)."""
+        if self.config.second_opinion is None:
+            return None
+        embedder = self.analyzer.embedder(self.config.second_opinion)
+        vectors = second_embeddings(embedder, used).astype(np.float64)
+        centre = vectors.mean(0) / np.linalg.norm(vectors.mean(0))
+        return SecondRecognizer(embedder.identity, centre.astype(np.float32),
+                                GenuineRange.fit(loo_similarities(vectors), self.second_prior))
 
     def _analyse(self, image: np.ndarray, primary_only: bool = False) -> list[Face]:
         """Faces of ``image``, the dominant one first and the only one with the dense mesh (the others are only
@@ -354,7 +375,8 @@ class Enroller:
         x, g = training.x, training.groups
         loo = loo_similarities(np.stack([d.embeddings["global"] for d in genuine]))
         genuine_range = GenuineRange.fit(loo, self.prior)
-        floor = genuine_range.floor(cfg.reject_rate)
+        second = self._second(used)
+        floor = genuine_range.floor(split_rate(cfg.reject_rate, second is not None))
         spread = spread_check(loo, self.prior)
         if spread.advice(name):
             warnings.append(spread.advice(name))
@@ -364,6 +386,9 @@ class Enroller:
         meta = {
             "identity_threshold": round(identity_threshold, 4),
             "reject_rate": cfg.reject_rate, "similarity_floor": round(floor, 4),
+            "second_opinion": None if second is None else {
+                "embedder": second.embedder.name, "similarity_floor": round(second.genuine.floor(
+                    SECOND_SHARE * cfg.reject_rate), 4), "genuine_prior": self.second_prior.to_dict()},
             "expected_genuine_accept": round(1.0 - cfg.reject_rate, 4),
             "genuine_prior": self.prior.to_dict(),
             "used": len(used), "rejected": len(inputs) - len(used), "relaxed": relaxed, "fakes": len(fakes),
@@ -378,7 +403,7 @@ class Enroller:
         profile = VipProfile(
             name=name, centres=full.centres, patches=full.patches, geometry_mean=full.geometry_mean,
             geometry_std=full.geometry_std, typical=central(x[training.y == 1], readings(FEATURES)).astype(np.float32),
-            head=score_head, genuine=genuine_range, meta=meta, embedder=self.embedder.identity,
+            head=score_head, genuine=genuine_range, meta=meta, embedder=self.embedder.identity, second=second,
         )
         return EnrolResult(profile, tuple(reports), relaxed, len(fakes), len(others), dict(rejected), seconds,
                            tuple(warnings), training)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..artifact.detector import NO_BOUNDARY
-from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, Decision
+from .decision import BY_NAME, FEATURE_TABLE, FEATURES, PART_LABELS, SECOND_SHARE, Decision, split_rate
 
 # how far the artefact term must lower a genuine verdict's score for its explanation to say so
 NOTABLE_LOWERING = 0.05
@@ -89,9 +89,20 @@ def genuine_range_phrase(decision: Decision, vip: str) -> str:
     """Where the face's similarity lies against the VIP's genuine range, with the numbers the report shows."""
     sim = round(100 * max(decision.similarity, 0))
     floor = round(100 * max(decision.floor, 0))
-    share = round(100 * (1 - decision.reject_rate))
+    share = round(100 * (1 - split_rate(decision.reject_rate, decision.second is not None)))
     where = "below" if decision.below_floor else "inside"
     return f"face similarity {sim}/100 is {where} {vip}'s genuine range (≥ {floor} for {share} % of their photos)"
+
+
+def second_opinion_phrase(decision: Decision, vip: str) -> str:
+    """What the second recognizer says, where the VIP was enrolled with one (``decision.second``)."""
+    second = decision.second
+    sim = round(100 * max(second.similarity, 0))
+    floor = second.floor(decision.reject_rate)
+    where = "below" if second.similarity < floor else "inside"
+    share = 100 * (1 - SECOND_SHARE * decision.reject_rate)
+    return (f"a second recognizer ({second.embedder}) puts it at {sim}/100, {where} {vip}'s genuine range by that "
+            f"recognizer (≥ {round(100 * max(floor, 0))} for {share:.2f} % of their photos)")
 
 
 def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
@@ -112,6 +123,9 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
                    f"reaches its veto ({probability_text(decision.veto)}), which no genuine photo should; face "
                    f"similarity {round(100 * max(decision.similarity, 0))}/100")
         picked = ["artifact", "sim_global"]
+    elif decision.second_lowered and decision.second.similarity < decision.second.floor(decision.reject_rate):
+        reasons = f"{second_opinion_phrase(decision, vip)}; {genuine_range_phrase(decision, vip)}"
+        picked = ["sim_global"]
     elif anchored:
         reasons = genuine_range_phrase(decision, vip)
         if verdict == "fake":

@@ -3,7 +3,11 @@
 Adaptive VIP selection (the rebuttal's Adaptive VIPGuard): without a VIP name, each face is compared with every
 enrolled Face Embedding Centre (the registry's :class:`~vipguard.infra.index.VipIndex`, built once per registry
 revision) and the nearest VIP is chosen; if none is near enough the verdict is ``different_person`` with
-``vip: null``. With several faces, the face that claims a VIP most strongly is reported.
+``vip: null``. With several faces, the face that claims a VIP most strongly is reported. With more than
+``GuardConfig.pick_first`` VIPs enrolled, the nearest is picked from the registry's centres alone
+(:meth:`~vipguard.infra.registry.Registry.catalogue`) and only its profile is decoded and judged, as if it had been
+named (but claimed only above the threshold): the embedder, ``--fast`` and a corrupt row are then questions about
+that one VIP (benchmarks/scale.py).
 
 The Guard is given its parts: the registry, the face analyzer (whose default embedder,
 :data:`~vipguard.faces.embed.DEFAULT_EMBEDDER`, gives the identity evidence) and the artefact scorer (an
@@ -26,7 +30,7 @@ from ..faces.mesh import known_mesher
 from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
-from ..infra.registry import Loaded, Registry, UnknownVip
+from ..infra.registry import Catalogue, CorruptProfile, Loaded, Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import explain, unjudged_phrase
@@ -57,6 +61,9 @@ class GuardConfig:
     # the artefact veto (decision.veto_probability): a blend probability at or above the detector's own
     # ``ArtifactConfig.veto`` rules a genuine verdict out; False = similarity and head alone
     artifact_veto: bool = True
+    # with more VIPs enrolled than this, a check without a VIP name picks the nearest from the registry's centres
+    # and decodes only that profile (Registry.catalogue); up to it, every profile is loaded, as before
+    pick_first: int = 200
 
     def __post_init__(self) -> None:
         if self.detail not in {"full", "fast"}:
@@ -108,12 +115,29 @@ class Verdict:
                 "similarity_floor": round(self.decision.floor, 4),
                 "genuine_reject_rate": self.decision.reject_rate,
                 "identity_floor": round(self.decision.identity_floor, 4),
-                "artifact_veto": self.decision.veto, "vetoed": self.decision.vetoed},
+                "artifact_veto": self.decision.veto, "vetoed": self.decision.vetoed,
+                **({} if self.decision.second is None else {"second_opinion": {
+                    "embedder": self.decision.second.embedder,
+                    "similarity": round(self.decision.second.similarity, 4),
+                    "similarity_floor": round(self.decision.second.floor(self.decision.reject_rate), 4),
+                    "anchor": round(self.decision.second_anchor, 6)}})},
         }
 
     @classmethod
     def failed(cls, path: str, message: str) -> Verdict:
         return cls(path, None, "error", None, 0, f"Could not check this input: {message}", message)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The VIP :meth:`Guard.pick` chose among many: its profile alone (``candidates``), the face judged, whether it
+    claims the VIP, every face's embedding and the judged face's feature map."""
+
+    candidates: Loaded[VipProfile]
+    face: int
+    claimed: bool
+    vectors: np.ndarray = field(repr=False)
+    map: np.ndarray = field(repr=False)
 
 
 class Guard:
@@ -153,6 +177,31 @@ class Guard:
         except UnknownVip as exc:
             return str(exc)
 
+    def catalogue(self, vip: str | None) -> Catalogue[VipProfile] | None:
+        """The registry's centres, when this check picks its VIP from them (no ``vip`` named, more than
+        ``pick_first`` enrolled, one embedder's centres); None: :meth:`candidates` loads every profile."""
+        if vip is not None:
+            return None
+        catalogue = self.registry.catalogue()  # kept by the registry until its revision changes
+        return catalogue if catalogue.uniform and len(catalogue) > self.config.pick_first else None
+
+    def pick(self, faces: Sequence[Face], catalogue: Catalogue[VipProfile]) -> Picked | str:
+        """Adaptive selection among many VIPs: every face embedded (:meth:`select` over the catalogue's index),
+        then the chosen VIP's profile decoded; or the message why there is none to judge (its row is corrupt, it
+        was removed meanwhile, or the faces' embedder is not the VIPs')."""
+        embedder = self.embedder
+        maps = embedder.feature_maps(np.stack([f.aligned for f in faces]))
+        vectors = embedder.embed_maps(maps)
+        if vectors.shape[1] != catalogue.dim:  # every centre is another embedder's: the refusal names one
+            return self.refusal(self.registry.load().profiles) or (
+                f"the enrolled centres have {catalogue.dim} dimensions, the faces' embedder {vectors.shape[1]}")
+        face_i, vip_i, claimed = self.select(vectors, catalogue.index, None)
+        try:
+            profile = catalogue.profile(vip_i)
+        except (CorruptProfile, UnknownVip) as exc:
+            return str(exc)
+        return Picked(Loaded((profile,), (), self.registry.codec), face_i, claimed, vectors, maps[face_i])
+
     def refusal(self, profiles: Sequence[VipProfile]) -> str | None:
         """Why faces embedded by this Guard's embedder cannot be compared with ``profiles`` (one was made by
         another embedder: the message names both), or None. Asked once a face is found, before any comparison
@@ -161,6 +210,8 @@ class Guard:
         try:
             for profile in profiles:
                 profile.require_embedder(identity)
+                if profile.second is not None:
+                    profile.require_second(self.analyzer.embedder(profile.second.embedder.name).identity)
         except EmbedderMismatch as exc:
             return str(exc)
         return None
@@ -184,14 +235,20 @@ class Guard:
         return (big, 0) if cap is None else (big[:cap], max(len(big) - cap, 0))
 
     def check(self, image: np.ndarray, vip: str | None = None, source: str = "<image>") -> Verdict:
-        candidates = self.candidates(vip)
+        catalogue = self.catalogue(vip)
+        candidates = catalogue if catalogue is not None else self.candidates(vip)
         if isinstance(candidates, str):
             return Verdict.failed(source, candidates)
-        profiles = candidates.profiles
-        fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
         faces, cut = self.faces(image)
         if not faces:
             return Verdict(source, vip, "no_face", None, 0, "No face was found in this image.")
+        picked = None if catalogue is None else self.pick(faces, catalogue)  # many VIPs: the nearest, alone
+        if isinstance(picked, str):
+            return Verdict.failed(source, picked)
+        if picked is not None:
+            candidates = picked.candidates
+        profiles = candidates.profiles
+        fast = self.config.detail == "fast" and all(set(p.head.features) <= FAST_FEATURES for p in profiles)
         refused = self.refusal(profiles)
         if refused is not None:
             return Verdict.failed(source, refused)
@@ -200,7 +257,9 @@ class Guard:
         # full, from the feature map already computed (a single face is described at once: its descriptor
         # carries the same embedding)
         feature_map = None
-        if len(faces) > 1:
+        if picked is not None:
+            face_i, vip_i, claimed, vectors, feature_map = picked.face, 0, picked.claimed, picked.vectors, picked.map
+        elif len(faces) > 1:
             embedder = self.embedder
             maps = embedder.feature_maps(np.stack([f.aligned for f in faces]))
             vectors = embedder.embed_maps(maps)
@@ -215,7 +274,7 @@ class Guard:
             artifact = None
         else:
             descriptor, artifact = describe_with(image, face, self.embedder, self.artifact, feature_map)
-        if len(faces) == 1:
+        if len(faces) == 1 and picked is None:
             vectors = descriptor.embeddings["global"][None]
             _, vip_i, claimed = self.select(vectors, index, vip)
         profile = profiles[vip_i]
@@ -226,7 +285,8 @@ class Guard:
         others = tuple({"box": [round(float(v), 1) for v in f.detection.box],
                         "face_similarity": face_score(float(vectors[i] @ profile.centre))}
                        for i, f in enumerate(faces) if i != face_i)
-        verdict = self._judge(face, descriptor, artifact, profile, source, len(faces) + cut, claimed, measured)
+        verdict = self._judge(face, descriptor, artifact, profile, source, len(faces) + cut, claimed, measured,
+                              self._second_embedding(image, face, profile))
         if cut:
             verdict = replace(verdict, explanation=verdict.explanation + f" {cut} more face(s) were not judged "
                               f"(max_faces={self.config.max_faces}).")
@@ -240,15 +300,25 @@ class Guard:
                                   rate=self.config.rate(profile))
         return veto_may_change(decision.score)
 
+    def _second_embedding(self, image: np.ndarray, face: Face, profile: VipProfile) -> np.ndarray | None:
+        """The face's embedding by ``profile``'s second recognizer (None: the VIP was enrolled without one).
+        :meth:`refusal` has checked that this analyzer's copy of it is the one the profile was made with."""
+        if profile.second is None:
+            return None
+        embedder = self.analyzer.embedder(profile.second.embedder.name)
+        return embedder.embed_aligned(embedder.align(image, [face.detection]))[0]
+
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
-               n_faces: int, claimed: bool, measured: frozenset[str] | None = None) -> Verdict:
+               n_faces: int, claimed: bool, measured: frozenset[str] | None = None,
+               second: np.ndarray | None = None) -> Verdict:
         """The verdict on one described face; ``artifact`` is the artefact detector's result, or None where it
-        was not run (``measured`` then leaves its score out)."""
+        was not run (``measured`` then leaves its score out); ``second``: its embedding by the VIP's second
+        recognizer, if the VIP has one."""
         evidence = compare(descriptor, profile)
         judged = artifact is None or artifact.judged  # too blurred for its operating point: shown, not judged
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
-                                  veto=self.veto if judged else None, judged=judged)
+                                  veto=self.veto if judged else None, judged=judged, second=second)
         verdict, score = decision.verdict, decision.score
         vip_name = profile.name if claimed else None
         similarity = face_score(decision.similarity)

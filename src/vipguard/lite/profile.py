@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..faces.embed import DEFAULT_EMBEDDER, EmbedderId
-from .decision import FEATURES, Decision, GenuineRange, decide, for_head, reject_rate
+from .decision import FEATURES, Decision, GenuineRange, SecondOpinion, decide, for_head, reject_rate
 from .evidence import ID_PARTS, PATCH_PARTS
 from .head import Head
 
@@ -24,6 +24,21 @@ UNRECORDED_EMBEDDER = EmbedderId(DEFAULT_EMBEDDER, None)
 
 class EmbedderMismatch(ValueError):
     """A profile made with one embedder was about to be compared with faces embedded by another."""
+
+
+@dataclass(frozen=True)
+class SecondRecognizer:
+    """A second-opinion recognizer's part of a profile (``vipguard enroll --second-opinion``): which embedder, the
+    VIP's whole-face centre by it, and the VIP's genuine range by it."""
+
+    embedder: EmbedderId
+    centre: np.ndarray
+    genuine: GenuineRange
+
+    def opinion(self, embedding: np.ndarray) -> SecondOpinion:
+        """Its view of a face with this (L2-normalised) embedding by the same embedder."""
+        return SecondOpinion(self.embedder.name, float(np.dot(np.asarray(embedding, np.float64),
+                                                              self.centre.astype(np.float64))), self.genuine)
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class VipProfile:
     genuine: GenuineRange  # where the VIP's genuine photos' whole-face similarity lies (decision.GenuineRange)
     meta: dict = field(default_factory=dict)  # photos used/rejected, operating point, enrolment settings, timings
     embedder: EmbedderId = UNRECORDED_EMBEDDER  # which embedder (name, weights SHA-256) made the centres
+    second: SecondRecognizer | None = None  # a second recognizer's centre and range, if enrolled with one
 
     def require_embedder(self, embedder: EmbedderId) -> None:
         """Raise :class:`EmbedderMismatch`, naming both, unless faces embedded by ``embedder`` may be compared with
@@ -50,6 +66,13 @@ class VipProfile:
             raise EmbedderMismatch(f"VIP {self.name!r} was enrolled with the embedder {self.embedder} and cannot be "
                                    f"compared with faces embedded by {embedder}; re-enrol {self.name} with "
                                    "`vipguard enroll`")
+
+    def require_second(self, embedder: EmbedderId) -> None:
+        """As :meth:`require_embedder`, for the second recognizer (:attr:`second`)."""
+        if self.second is not None and not self.second.embedder.accepts(embedder):
+            raise EmbedderMismatch(f"VIP {self.name!r} was enrolled with the second opinion {self.second.embedder} "
+                                   f"and cannot be compared with faces embedded by {embedder}; re-enrol {self.name} "
+                                   "with `vipguard enroll --second-opinion`")
 
     @property
     def reject_rate(self) -> float:
@@ -68,15 +91,17 @@ class VipProfile:
 
     def decide(self, evidence: np.ndarray, similarity: float, select_threshold: float, claimed: bool = True,
                rate: float | None = None, head: float | None = None, artifact: float | None = None,
-               veto: float | None = None, judged: bool = True) -> Decision:
+               veto: float | None = None, judged: bool = True, second: np.ndarray | None = None) -> Decision:
         """The verdict for one face (:func:`vipguard.lite.decision.decide`): this VIP's head (or ``head``, e.g. the
         MLLM's probability) and genuine range, at ``rate`` (default: the enrolment operating point), with the
         artefact veto where ``artifact`` and ``veto`` are given. ``judged`` False: the artefact detector does not
         judge this crop (too blurred), so the head reads the VIP's typical genuine score instead
-        (:meth:`head_evidence`); pass ``veto`` None then too."""
+        (:meth:`head_evidence`); pass ``veto`` None then too. ``second``: the face's embedding by this profile's
+        second recognizer (:attr:`second`); without it the first recognizer decides alone, at the whole rate."""
         p = float(self.head.predict(self.head_evidence(evidence, judged))[0]) if head is None else head
+        opinion = None if second is None or self.second is None else self.second.opinion(second)
         return decide(p, similarity, self.genuine, self.reject_rate if rate is None else rate,
-                      self.identity_threshold, select_threshold, claimed, artifact, veto)
+                      self.identity_threshold, select_threshold, claimed, artifact, veto, opinion)
 
     @property
     def centre(self) -> np.ndarray:
@@ -88,6 +113,9 @@ class VipProfile:
                "head": self.head.to_dict(), "genuine": self.genuine.to_dict(), "meta": self.meta,
                "embedder": self.embedder.to_dict()}
         arrays = {f"centre_{k}": v for k, v in self.centres.items()}
+        if self.second is not None:
+            doc["second"] = {"embedder": self.second.embedder.to_dict(), "genuine": self.second.genuine.to_dict()}
+            arrays["second_centre"] = self.second.centre
         arrays |= {f"patch_{k}": v for k, v in self.patches.items()}
         arrays |= {"geometry_mean": self.geometry_mean, "geometry_std": self.geometry_std, "typical": self.typical}
         buf = io.BytesIO()
@@ -111,6 +139,8 @@ class VipProfile:
             geometry_mean=arrays["geometry_mean"], geometry_std=arrays["geometry_std"], typical=arrays["typical"],
             head=Head.from_dict(doc["head"]), genuine=GenuineRange.from_dict(doc["genuine"]), meta=doc["meta"],
             embedder=EmbedderId.from_dict(doc["embedder"]) if "embedder" in doc else UNRECORDED_EMBEDDER,
+            second=SecondRecognizer(EmbedderId.from_dict(doc["second"]["embedder"]), arrays["second_centre"],
+                                    GenuineRange.from_dict(doc["second"]["genuine"])) if "second" in doc else None,
         )
 
 

@@ -3,11 +3,12 @@ the :class:`~vipguard.lite.enrol.Enroller` as decoded photos (no temporary files
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from ...infra.registry import MAX_PAGE
 from .. import uploads
 from ..errors import problem
 from ..state import ServiceState, valid_name
@@ -17,9 +18,16 @@ def router(state: ServiceState) -> APIRouter:
     routes = APIRouter()
     registry = state.registry
 
-    @routes.get("/v1/vips", summary="List the enrolled VIPs (a corrupt one with its `error`)")
-    async def list_vips() -> dict:
-        return {"vips": await run_in_threadpool(registry.summary)}
+    @routes.get("/v1/vips", summary="List the enrolled VIPs (a corrupt one with its `error`), all or one page")
+    async def list_vips(
+            offset: Annotated[int, Query(ge=0, le=MAX_PAGE, description="skip this many VIPs (name order)")] = 0,
+            limit: Annotated[Optional[int], Query(ge=1, le=MAX_PAGE, description="at most this many VIPs "
+                                                                                 "(default: all)")] = None) -> dict:
+        if offset == 0 and limit is None:  # every row, as before paging: usable VIPs, then corrupt ones
+            rows = await run_in_threadpool(registry.summary)
+            return {"vips": rows, "total": len(rows), "offset": 0}
+        page = await run_in_threadpool(registry.page, offset, limit)  # name order, corrupt rows in their place
+        return {"vips": list(page.rows), "total": page.total, "offset": page.offset}
 
     @routes.delete("/v1/vips/{name}", summary="Remove an enrolled VIP",
                    responses={404: {"description": "unknown VIP"}, 422: {"description": "invalid name"},

@@ -35,15 +35,22 @@ async function call(url, options) {
 }
 
 // ---- enrolled VIPs ----------------------------------------------------------------------------------------
-async function loadVips() {
+const VIP_PAGE = 100;  // VIPs asked for at a time (GET /v1/vips?offset=&limit=); "Show more" asks for the next ones
+
+async function loadVips() { await listVips(false); }
+
+// the first page (more false: the list is rebuilt) or the next one (appended)
+async function listVips(more) {
   say("vips-status", "");
-  const got = await call("/v1/vips");
+  const list = $("vips"), select = $("vip"), chosen = select.value;
+  const offset = more ? list.children.length : 0;
+  const got = await call("/v1/vips?offset=" + offset + "&limit=" + VIP_PAGE);
   if (!got.ok) { say("vips-status", got.error); return; }
-  const vips = got.body.vips;
-  const select = $("vip"), chosen = select.value;
-  while (select.options.length > 1) select.remove(1);
-  const list = $("vips");
-  clear(list);
+  const vips = got.body.vips, total = got.body.total;
+  if (!more) {
+    while (select.options.length > 1) select.remove(1);
+    clear(list);
+  }
   for (const v of vips) {
     const opt = el("option", words(v.name));
     opt.value = v.name;
@@ -59,8 +66,23 @@ async function loadVips() {
     list.appendChild(item);
   }
   if (vips.some((v) => v.name === chosen)) select.value = chosen;
-  say("vips-status", vips.length ? "" : "No VIP is enrolled yet.");
+  const shown = list.children.length;
+  moreButton().hidden = shown >= total;
+  say("vips-status", !total ? "No VIP is enrolled yet." :
+      shown < total ? shown + " of " + total + " VIPs listed (a check without a VIP picks among all)." : "");
   list.dataset.loaded = "true";  // the list reflects the server (tests wait for this)
+}
+
+function moreButton() {
+  let button = $("vips-more");
+  if (!button) {
+    button = el("button", "Show more", "more");
+    button.type = "button";
+    button.id = "vips-more";
+    button.addEventListener("click", () => listVips(true));
+    $("vips").after(button);
+  }
+  return button;
 }
 
 // the first click arms the button, a second one within 4 s removes (no modal dialog)
