@@ -192,3 +192,14 @@ def test_cli_rejects_unknown_method_and_misplaced_option(lfw, tmp_path, capsys):
     assert main(["forge", "cubism", *base]) == 2
     assert main(["forge", "swap", *base, "--ratio", "0.7"]) == 2
     assert "--ratio" in capsys.readouterr().err
+
+
+def test_cli_forge_efs_takes_its_own_ratio_range(lfw, tmp_path, capsys):
+    from vipguard.cli import main
+
+    source, target = str(photos(lfw, VIPS[0], 1, 1)[0]), str(photos(lfw, VIPS[1], 1, 1)[0])
+    base = ["--source", source, "--target", target, "--out", str(tmp_path)]
+    assert main(["forge", "efs", *base, "--ratio", "0.5"]) == 2
+    assert "efs ratio 0.5 is outside [0.7, 0.9]" in capsys.readouterr().err
+    assert main(["forge", "efs", *base, "--ratio", "0.8"]) == 0
+    assert len(list(tmp_path.glob("*efs*.png"))) == 1

@@ -15,7 +15,7 @@ from ..infra.io import InputError, expand_inputs
 from .bench_cmd import progress_bars
 from .common import error, open_store, stderr, stdout
 
-METHOD_OPTIONS = {"ratio": ("morph",), "blend": ("swap", "selfswap")}
+METHOD_OPTIONS = {"ratio": ("morph", "efs"), "blend": ("swap", "selfswap")}
 
 
 def load_inputs(paths: list[Path], analyzer: FaceAnalyzer, role: str, progress=None) -> tuple[list[ForgeInput], int]:
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         sheet: Annotated[Optional[Path], typer.Option(help="write a contact sheet (source | target | result)")] = None,
         sheet_rows_n: Annotated[int, typer.Option("--sheet-rows", min=1, help="rows in the sheet")] = 3,
         targets: Annotated[str, typer.Option(help="random | lookalike (targets nearest the VIP)")] = "random",
-        ratio: Annotated[Optional[float], typer.Option(help="morph: share of the VIP, 0.5–0.9")] = None,
+        ratio: Annotated[Optional[float], typer.Option(help="morph: share of the VIP, 0.5–0.9; efs: 0.7–0.9")] = None,
         blend: Annotated[Optional[str], typer.Option(help="swap/selfswap: poisson | feather | random")] = None,
         max_pose_gap: Annotated[float, typer.Option(help="reject pairs whose yaw/pitch differ more (°)")] = 25.0,
         models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
