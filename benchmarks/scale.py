@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
                            "max_score_gap": max(gaps) if gaps else None, "lookalikes": len(lookalikes),
                            "lookalike_genuine": false_genuine, "probe_top1": probe_top1}
     results["seconds"] = time.perf_counter() - t0
+    analyzer.close()  # MediaPipe cannot close its graph during interpreter exit
     report(markdown(results), results, args.out, "scale")
 
 
