@@ -41,9 +41,9 @@ def later_embeddings(analyzer: FaceAnalyzer, paths: list[Path], embedder: str = 
     for path in paths:
         image = load_image(path)
         faces = analyzer.analyze(image, primary_only=True, embedders=(), mesh=False)
-        if faces:
-            crop = faces[0].aligned[None] if embedder == DEFAULT_EMBEDDER else model.align(image, [faces[0].detection])
-            vectors.append(model.embed_aligned(crop)[0])
+        if faces:  # the default embedder's crop is the analyzer's own alignment; another embedder aligns its way
+            vectors.append(model.embed_aligned(faces[0].aligned[None])[0] if embedder == DEFAULT_EMBEDDER
+                           else model.embed(image, [faces[0].detection])[0])
     return np.stack(vectors) if vectors else np.zeros((0, model.dim))
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.markup import escape
@@ -14,6 +15,8 @@ from ..infra.registry import EnrolmentInProgress, Loaded, Page, Registry, Regist
 from ..infra.weights import ModelStore
 from ..lite.profile import PROFILE_CODEC
 from .common import emit_json, error, open_store, stderr, stdout
+
+R = TypeVar("R", Loaded, Page)
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="registry file (default: $VIPGUARD_HOME/registry.db)")]
 ModelsOption = Annotated[Optional[Path], typer.Option(help="model folder (default: $VIPGUARD_HOME/models)")]
@@ -40,30 +43,27 @@ def _open(models: Path | None, db: Path | None, readonly: bool = False) -> tuple
     return (store, registry) if store is not None and registry is not None else None
 
 
-def _load(registry: Registry) -> Loaded | None:
-    """Every profile, after printing one line per corrupt row (the other VIPs stay usable); None (printed) if the
-    registry itself has become unusable."""
+def _read(read: Callable[[], R]) -> R | None:
+    """``read()`` (a registry read whose result has ``faults``), after printing one line per corrupt row (the other
+    VIPs stay usable); None (printed) if the registry itself has become unusable."""
     try:
-        loaded = registry.load()
+        result = read()
     except RegistryError as exc:
         error(exc)
         return None
-    for fault in loaded.faults:
+    for fault in result.faults:
         error(fault)
-    return loaded
+    return result
+
+
+def _load(registry: Registry) -> Loaded | None:
+    """Every profile (:func:`_read`)."""
+    return _read(registry.load)
 
 
 def _page(registry: Registry, offset: int, limit: int | None) -> Page | None:
-    """One page of the listing (``list --offset --limit``), after printing one line per corrupt row in it; None
-    (printed) if the registry itself has become unusable."""
-    try:
-        page = registry.page(offset, limit)
-    except RegistryError as exc:
-        error(exc)
-        return None
-    for fault in page.faults:
-        error(fault)
-    return page
+    """One page of the listing (``list --offset --limit``; :func:`_read`)."""
+    return _read(lambda: registry.page(offset, limit))
 
 
 def _progress() -> Progress:

@@ -130,7 +130,7 @@ class _Photo:
 
 def second_embeddings(embedder: Embedder, photos: Sequence[_Photo]) -> np.ndarray:
     """(N, dim) whole-face embeddings of the kept photos by a second-opinion embedder (its own alignment)."""
-    return np.concatenate([embedder.embed_aligned(embedder.align(p.image, [p.face.detection])) for p in photos])
+    return np.concatenate([embedder.embed(p.image, [p.face.detection]) for p in photos])
 
 
 def _inputs(photos: Sequence[Path | str | Photo]) -> list[Path | Photo]:
@@ -378,8 +378,9 @@ class Enroller:
         second = self._second(used)
         floor = genuine_range.floor(split_rate(cfg.reject_rate, second is not None))
         spread = spread_check(loo, self.prior)
-        if spread.advice(name):
-            warnings.append(spread.advice(name))
+        advice = spread.advice(name)
+        if advice:
+            warnings.append(advice)
         seconds = time.perf_counter() - start
         # the similarity other people reach to this VIP: above it, the VIP's identity is in the face
         identity_threshold = float(np.percentile(x[g == 1, column(SIMILARITY)], cfg.identity_percentile))

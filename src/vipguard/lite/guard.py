@@ -305,8 +305,7 @@ class Guard:
         :meth:`refusal` has checked that this analyzer's copy of it is the one the profile was made with."""
         if profile.second is None:
             return None
-        embedder = self.analyzer.embedder(profile.second.embedder.name)
-        return embedder.embed_aligned(embedder.align(image, [face.detection]))[0]
+        return self.analyzer.embedder(profile.second.embedder.name).embed(image, [face.detection])[0]
 
     def _judge(self, face: Face, descriptor: FaceDescriptor, artifact, profile: VipProfile, source: str,
                n_faces: int, claimed: bool, measured: frozenset[str] | None = None,
