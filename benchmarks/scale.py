@@ -16,8 +16,8 @@ and the centre beside it). Measured against the same registry holding one VIP:
     ``Guard.check_path`` of one real photo both ways, in-process, and the eager path of before (every profile
     loaded: ``GuardConfig(pick_first=...)`` above the registry's size) for comparison;
 (c) first-read time and RSS growth of a fresh process reading the registry: ``Registry.catalogue`` (what a check
-    without a name reads) and ``Registry.load`` (every profile decoded: what ``vipguard list`` without a page and
-    ``vipguard check`` read today);
+    without a name reads) and ``Registry.load`` (every profile decoded: what ``vipguard list`` without a page reads,
+    and what ``vipguard check``, ``scan`` and the service's check read before 2026-12-07 to report corrupt rows);
 (d) ``list`` (a page of 50 and everything) and ``remove``, and the first check after a removal;
 (e) NumPy vs FAISS ``IndexFlatIP`` (both exact) on the registry's centres at 1,000 and all, and on 100,000 random ones;
 (f) selection accuracy: held-out genuine photos (_0021 onward) of the 5 real VIPs checked without a name among the 5

@@ -300,3 +300,26 @@ def test_a_corrupt_picked_vip_is_an_error_naming_it(tmp_path):
     assert isinstance(message, str) and "'vip00007' is corrupt" in message and "vipguard remove vip00007" in message
     picked = guard_for(reader, centres[[8]], pick_first=10).pick(faces(1), guard.catalogue(None))
     assert picked.candidates.profiles[0].name == "vip00008"
+
+
+def test_what_a_check_is_judged_without_never_decodes_every_profile(tmp_path, monkeypatch):
+    """The corrupt rows the CLI and the service report beside a check (judged_without): among many VIPs only the
+    rows the catalogue could not read, at the catalogue's cost (no profile decoded); among few, every corrupt row;
+    with a VIP named, none."""
+    from vipguard.lite.guard import judged_without
+
+    db = tmp_path / "r.db"
+    many(db, 20)
+    sql(db, "UPDATE vips SET profile = '{not json' WHERE name = 'vip00003'")  # a current centre: not read here
+    sql(db, "DELETE FROM centres WHERE name = 'vip00011'")  # no centre: decoded by the catalogue
+    sql(db, "UPDATE vips SET arrays = x'00' WHERE name = 'vip00011'")
+    reader = Registry(db, codec=PROFILE_CODEC, readonly=True)
+    decoded = []
+    real = PROFILE_CODEC.decode
+    monkeypatch.setattr(reader, "codec", SimpleNamespace(
+        columns=PROFILE_CODEC.columns, summary=PROFILE_CODEC.summary, encode=PROFILE_CODEC.encode,
+        decode=lambda text, blob: decoded.append(1) or real(text, blob)))
+    few, many_vips = GuardConfig(), GuardConfig(pick_first=10)
+    assert [f.name for f in judged_without(reader, many_vips)] == ["vip00011"] and len(decoded) == 1
+    assert judged_without(reader, many_vips, "vip00003") == () and len(decoded) == 1
+    assert [f.name for f in judged_without(reader, few)] == ["vip00003", "vip00011"] and len(decoded) == 21  # all

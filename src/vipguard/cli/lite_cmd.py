@@ -61,6 +61,24 @@ def _load(registry: Registry) -> Loaded | None:
     return _read(registry.load)
 
 
+def _unjudged(registry: Registry, config, vip: str | None) -> tuple | None:
+    """The corrupt rows a check of ``vip`` is judged without (:func:`vipguard.lite.guard.judged_without`: never
+    every profile among many VIPs), each printed on one line; None (printed) if ``vip``'s own row is corrupt or
+    the registry is unusable. An unknown ``vip`` is left to each input's verdict (which suggests a name)."""
+    from ..lite.guard import judged_without
+
+    try:
+        if vip is not None and vip in registry.names():
+            registry.get(vip)  # its corrupt row: one line (how to repair it), before any model loads
+        faults = judged_without(registry, config, vip)
+    except RegistryError as exc:
+        error(exc)
+        return None
+    for fault in faults:
+        error(fault)
+    return faults
+
+
 def _page(registry: Registry, offset: int, limit: int | None) -> Page | None:
     """One page of the listing (``list --offset --limit``; :func:`_read`)."""
     return _read(lambda: registry.page(offset, limit))
@@ -245,14 +263,12 @@ def register(app: typer.Typer) -> None:
             stderr().print(f"[red]error:[/] --strictness: {exc}")
             return 2
         opened = _open(models, db, readonly=True)
-        loaded = None if opened is None else _load(opened[1])
-        if opened is None or loaded is None:
+        faults = None if opened is None else _unjudged(opened[1], config, vip)
+        if opened is None or faults is None:
             return 2
         store, registry = opened
-        if vip is not None and vip in {f.name for f in loaded.faults}:
-            return 2  # its one-line error (how to repair it) is printed
         # judged adaptively without a corrupt VIP, a verdict may be wrong: the run ends with status 2
-        broken = bool(loaded.faults) and vip is None
+        broken = bool(faults)
         paths = list(expand_inputs(inputs))
         if not paths:
             stderr().print("[red]error:[/] no input images")

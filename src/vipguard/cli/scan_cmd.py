@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         """Scan many inputs into a JSON Lines file (parallel, resumable, one line per input)."""
         from ..apps.scan import ScanConfig, ScanError, connect_ray, pending, run_ray, run_scan
         from ..infra.registry import Registry, RegistryError, UnknownVip, validate_name
+        from ..lite.guard import GuardConfig, judged_without
         from ..lite.profile import PROFILE_CODEC
 
         if workers < 1:
@@ -67,7 +68,8 @@ def register(app: typer.Typer) -> None:
                 error("no VIP is enrolled; run `vipguard enroll NAME PHOTO_DIR` first")
                 return 2
             else:
-                faults = registry.load().faults  # judged against the other VIPs; each corrupt row said once
+                # judged against the other VIPs; each corrupt row said once (never every profile of many)
+                faults = judged_without(registry, GuardConfig(), None)
         except (RegistryError, ValueError) as exc:
             error(exc)
             return 2

@@ -36,7 +36,7 @@ from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describ
 from .explain import explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
 
-__all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict"]
+__all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict", "judged_without", "picking_catalogue"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,27 @@ class GuardConfig:
     def rate(self, profile: VipProfile) -> float:
         """The expected genuine-reject rate this check uses for ``profile``."""
         return profile.reject_rate if self.strictness is None else reject_rate(self.strictness)
+
+
+def picking_catalogue(registry: Registry, config: GuardConfig) -> Catalogue[VipProfile] | None:
+    """The registry's centres when a check without a VIP name picks its VIP from them (more than
+    ``config.pick_first`` rows, one embedder's centres); None: such a check loads every profile. The row count is
+    read first, so that a small registry never builds a catalogue."""
+    if registry.count() <= config.pick_first:
+        return None
+    catalogue = registry.catalogue()  # kept by the registry until its revision changes
+    return catalogue if catalogue.uniform and len(catalogue) > config.pick_first else None
+
+
+def judged_without(registry: Registry, config: GuardConfig, vip: str | None = None) -> tuple[CorruptProfile, ...]:
+    """The corrupt rows a check of ``vip`` is judged without, as the CLI and the service report them: none when a
+    VIP is named (its own bad row is that check's error); among many VIPs the rows the catalogue could not read
+    (a corrupt row with a current centre is found only if a face picks it: that check's error); otherwise every
+    corrupt row. Costs what the check itself reads (never every profile among many VIPs)."""
+    if vip is not None:
+        return ()
+    catalogue = picking_catalogue(registry, config)
+    return catalogue.faults if catalogue is not None else registry.load().faults
 
 
 FAST_FEATURES = NO_MESH  # evidence that needs no dense mesh (decision.FEATURE_TABLE)
@@ -180,10 +201,7 @@ class Guard:
     def catalogue(self, vip: str | None) -> Catalogue[VipProfile] | None:
         """The registry's centres, when this check picks its VIP from them (no ``vip`` named, more than
         ``pick_first`` enrolled, one embedder's centres); None: :meth:`candidates` loads every profile."""
-        if vip is not None:
-            return None
-        catalogue = self.registry.catalogue()  # kept by the registry until its revision changes
-        return catalogue if catalogue.uniform and len(catalogue) > self.config.pick_first else None
+        return None if vip is not None else picking_catalogue(self.registry, self.config)
 
     def pick(self, faces: Sequence[Face], catalogue: Catalogue[VipProfile]) -> Picked | str:
         """Adaptive selection among many VIPs: every face embedded (:meth:`select` over the catalogue's index),

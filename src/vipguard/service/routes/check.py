@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...apps.check import CheckOptions, check_or_fail
 from ...apps.video import timeline_png
-from ...lite.guard import Guard, GuardConfig
+from ...lite.guard import Guard, GuardConfig, judged_without
 from .. import uploads
 from ..errors import problem
 from ..state import ServiceState
@@ -52,7 +52,7 @@ def router(state: ServiceState) -> APIRouter:
             else:
                 out = check_or_fail(guard, received, options).verdict.to_json()
                 out["image_size"] = [int(received.image.shape[1]), int(received.image.shape[0])]
-            faults = [] if vip is not None else state.registry.load().faults
+            faults = judged_without(state.registry, guard_config, vip)  # never every profile of many
             if faults:  # judged without them: say so
                 out["registry_problems"] = [str(f) for f in faults]
             return out
