@@ -711,3 +711,20 @@ def test_web_page_upload_reads_verdict_in_chromium(config_kwargs, lfw):
     assert verdict.strip().replace(" ", "_") == "genuine"
     assert vip == "Colin_Powell" and "Colin_Powell" in why
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors  # the page obeys it
+
+
+def test_server_processes_rebuild_the_configuration_from_the_environment(tmp_path):
+    """`vipguard serve --processes N`: each process builds the parent's configuration from the environment (the
+    key from VIPGUARD_API_KEY only, never in the options variable); a process not started by `serve` is one line."""
+    from vipguard.service.config import KEY_ENV, OPTIONS_ENV, ServiceConfig, StartupError
+
+    config = ServiceConfig(db=tmp_path / "r.db", models=tmp_path / "m", api_key="secret", workers=3,
+                           strictness="strict")
+    env = config.to_environment()
+    assert "secret" not in env[OPTIONS_ENV]
+    again = ServiceConfig.from_environment({**env, KEY_ENV: "secret"})
+    assert again == config
+    with pytest.raises(StartupError, match=f"{OPTIONS_ENV} is missing or malformed"):
+        ServiceConfig.from_environment({KEY_ENV: "secret"})
+    with pytest.raises(StartupError, match="malformed"):
+        ServiceConfig.from_environment({OPTIONS_ENV: "{not json", KEY_ENV: "secret"})

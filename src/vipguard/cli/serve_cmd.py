@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="TCP port")] = 8000,
         db: Annotated[Optional[Path], typer.Option("--db", help="registry file")] = None,
         models: Annotated[Optional[Path], typer.Option(help="model folder")] = None,
-        workers: Annotated[int, typer.Option(help="analyzers working at once (threads)")] = 1,
+        workers: Annotated[int, typer.Option(help="analyzers working at once in each process (threads)")] = 1,
+        processes: Annotated[int, typer.Option(help="server processes sharing the port, each with its own models "
+                                                    "(~450 MiB each)")] = 1,
         strictness: Annotated[Optional[str], typer.Option(
             help="default operating point of checks: lenient | default | strict or a genuine-reject rate "
                  "(default: each VIP's own, chosen at enrolment)")] = None,
@@ -44,8 +46,8 @@ def register(app: typer.Typer) -> None:
         if key is None:
             where = "" if host in LOOPBACK else f" on {host}, reachable from other machines"
             stderr().print(f"[yellow]warning:[/] serving WITHOUT authentication{where}")
-        if workers < 1 or not 0 < port < 65536:
-            error("--workers must be ≥ 1 and --port in 1-65535")
+        if workers < 1 or processes < 1 or not 0 < port < 65536:
+            error("--workers and --processes must be ≥ 1 and --port in 1-65535")
             return 2
         try:
             reject_rate(strictness)
@@ -59,6 +61,14 @@ def register(app: typer.Typer) -> None:
         except StartupError as exc:
             error(exc)
             return 2
-        stderr().print(f"vipguard service on http://{host}:{port}/ (API docs at /docs)")
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        many = f" ({processes} processes)" if processes > 1 else ""
+        stderr().print(f"vipguard service on http://{host}:{port}/{many} (API docs at /docs)")
+        if processes == 1:
+            uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+            return 0
+        # several processes on one socket: uvicorn starts each and each imports the factory, which builds its
+        # app from the options set here (checked above, in this process, so that a bad option is one line)
+        os.environ.update(config.to_environment())
+        uvicorn.run("vipguard.service.app:app_from_environment", factory=True, workers=processes, host=host,
+                    port=port, log_level="info", server_header=False)
         return 0

@@ -23,6 +23,8 @@ and one router per concern (:mod:`.routes.pages`, :mod:`.routes.vips`, :mod:`.ro
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 
 from .config import ServiceConfig, StartupError
@@ -33,7 +35,7 @@ from .middleware import BodyLimit, RequireKey, key_dependency
 from .routes import check, pages, vips
 from .state import ServiceState
 
-__all__ = ["ServiceConfig", "StartupError", "create_app"]
+__all__ = ["ServiceConfig", "StartupError", "app_from_environment", "create_app"]
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -58,3 +60,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(vips.router(state), dependencies=[authorised])
     app.include_router(check.router(state), dependencies=[authorised])
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of each server process of ``vipguard serve --processes N`` (uvicorn imports this factory in every
+    process it starts): :func:`create_app` of :meth:`ServiceConfig.from_environment`."""
+    return create_app(ServiceConfig.from_environment(os.environ))

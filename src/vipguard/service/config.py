@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +11,10 @@ from ..apps.video import VideoLimits
 from ..lite.enrol import EnrolConfig
 
 MiB = 1024 * 1024
+# `vipguard serve --processes N`: the options each server process builds its ServiceConfig from (JSON), set by the
+# parent before uvicorn starts the processes; the API key travels as VIPGUARD_API_KEY, never in this variable
+OPTIONS_ENV = "VIPGUARD_SERVE_OPTIONS"
+KEY_ENV = "VIPGUARD_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,29 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if not self.api_key and not self.insecure:
             raise ValueError("an API key is required (set VIPGUARD_API_KEY), or run with --insecure-no-auth")
+
+    def to_environment(self) -> dict[str, str]:
+        """What a server process needs to build this configuration again (:meth:`from_environment`): the
+        command-line options as JSON under :data:`OPTIONS_ENV`; the key stays in :data:`KEY_ENV`. The limits and
+        the enrolment settings are the defaults (``vipguard serve`` sets no others)."""
+        options = {"db": None if self.db is None else str(self.db),
+                   "models": None if self.models is None else str(self.models),
+                   "insecure": self.insecure, "workers": self.workers, "strictness": self.strictness}
+        return {OPTIONS_ENV: json.dumps(options)}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> ServiceConfig:
+        """The configuration :meth:`to_environment` wrote, with the key from :data:`KEY_ENV`; StartupError if the
+        variable is missing or malformed (the process was not started by ``vipguard serve``)."""
+        try:
+            options = json.loads(environ[OPTIONS_ENV])
+            return cls(db=None if options["db"] is None else Path(options["db"]),
+                       models=None if options["models"] is None else Path(options["models"]),
+                       api_key=environ.get(KEY_ENV) or None, insecure=bool(options["insecure"]),
+                       workers=int(options["workers"]), strictness=options["strictness"])
+        except (KeyError, TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            raise StartupError(f"{OPTIONS_ENV} is missing or malformed ({exc}); start the service with "
+                               "`vipguard serve`") from None
 
 
 class StartupError(RuntimeError):
