@@ -1,7 +1,7 @@
 """Adversarial attacks on the lite check (issue #37, item 1): what a forger holding the project's public models can
 do to the verdict with perturbations of at most ε per pixel. Measurement only: the product has no defence yet.
 
-    python benchmarks/adversarial.py                      # 5 VIPs, ~14 min on one core (2 shared cores)
+    python benchmarks/adversarial.py                      # 5 VIPs, 165 photos, ~11 min (torch on one thread)
     python benchmarks/adversarial.py --out out/adversarial --per-kind 1 --genuine 2    # a quicker look
 
 Held-out identities and forgeries as ``benchmarks/verdict.py`` makes them: each VIP of its list enrolled from

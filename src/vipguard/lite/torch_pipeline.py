@@ -37,7 +37,7 @@ from ..artifact.crop import crop_matrix, face_crop
 from ..artifact.detector import prepared
 from ..faces.align import estimate_norm
 from ..faces.quality import sharpness
-from .decision import SIMILARITY, GenuineRange, column
+from .decision import SIMILARITY, VETO_POWER, GenuineRange, column
 from .head import LOGIT_EPS
 from .profile import VipProfile
 
@@ -178,13 +178,6 @@ def artefact_log_odds(logit, veto: float, power: float):
     return torch.where(d < 0, below, above)
 
 
-def veto_power() -> float:
-    """The graded artefact term's power the shipped decision uses (read from it, not restated)."""
-    from .decision import VETO_POWER
-
-    return float(VETO_POWER)
-
-
 class DifferentiableCheck:
     """The shipped check of one face against one VIP, as :class:`Terms` of a float (H, W, 3) photo tensor.
 
@@ -263,7 +256,7 @@ class DifferentiableCheck:
         logit, judged = self.artifact_logit(image, geometry)
         head = self.head_log_odds(sim.double(), logit.double(), judged)
         anchor = anchor_log_odds(sim.double(), self.profile.genuine, self.rate)
-        term = (artefact_log_odds(logit, self.veto, veto_power()) if judged and self.veto is not None else None)
+        term = (artefact_log_odds(logit, self.veto, VETO_POWER) if judged and self.veto is not None else None)
         return Terms(head, anchor, term, sim, logit, judged)
 
 
