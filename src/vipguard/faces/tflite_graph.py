@@ -98,16 +98,21 @@ def _tensor_array(model: _Table, tensors: list[_Table], index: int) -> np.ndarra
     return np.frombuffer(model.buf, dtype, n // np.dtype(dtype).itemsize, start).reshape(tensor.ints(0)).copy()
 
 
-def split_head(model_bytes: bytes) -> tuple[bytes, LinearHead]:
-    """(patched model whose output is the last feature map with a free batch, the head that maps it to the
-    embedding). Raises :class:`GraphError` if the graph does not end map → GDC → conv → conv → reshape."""
-    buf = bytearray(model_bytes)
-    model = _Table(bytes(buf), struct.unpack_from("<I", buf, 0)[0])
+def read_graph(model_bytes: bytes) -> tuple[_Table, list[int], _Table]:
+    """The model's root table, its builtin operator codes and its one subgraph (:class:`GraphError` otherwise)."""
+    model = _Table(bytes(model_bytes), struct.unpack_from("<I", model_bytes, 0)[0])
     codes = [max(c.scalar(0, "b"), c.scalar(3, "i")) for c in model.tables(1)]
     graphs = model.tables(2)
     if len(graphs) != 1:
         raise GraphError(f"expected one subgraph, found {len(graphs)}")
-    graph = graphs[0]
+    return model, codes, graphs[0]
+
+
+def split_head(model_bytes: bytes) -> tuple[bytes, LinearHead]:
+    """(patched model whose output is the last feature map with a free batch, the head that maps it to the
+    embedding). Raises :class:`GraphError` if the graph does not end map → GDC → conv → conv → reshape."""
+    buf = bytearray(model_bytes)
+    model, codes, graph = read_graph(bytes(buf))
     tensors, ops = graph.tables(0), graph.tables(3)
     outputs = graph.ints(2)
     if len(outputs) != 1:

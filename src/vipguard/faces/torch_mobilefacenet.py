@@ -13,14 +13,13 @@ file's NHWC constants are permuted once at build time. Torch is imported when a 
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .tflite_graph import CONV_2D, DEPTHWISE_CONV_2D, FLOAT32, INT32, RESHAPE, GraphError, _Table
+from .tflite_graph import CONV_2D, DEPTHWISE_CONV_2D, FLOAT32, INT32, RESHAPE, GraphError, _Table, read_graph
 
 ADD, MUL, RELU, SUB, ABS = 0, 18, 19, 41, 101
 SUPPORTED = {ADD: "add", CONV_2D: "conv", DEPTHWISE_CONV_2D: "depthwise", MUL: "mul", RELU: "relu",
@@ -95,12 +94,7 @@ def _activation(code: int) -> str:
 
 def parse(model_bytes: bytes) -> Graph:
     """The TFLite graph as :class:`Graph`; raises :class:`GraphError` on an op or option this replay lacks."""
-    model = _Table(bytes(model_bytes), struct.unpack_from("<I", model_bytes, 0)[0])
-    codes = [max(c.scalar(0, "b"), c.scalar(3, "i")) for c in model.tables(1)]
-    graphs = model.tables(2)
-    if len(graphs) != 1:
-        raise GraphError(f"expected one subgraph, found {len(graphs)}")
-    graph = graphs[0]
+    model, codes, graph = read_graph(bytes(model_bytes))
     tensors = graph.tables(0)
     inputs, outputs = graph.ints(1), graph.ints(2)
     if len(inputs) != 1 or len(outputs) != 1:
