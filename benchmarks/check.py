@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fast_s: list[float] = []
     fast_gap: list[float] = []
+    fast_changed: list[str] = []  # verdicts --fast gives otherwise than the full check
 
     def timed_check(g: Guard, img: np.ndarray, vip: str):
         """Full check (timed), then the same image with detail='fast' (timed; same score expected)."""
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         fast_s.append(time.perf_counter() - t0)
         if v.score is not None and vf.score is not None:
             fast_gap.append(abs(v.score - vf.score))
+        if v.verdict != vf.verdict:
+            fast_changed.append(f"{v.verdict} → {vf.verdict}")
         return v
 
     t_all = time.perf_counter()
@@ -199,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                f"{1000 * float(np.percentile(check_s, 90)):.1f}  (n={len(check_s)}; target ≤ 40)")
     t2.add_row("check --fast (no dense mesh), ms/image, mean / median / p90",
                f"{1000 * statistics.fmean(fast_s):.1f} / {1000 * statistics.median(fast_s):.1f} / "
-               f"{1000 * float(np.percentile(fast_s, 90)):.1f}  (max score gap vs full: {max(fast_gap):.1e})")
+               f"{1000 * float(np.percentile(fast_s, 90)):.1f}  (max score gap vs full: {max(fast_gap):.1e}; "
+               f"{len(fast_changed)} of {len(fast_s)} verdicts changed)")
     for vip, secs, used, fakes in enrol_rows:
         t2.add_row(f"enrol {vip}: 20 photos", f"{secs:.1f} s  (used {used}, {fakes} fakes)")
     t2.add_row("model + background warm-up", f"{warm_s:.1f} s")

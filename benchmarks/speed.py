@@ -17,7 +17,11 @@ thread pool at one thread, except the scan, which is about using more cores:
 3. per-stage times of the full check on the same images (each stage called as ``Guard.check`` calls it);
 4. peak RSS of this process (models, 200 checks) and of the peer's;
 5. ``run_scan`` over ``--scan`` of those photos with 1 and 2 worker processes (each one thread), alternated
-   ``--scan-rounds`` times: images/s over the whole run and after the first result (start-up excluded).
+   ``--scan-rounds`` times: images/s over the whole run and after the first result (start-up excluded);
+6. whole processes (``--whole-rounds``, 0: none), as a user times them: ``vipguard check FOLDER --vip --json`` of
+   the same photos, with and without ``--fast``, and a fresh face_recognition worker fed every path, each on this
+   core; the same command on one photo is each one's start-up, subtracted. The two ``--json`` outputs are compared
+   photo by photo (verdicts equal, scores within 0.005 — what ``tools/compare_scores.py`` asks of a refactor).
 """
 
 from __future__ import annotations
@@ -160,6 +164,62 @@ def stage_times(guard, path: Path, vip: str, samples: Samples) -> None:
         samples.add(name, seconds)
 
 
+def whole_runs(photos: list[Path], vip: str, db: Path, models: Path | None, peer_python: Path | None,
+               rounds: int, folder: Path) -> dict:
+    """Whole-process seconds for every photo and for one (the start-up), ``rounds`` times alternated: ``vipguard
+    check`` full and ``--fast`` (JSON Lines to a file) and, given ``peer_python``, a fresh face_recognition worker.
+    Returns seconds per photo (the median whole run less the median start-up, over ``photos`` − 1) and the
+    verdict comparison."""
+    many, one = folder / "whole-many", folder / "whole-one"
+    many.mkdir()
+    one.mkdir()
+    for i, p in enumerate(photos):
+        (many / f"{i:04d}.jpg").symlink_to(p)
+    (one / "0000.jpg").symlink_to(photos[0])
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+    def ours(target: Path, fast: bool, out: Path) -> float:
+        cmd = [sys.executable, "-m", "vipguard", "check", str(target), "--vip", vip, "--db", str(db), "--json",
+               *(["--fast"] if fast else []), *(["--models", str(models)] if models else [])]
+        start = time.perf_counter()
+        with out.open("w") as sink:
+            subprocess.run(cmd, check=True, stdout=sink, stderr=subprocess.DEVNULL, env=env)
+        return time.perf_counter() - start
+
+    def peer(paths: list[Path]) -> float:
+        start = time.perf_counter()
+        subprocess.run([str(peer_python), str(HERE / "peer_face_recognition.py")], check=True, env=env,
+                       input="".join(f"{p}\n" for p in paths) + "\n", text=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    per: dict[str, list[tuple[float, float]]] = {}
+    for r in range(rounds):
+        for name in ("full", "fast") + (("peer",) if peer_python else ()):
+            if name == "peer":
+                whole, startup = peer(photos), peer(photos[:1])
+            else:
+                whole = ours(many, name == "fast", folder / f"{name}.jsonl")
+                startup = ours(one, name == "fast", folder / "one.jsonl")
+            per.setdefault(name, []).append((whole, startup))
+            console.print(f"  whole process, round {r + 1}, {name}: {whole:.1f} s for {len(photos)} photos, "
+                          f"start-up {startup:.1f} s")
+
+    def per_photo(runs: list[tuple[float, float]]) -> float:
+        # medians of each (a start-up varies by ~0.5 s from run to run: ~2 ms a photo over 200)
+        return (statistics.median(w for w, _ in runs) - statistics.median(s for _, s in runs)) / (len(photos) - 1)
+
+    def rows(name: str) -> dict[str, dict]:
+        lines = [json.loads(x) for x in (folder / f"{name}.jsonl").read_text().splitlines() if x.strip()]
+        return {Path(d.get("input") or d.get("path") or "").name: d for d in lines}
+
+    full, fast = rows("full"), rows("fast")
+    changed = [k for k in full if full[k].get("verdict") != fast.get(k, {}).get("verdict")]
+    gaps = [abs(full[k]["score"] - fast[k]["score"]) for k in full
+            if k in fast and full[k].get("score") is not None and fast[k].get("score") is not None]
+    return {"seconds_per_photo": {k: per_photo(v) for k, v in per.items()}, "rounds": per,
+            "photos": len(full), "verdicts_changed": len(changed), "max_score_gap": max(gaps, default=None)}
+
+
 def scan_rates(paths: list[Path], db: Path, models: Path | None, workers: tuple[int, ...], rounds: int,
                cores: set[int]) -> dict[int, list[tuple[float, float]]]:
     """(images/s over the run, images/s after the first result) per worker count, runs alternated."""
@@ -198,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--scan", type=int, default=100, help="photos scanned per scan run (0: no scan)")
     ap.add_argument("--scan-rounds", type=int, default=2)
+    ap.add_argument("--whole-rounds", type=int, default=2, help="whole-process rounds (0: none)")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
     args = ap.parse_args(argv)
     if args.setup_peer:
@@ -283,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["peer"] = {"version": peer.version, "peak_mb": peer.peak_mb, "faces_found": peer_faces}
         results["scan"] = (scan_rates(photos[: args.scan], db, args.models, (1, 2), args.scan_rounds, allowed)
                            if args.scan else {})
+        if args.whole_rounds:
+            console.print("whole processes ...")
+            results["whole"] = whole_runs(photos, args.vip, db, args.models, None if args.no_peer else peer_python,
+                                          args.whole_rounds, tmp)
     results["seconds"] = time.perf_counter() - t_all
     results["load_end"] = os.getloadavg()
     results["ms"] = {k: samples.ms(k) for k in samples.values}
@@ -344,6 +409,21 @@ def report(r: dict) -> None:
         o.add_row("scan speed-up, 2 workers ÷ 1 (median, after first result)", f"{two / one:.2f}×")
     o.add_row("whole run", f"{r['seconds']:.0f} s")
     console.print(o)
+    if r.get("whole"):
+        w = r["whole"]
+        per = w["seconds_per_photo"]
+        t = Table(title=f"Whole processes on one core, {r['n']} photos, start-up subtracted (medians of "
+                        f"{len(next(iter(w['rounds'].values())))} rounds)")
+        for c in ("process", "ms/photo", "÷ face_recognition"):
+            t.add_column(c, justify="left" if c == "process" else "right")
+        for k in ("full", "fast", "peer"):
+            if k in per:
+                ratio = f"{per[k] / per['peer']:.3f}×" if "peer" in per else "–"
+                t.add_row(labels[k], f"{1000 * per[k]:.1f}", ratio)
+        console.print(t)
+        gap = w["max_score_gap"]
+        console.print(f"full vs --fast JSON, {w['photos']} photos: {w['verdicts_changed']} verdicts changed, max "
+                      f"|score gap| {'–' if gap is None else f'{gap:.1e}'}")
 
 
 if __name__ == "__main__":

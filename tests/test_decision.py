@@ -60,6 +60,29 @@ def test_a_crop_the_detector_does_not_judge_reads_as_the_vips_typical_genuine_sc
     assert evidence[a] == a / 100  # the measured evidence (shown in reports) is left as it was
 
 
+@pytest.mark.parametrize("sign", [+1.0, -1.0])
+def test_the_most_a_head_can_say_over_every_artefact_score(sign):
+    # what lets --fast leave the detector out: no artefact score the head can read gives it more than highest()
+    from vipguard.lite.decision import column
+    from vipguard.lite.head import LOGIT_EPS, Head
+
+    cols = (column("sim_global"), column("artifact"))
+    head = Head(("sim_global", "artifact"), (0.5, -3.0), (0.2, 2.0), (2.0, sign * 0.8), -1.0, 1.5, 0.1,
+                columns=cols, readings=("linear", "logit"))
+    row = np.zeros(len(FEATURES), np.float32)
+    row[cols[0]] = 0.35
+    best = head.highest(row, "artifact")
+    scores = []
+    for p in (0.0, LOGIT_EPS, 1e-4, 0.01, 0.5, 0.99, 1.0 - LOGIT_EPS, 1.0):
+        row[cols[1]] = p
+        scores.append(float(head.predict(row)[0]))
+    assert max(scores) == pytest.approx(best, rel=1e-9) and all(s <= best + 1e-12 for s in scores)
+    # a head that does not read the feature says what it says; one that reads it linearly is unbounded
+    assert head.highest(row, "sim_eyes") == pytest.approx(scores[-1])
+    linear = Head(("artifact",), (0.0,), (1.0,), (1.0,), 0.0, 1.0, 0.0, columns=(cols[1],), readings=("linear",))
+    assert linear.highest(row, "artifact") == 1.0
+
+
 @pytest.mark.parametrize("given, rate", [(None, 0.03), ("lenient", 0.01), ("default", 0.03), ("STRICT", 0.10),
                                          ("0.05", 0.05), (0.2, 0.2)])
 def test_strictness_names_and_rates(given, rate):

@@ -227,13 +227,24 @@ def test_fast_detail_gives_the_same_scores(lfw, analyzer, artifact, enrolled, si
     registry, _ = enrolled
     full = Guard(registry, analyzer, artifact=artifact)
     fast = Guard(registry, analyzer, GuardConfig(detail="fast"), artifact=artifact)
-    for path in photos(lfw, "Tony_Blair", 50, 52) + _others(lfw, 2):
+    genuine = photos(lfw, "Tony_Blair", 50, 52)
+    skipped = 0
+    for path in genuine + _others(lfw, 4):
         a, b = full.check_path(path, "Tony_Blair"), fast.check_path(path, "Tony_Blair")
-        assert abs(a.score - b.score) < 1e-5 and a.verdict == b.verdict
+        assert a.verdict == b.verdict
         assert set(b.evidence) <= FAST_FEATURES < set(a.evidence)
-        # the head reads the artefact score: --fast measures it for every face, the same as the full check
-        assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
-        assert a.decision.veto == b.decision.veto == artifact.config.veto is not None
+        if "artifact" in b.evidence:  # measured as the full check measures it, and the same score
+            assert b.evidence["artifact"] == pytest.approx(a.evidence["artifact"], abs=1e-6)
+            assert abs(a.score - b.score) < 1e-5
+            assert a.decision.veto == b.decision.veto == artifact.config.veto is not None
+        else:
+            # left out only where the score is negligible whatever the detector says (the most the head can say
+            # over every artefact score, or the genuine-range term): the score moves by at most that
+            assert path not in genuine
+            assert b.score <= VETO_NEGLIGIBLE and abs(a.score - b.score) <= VETO_NEGLIGIBLE
+            assert b.decision.artifact is None and b.boundary is None
+            skipped += 1
+    assert skipped >= 1  # other people are far outside Tony Blair's genuine range
     # a head on similarity alone (profiles enrolled before the artefact joined the head): only the artefact veto
     # reads the score, so --fast runs the detector wherever the veto can move the score, elsewhere it is ~0
     full = Guard(similarity_only, analyzer, artifact=artifact)
@@ -276,7 +287,7 @@ def test_fast_runs_the_artefact_detector_only_where_the_veto_can_move_the_score(
                                                                                  similarity_only, monkeypatch,
                                                                                  negligible):
     # None: the shipped VETO_NEGLIGIBLE (1e-3); 1e-4: a tighter one, so that the rule is seen to follow the bound.
-    # Heads on similarity alone: where a head reads the artefact score, --fast always runs the detector
+    # Heads on similarity alone: only the veto reads the artefact score (heads that read it: the test above)
     from vipguard.lite import decision
     from vipguard.lite.guard import Guard, GuardConfig
 

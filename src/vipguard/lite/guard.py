@@ -51,8 +51,8 @@ class GuardConfig:
     min_face: float = 20.0
     # "full": measure every piece of evidence (per-part identity, templates, mesh geometry, boundary cues) for the
     # explanation and the report; "fast": only what the scores read (whole-face similarity; no dense mesh; the
-    # artefact detector where a head reads its score or its veto can move the score: not for a face whose score
-    # before the veto is at most decision.VETO_NEGLIGIBLE = 1e-3) — the same verdicts, scores within 1e-3.
+    # artefact detector only where its score could move the check's: not for a face whose score is at most
+    # decision.VETO_NEGLIGIBLE = 1e-3 whatever the detector says) — the same verdicts, scores within 1e-3.
     detail: str = "full"
     # the dense mesh of a full check (faces.mesh.MESHERS): it feeds only explanatory evidence (per-part identity,
     # templates, geometry, boundary cues), never the score; "direct" is MediaPipe's landmark network on our own
@@ -286,8 +286,8 @@ class Guard:
         else:
             face_i = 0
         face = faces[face_i] if fast else self.analyzer.with_mesh(image, faces[face_i], self.config.mesher)
-        if fast and not any("artifact" in p.head.features for p in profiles):
-            # no head reads the artefact score: --fast runs the detector only if the veto can move the score
+        if fast:
+            # --fast runs the artefact detector only where its score could move the check's (_artefact_may_change)
             descriptor = describe(image, face, self.embedder, feature_map=feature_map)
             artifact = None
         else:
@@ -296,7 +296,7 @@ class Guard:
             vectors = descriptor.embeddings["global"][None]
             _, vip_i, claimed = self.select(vectors, index, vip)
         profile = profiles[vip_i]
-        if artifact is None and self.veto is not None and self._veto_may_change(descriptor, profile, claimed):
+        if artifact is None and self._artefact_may_change(descriptor, profile, claimed):
             artifact = self.artifact.score(image, face)
             descriptor = replace(descriptor, blend={**descriptor.blend, "artifact": artifact.score})
         measured = None if not fast else FAST_FEATURES if artifact is not None else FAST_FEATURES - {"artifact"}
@@ -310,13 +310,20 @@ class Guard:
                               f"(max_faces={self.config.max_faces}).")
         return replace(verdict, other_faces=others, faces_not_judged=cut)
 
-    def _veto_may_change(self, descriptor: FaceDescriptor, profile: VipProfile, claimed: bool) -> bool:
-        """Whether the artefact veto could move this face's score (:func:`.decision.veto_may_change`): decided
-        without it, the score must be above :data:`.decision.VETO_NEGLIGIBLE` for the detector to be worth running."""
+    def _artefact_may_change(self, descriptor: FaceDescriptor, profile: VipProfile, claimed: bool) -> bool:
+        """Whether the artefact detector's score could move this face's score by more than
+        :data:`.decision.VETO_NEGLIGIBLE` (:func:`.decision.veto_may_change`), decided without it: the score is
+        min(head, genuine-range term, veto term), and the veto term only lowers it, so the check's score is at
+        most min(the most the head can say over every artefact score, :meth:`.head.Head.highest`; the range term)
+        — the head's own value where it does not read the score."""
+        reads = "artifact" in profile.head.features
+        if not reads and self.veto is None:
+            return False
         evidence = compare(descriptor, profile)
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
-                                  rate=self.config.rate(profile))
-        return veto_may_change(decision.score)
+                                  rate=self.config.rate(profile), judged=False)
+        head = profile.head.highest(evidence, "artifact") if reads else decision.head
+        return veto_may_change(min(head, decision.range_anchor))
 
     def _second_embedding(self, image: np.ndarray, face: Face, profile: VipProfile) -> np.ndarray | None:
         """The face's embedding by ``profile``'s second recognizer (None: the VIP was enrolled without one).
@@ -332,7 +339,9 @@ class Guard:
         was not run (``measured`` then leaves its score out); ``second``: its embedding by the VIP's second
         recognizer, if the VIP has one."""
         evidence = compare(descriptor, profile)
-        judged = artifact is None or artifact.judged  # too blurred for its operating point: shown, not judged
+        # too blurred for its operating point: shown, not judged; not run (--fast, where it could not move the
+        # score): the head reads the VIP's typical value
+        judged = artifact is not None and artifact.judged
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
                                   veto=self.veto if judged else None, judged=judged, second=second)
@@ -345,7 +354,7 @@ class Guard:
         contributions = profile.head.contributions(profile.head_evidence(evidence, judged), reference)
         where = None if artifact is None else artifact.where
         text = explain(decision, vip_name, evidence, profile.typical, contributions, where, measured)
-        if not judged and self.veto is not None:
+        if artifact is not None and not judged and self.veto is not None:
             text += " " + unjudged_phrase(artifact.sharpness, artifact.min_sharpness)
         return Verdict(
             path=source, vip=vip_name, verdict=verdict, score=score, face_similarity=similarity, explanation=text,

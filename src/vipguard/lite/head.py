@@ -73,6 +73,19 @@ class Head:
         """Calibrated probability of the positive class, one per row."""
         return special.expit(self.platt_a * self.decision(x) + self.platt_b)  # no overflow far from 0.5
 
+    def highest(self, x: np.ndarray, feature: str) -> float:
+        """The most this head can say for one row whatever ``feature`` measures: the decision is linear in what it
+        reads, so over a probability read as log-odds (clipped to [LOGIT_EPS, 1 - LOGIT_EPS]) the extremes are the
+        two ends; a feature read linearly is unbounded (1.0). The row's own value where the head does not read it."""
+        if feature not in self.features:
+            return float(self.predict(x)[0])
+        i = self.features.index(feature)
+        if not self.readings or self.readings[i] != "logit":
+            return 1.0
+        ends = np.repeat(np.atleast_2d(np.asarray(x, np.float64)), 2, axis=0)
+        ends[:, self.columns[i] if self.columns else i] = (LOGIT_EPS, 1.0 - LOGIT_EPS)
+        return float(self.predict(ends).max())
+
     def contributions(self, x: np.ndarray, reference: np.ndarray | None = None) -> dict[str, float]:
         """Each feature's signed contribution to the decision for one row (positive = towards the positive class),
         measured from ``reference`` (default: the training mean)."""
