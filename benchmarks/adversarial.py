@@ -41,7 +41,7 @@ again), the median change of similarity and of the artefact log-odds.
 from __future__ import annotations
 
 from one_core import DEFAULT_DATA, report  # first: pins every thread pool to one core
-from verdict import LOOKALIKE_KINDS, RATIOS, VIPS  # noqa: E402  the verdict benchmark's VIPs and forgery kinds
+from verdict import VIPS, forgeries_of  # noqa: E402  the verdict benchmark's VIPs and forgeries
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -141,15 +141,6 @@ class Kit:
 # ------------------------------------------------------------------------------------------------ the photos
 
 
-def forgery_jobs() -> list[tuple[str, float | None, str]]:
-    """(method, morph ratio, kind) for every forgery kind of ``benchmarks/verdict.py``, in its order."""
-    from vipguard import forge
-
-    jobs = [(m, None, m) for m in forge.FORGERS.names if m not in LOOKALIKE_KINDS]
-    jobs += [("swap", None, "lookalike")] + [("morph", r, f"morph@{r:.1f}") for r in RATIOS]
-    return jobs + [("efs", None, "efs")]
-
-
 def analysed(kit: Kit, path: Path):
     """(photo, its dominant face with mesh) or None, as the verdict benchmark's forgers take them."""
     from vipguard.infra.io import load_image
@@ -172,37 +163,6 @@ def other_people(kit: Kit, lfw: Path, count: int, seed: int) -> tuple[list, np.n
     return people, np.stack([embedder.embed_aligned(face.aligned[None])[0] for _, face in people])
 
 
-def forgeries(vip: str, test: list, people: list, near: np.ndarray, per_kind: int, seed: int) -> list[Sample]:
-    """``per_kind`` forgeries of each kind of ``vip`` from its test photos, with the verdict benchmark's rules
-    (a self-swap's target is another test photo, a look-alike kind's one of the nearest people)."""
-    from vipguard import forge
-    from vipguard.forge.morph import make_morph
-
-    rng = np.random.default_rng(seed + 1)
-    out = []
-    for method, ratio, kind in forgery_jobs():
-        forger = make_morph(ratio) if ratio is not None else forge.FORGERS.create(method)
-        made = tries = 0
-        while made < per_kind and tries < 4 * per_kind and len(test) >= 2:
-            tries += 1
-            si = int(rng.integers(len(test)))
-            if method == "selfswap":
-                ti = int(rng.integers(len(test) - 1))
-                target = test[ti + (ti >= si)]
-            elif kind in LOOKALIKE_KINDS:
-                target = people[int(near[int(rng.integers(len(near)))])]
-            else:
-                target = people[int(rng.integers(len(people)))]
-            try:
-                made_image = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
-                                          np.random.default_rng(10_000 + seed + tries)).image
-            except forge.ForgeError:
-                continue
-            out.append(Sample(vip, kind, made_image))
-            made += 1
-    return out
-
-
 def samples(kit: Kit, args) -> list[Sample]:
     """Enrol every VIP, then its held-out genuine photos (denial) and forgeries (evasion)."""
     from vipguard.lite.background import load_background
@@ -220,7 +180,8 @@ def samples(kit: Kit, args) -> list[Sample]:
         test = [t for t in (analysed(kit, p) for p in photos[20: 20 + args.test_pool]) if t is not None]
         out += [Sample(vip, "genuine", image) for image, _ in test[: args.genuine]]
         near = np.argsort(-(vectors @ profile.centre))[:5]
-        out += forgeries(vip, test, people, near, args.per_kind, args.seed)
+        out += [Sample(vip, kind, image) for kind, image in
+                forgeries_of(test, people, near, args.per_kind, args.seed)]
         progress(f"{vip}: enrolled (floor {profile.genuine.floor(profile.reject_rate):.3f}); {len(out)} photos")
     return out
 

@@ -55,12 +55,52 @@ def auc(pos, neg) -> float:
     return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 
 
-def collect(args) -> tuple[list[Row], dict, dict]:
+def forgery_jobs() -> list[tuple[str, float | None, str]]:
+    """(method, morph ratio, kind) of every forgery kind, in this benchmark's order: each forger that is not a
+    look-alike kind, look-alike swaps, morphs at each of RATIOS, and efs last (so that the other kinds' draws stay
+    as they were before it came)."""
     from vipguard import forge
+
+    jobs = [(m, None, m) for m in forge.FORGERS.names if m not in LOOKALIKE_KINDS]
+    jobs += [("swap", None, "lookalike")] + [("morph", r, f"morph@{r:.1f}") for r in RATIOS]
+    return jobs + [("efs", None, "efs")]
+
+
+def forgeries_of(test: list, targets: list, near: np.ndarray, per_kind: int, seed: int):
+    """Yield (kind, forged photo): up to ``per_kind`` forgeries of each kind (:func:`forgery_jobs`) with a test
+    photo of the VIP as the source — (photo, face) pairs, ``test`` — onto one of ``targets`` (other people, the same
+    pairs), a self-swap onto another test photo and a look-alike kind onto one of the ``near`` targets (indices).
+    The draws are seeded by ``seed`` alone, so every benchmark that forges with it forges the same photos."""
+    from vipguard import forge
+    from vipguard.forge.morph import make_morph
+
+    rng = np.random.default_rng(seed + 1)
+    for method, ratio, kind in forgery_jobs():
+        forger = make_morph(ratio) if ratio is not None else forge.FORGERS.create(method)
+        made = tries = 0
+        while made < per_kind and tries < 4 * per_kind and len(test) >= 2:
+            tries += 1
+            si = int(rng.integers(len(test)))
+            if method == "selfswap":
+                ti = int(rng.integers(len(test) - 1))
+                target = test[ti + (ti >= si)]
+            elif kind in LOOKALIKE_KINDS:
+                target = targets[int(near[int(rng.integers(len(near)))])]
+            else:
+                target = targets[int(rng.integers(len(targets)))]
+            try:
+                made_image = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
+                                          np.random.default_rng(10_000 + seed + tries)).image
+            except forge.ForgeError:
+                continue
+            yield kind, made_image
+            made += 1
+
+
+def collect(args) -> tuple[list[Row], dict, dict]:
     from vipguard.artifact.detector import ArtifactDetector
     from vipguard.faces import FaceAnalyzer
     from vipguard.faces.embed import DEFAULT_EMBEDDER
-    from vipguard.forge.morph import make_morph
     from vipguard.infra.imageops import jpeg
     from vipguard.infra.io import load_image
     from vipguard.lite.background import load_background
@@ -104,31 +144,9 @@ def collect(args) -> tuple[list[Row], dict, dict]:
             for _, (image, _) in others:
                 rows.append(row(vip, "other", image, profile))
             near = np.argsort(-(other_vecs @ profile.centre))[:5]
-            mrng = np.random.default_rng(args.seed + 1)
-            jobs = [(m, None, m) for m in forge.FORGERS.names if m not in LOOKALIKE_KINDS]
-            jobs += [("swap", None, "lookalike")] + [("morph", r, f"morph@{r:.1f}") for r in RATIOS]
-            jobs += [("efs", None, "efs")]  # last: the other kinds' draws stay as they were before it came
-            for method, ratio, kind in jobs:
-                forger = make_morph(ratio) if ratio is not None else forge.FORGERS.create(method)
-                made = tries = 0
-                while made < args.per_method and tries < 4 * args.per_method and len(test) >= 2:
-                    tries += 1
-                    si = int(mrng.integers(len(test)))
-                    if method == "selfswap":
-                        ti = int(mrng.integers(len(test) - 1))
-                        target = test[ti + (ti >= si)]
-                    elif kind in LOOKALIKE_KINDS:
-                        target = others[int(near[int(mrng.integers(len(near)))])][1]
-                    else:
-                        target = others[int(mrng.integers(len(others)))][1]
-                    try:
-                        res = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
-                                           np.random.default_rng(10_000 + args.seed + tries))
-                    except forge.ForgeError:
-                        continue
-                    image = res.image if args.deliver_jpeg is None else jpeg(res.image, args.deliver_jpeg)
-                    rows.append(row(vip, kind, image, profile))
-                    made += 1
+            for kind, image in forgeries_of(test, [o for _, o in others], near, args.per_method, args.seed):
+                image = image if args.deliver_jpeg is None else jpeg(image, args.deliver_jpeg)
+                rows.append(row(vip, kind, image, profile))
             print(f"  {vip}: enrolled {result.used} photos, floor {profile.meta['similarity_floor']:.3f}; "
                   f"{time.perf_counter() - t0:.0f} s so far", flush=True)
     return rows, profiles, trainings
