@@ -421,6 +421,9 @@ def report(r: dict) -> None:
                 ratio = f"{per[k] / per['peer']:.3f}×" if "peer" in per else "–"
                 t.add_row(labels[k], f"{1000 * per[k]:.1f}", ratio)
         console.print(t)
+        if min(per.values()) <= 0 or r["n"] < 100:
+            console.print("[yellow]warning:[/] a start-up varies by ~0.5 s between runs; with this few photos that "
+                          "is more than the photos cost: use --n 200 (the default) and several --whole-rounds")
         gap = w["max_score_gap"]
         console.print(f"full vs --fast JSON, {w['photos']} photos: {w['verdicts_changed']} verdicts changed, max "
                       f"|score gap| {'–' if gap is None else f'{gap:.1e}'}")
