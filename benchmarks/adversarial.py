@@ -3,6 +3,7 @@ do to the verdict with perturbations of at most ε per pixel. Measurement only: 
 
     python benchmarks/adversarial.py                      # 5 VIPs, 165 photos, ~11 min (torch on one thread)
     python benchmarks/adversarial.py --out out/adversarial --per-kind 1 --genuine 2    # a quicker look
+    python benchmarks/adversarial.py --artifact-weights DIR                # another detector, judged and attacked
 
 Held-out identities and forgeries as ``benchmarks/verdict.py`` makes them: each VIP of its list enrolled from
 ``_0001``–``_0020``, test photos ``_0021`` onward, forgeries of every kind of that benchmark (its forgery methods,
@@ -108,7 +109,7 @@ class Kit:
     registry of the enrolled VIPs with the Guard on it (full detail, as shipped) and a fast one for black-box
     queries, the torch embedder and detector, and RetinaFace for the transfer geometry."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, artifact_weights: Path | None = None):
         from vipguard.artifact.detector import ArtifactDetector
         from vipguard.faces import FaceAnalyzer
         from vipguard.faces.detect import create_detector
@@ -119,12 +120,12 @@ class Kit:
         from vipguard.lite.torch_pipeline import load_detector
 
         self.analyzer = FaceAnalyzer()
-        self.artifact = ArtifactDetector()
+        self.artifact = ArtifactDetector(artifact_weights)
         self.registry = Registry(folder / "registry.db", codec=PROFILE_CODEC)
         self.guard = Guard(self.registry, self.analyzer, artifact=self.artifact)
         self.fast = Guard(self.registry, self.analyzer, GuardConfig(detail="fast"), artifact=self.artifact)
         self.embedder = TorchMobileFaceNet()
-        self.net, self.config = load_detector()
+        self.net, self.config = load_detector(artifact_weights)
         self.retinaface = create_detector("retinaface", num_threads=1)
         self.profiles: dict = {}
 
@@ -514,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--square-per-vip", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--artifact-weights", type=Path, default=None,
+                    help="an artefact detector folder to judge and attack (default: the packaged one)")
     ap.add_argument("--out", type=Path, default=None, help="write adversarial.md and adversarial.json here")
     args = ap.parse_args(argv)
     if not (args.data / "lfw").is_dir():
@@ -524,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vipguard-adversarial-") as tmp:
-        kit = Kit(Path(tmp))
+        kit = Kit(Path(tmp), args.artifact_weights)
         try:
             batch = samples(kit, args)
             outcomes = attack_all(kit, batch, args)
