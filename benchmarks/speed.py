@@ -210,7 +210,7 @@ def whole_runs(photos: list[Path], vip: str, db: Path, models: Path | None, peer
 
     def rows(name: str) -> dict[str, dict]:
         lines = [json.loads(x) for x in (folder / f"{name}.jsonl").read_text().splitlines() if x.strip()]
-        return {Path(d.get("input") or d.get("path") or "").name: d for d in lines}
+        return {Path(d["path"]).name: d for d in lines}
 
     full, fast = rows("full"), rows("fast")
     changed = [k for k in full if full[k].get("verdict") != fast.get(k, {}).get("verdict")]
