@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     tries += 1
                     si = int(mrng.integers(len(test)))
                     sp, simg, sface = test[si]
-                    if m == "selfswap":
+                    if m in forge.SELF_TARGET_METHODS:
                         ti = int(mrng.integers(len(test) - 1))
                         (tp, timg, tface), kind = test[ti + (ti >= si)], "self"
                     elif made % 2 == 0:

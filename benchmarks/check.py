@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     tries += 1
                     si = int(mrng.integers(len(test_faces)))
                     sp, simg, sface = test_faces[si]
-                    if m == "selfswap":
+                    if m in forge.SELF_TARGET_METHODS:
                         ti = int(mrng.integers(len(test_faces) - 1))
                         tp, timg, tface = test_faces[ti + (ti >= si)]
                     else:

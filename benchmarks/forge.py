@@ -23,7 +23,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from vipguard.faces import AnalyzerConfig, FaceAnalyzer  # noqa: E402
-from vipguard.forge import FORGERS, ForgeError, ForgeInput, input_problem, prepare_input, result_face  # noqa: E402
+from vipguard.forge import FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, input_problem, prepare_input, result_face  # noqa: E402
 
 VIPS = ("Tony_Blair", "George_W_Bush", "Colin_Powell", "Serena_Williams", "Junichiro_Koizumi")
 
@@ -69,7 +69,7 @@ def main() -> None:
         for method in FORGERS.names:
             forger = FORGERS.create(method)
             times, totals = [], []
-            for k, (source, target) in enumerate(same if method == "selfswap" else pairs):
+            for k, (source, target) in enumerate(same if method in SELF_TARGET_METHODS else pairs):
                 runs = []
                 for _ in range(args.repeat):
                     start = time.perf_counter()

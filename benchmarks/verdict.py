@@ -7,7 +7,7 @@ never used at enrolment, accuracy at the project's own verdict beside every AUC,
 Per VIP: enrol from ``_0001``–``_0020``; genuine test = ``_0021`` onward (≤ --genuine); other people = one photo of
 each of --others people whose names start with M–Z (the bundled background and the genuine prior use A–L);
 forgeries = every ``vipguard.forge`` method with a VIP test photo as the source and an M–Z person as the target
-(self-swap: another VIP test photo), plus look-alike swaps (targets: the M–Z people nearest the VIP) and morphs
+(self-swap and self-mouth: another VIP test photo; reshape edits the test photo alone), plus look-alike swaps (targets: the M–Z people nearest the VIP) and morphs
 at ratios 0.5…0.9; ``efs`` (the entire-face-synthesis proxy, never in enrolment) takes the look-alikes as targets
 too, with its ratio drawn per seed. Seeds differ from enrolment's.
 
@@ -37,6 +37,7 @@ VIPS = ["Tony_Blair", "George_W_Bush", "Colin_Powell", "Serena_Williams", "Junic
 RATIOS = (0.5, 0.6, 0.7, 0.8, 0.9)
 STRICT = ("lenient", "default", "strict")
 LOOKALIKE_KINDS = ("lookalike", "efs")  # forgery kinds whose targets are the people nearest the VIP
+LATE_KINDS = ("selfmouth", "reshape")  # identity-keeping edits of the VIP's own photos (#35), forged last
 
 
 @dataclass
@@ -57,13 +58,13 @@ def auc(pos, neg) -> float:
 
 def forgery_jobs() -> list[tuple[str, float | None, str]]:
     """(method, morph ratio, kind) of every forgery kind, in this benchmark's order: each forger that is not a
-    look-alike kind, look-alike swaps, morphs at each of RATIOS, and efs last (so that the other kinds' draws stay
-    as they were before it came)."""
+    look-alike kind or a late kind, look-alike swaps, morphs at each of RATIOS, efs, then the LATE_KINDS (each
+    added after the ones before it, so that the earlier kinds' seeded draws stay as they were)."""
     from vipguard import forge
 
-    jobs = [(m, None, m) for m in forge.FORGERS.names if m not in LOOKALIKE_KINDS]
+    jobs = [(m, None, m) for m in forge.FORGERS.names if m not in LOOKALIKE_KINDS + LATE_KINDS]
     jobs += [("swap", None, "lookalike")] + [("morph", r, f"morph@{r:.1f}") for r in RATIOS]
-    return jobs + [("efs", None, "efs")]
+    return jobs + [("efs", None, "efs")] + [(m, None, m) for m in LATE_KINDS]
 
 
 def forgeries_of(test: list, targets: list, near: np.ndarray, per_kind: int, seed: int):
@@ -81,7 +82,7 @@ def forgeries_of(test: list, targets: list, near: np.ndarray, per_kind: int, see
         while made < per_kind and tries < 4 * per_kind and len(test) >= 2:
             tries += 1
             si = int(rng.integers(len(test)))
-            if method == "selfswap":
+            if method in forge.SELF_TARGET_METHODS:
                 ti = int(rng.integers(len(test) - 1))
                 target = test[ti + (ti >= si)]
             elif kind in LOOKALIKE_KINDS:

@@ -11,7 +11,7 @@ import pytest
 
 from vipguard.faces import Pose
 from vipguard.forge import (
-    FORGERS, ForgeError, ForgeInput, forge_batch, identity_centre, input_problem, prepare_input, result_face,
+    FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, forge_batch, identity_centre, input_problem, prepare_input, result_face,
 )
 from vipguard.forge.checks import NO_FACE_IN_RESULT
 
@@ -51,7 +51,7 @@ def forged(inputs, analyzer):
 
     def run(method: str) -> list:
         if method not in cache:
-            pairs = inputs["self_pairs"] if method == "selfswap" else inputs["pairs"]
+            pairs = inputs["self_pairs"] if method in SELF_TARGET_METHODS else inputs["pairs"]
             forger = FORGERS.create(method)
             rows = []
             for k, (source, target) in enumerate(pairs):
@@ -68,16 +68,17 @@ def test_enough_pairs(inputs):
 
 
 def test_registry_has_every_method():
-    assert set(FORGERS.names) == {"swap", "selfswap", *PARTIAL, "morph", "reenact", "efs"}
+    assert set(FORGERS.names) == {"swap", "selfswap", *PARTIAL, "morph", "reenact", "efs", "selfmouth", "reshape"}
+    assert set(SELF_TARGET_METHODS) == {"selfswap", "selfmouth"}
 
 
-@pytest.mark.parametrize("method", ["swap", "selfswap", *PARTIAL, "morph", "reenact"])
+@pytest.mark.parametrize("method", ["swap", "selfswap", *PARTIAL, "morph", "reenact", "selfmouth", "reshape"])
 def test_output_has_a_detectable_face(forged, method):
     rows = forged(method)
     found = sum(face is not None for *_, face in rows)
     assert found / len(rows) >= 0.95
     for source, target, result, _ in rows:
-        frame = source.image if method == "reenact" else target.image
+        frame = source.image if method in ("reenact", "reshape") else target.image
         assert result.image.shape == frame.shape and result.image.dtype == np.uint8
         assert result.method == method and result.mask.shape == frame.shape[:2]
 
@@ -92,7 +93,7 @@ def test_swap_moves_identity_to_source(forged):
     assert closer / len(rows) >= 0.9
 
 
-@pytest.mark.parametrize("method", PARTIAL)
+@pytest.mark.parametrize("method", [*PARTIAL, "selfmouth"])
 def test_partial_swap_changes_only_its_region(forged, method):
     for _, target, result, _ in forged(method):
         outside = result.mask == 0
@@ -100,6 +101,19 @@ def test_partial_swap_changes_only_its_region(forged, method):
         assert diff[outside].max() <= 1, "pixels outside the dilated region changed"
         assert diff[~outside].mean() > 1.0, "the region did not change"
         assert np.count_nonzero(result.mask) < 0.6 * result.mask.size
+
+
+def test_reshape_moves_one_feature_of_the_source_and_keeps_the_identity(forged):
+    rows = [row for row in forged("reshape") if row[3] is not None]
+    kept = [float(face.embeddings["mobilefacenet"] @ s.face.embeddings["mobilefacenet"]) for s, _, _, face in rows]
+    assert np.median(kept) >= 0.8, "a reshape keeps the VIP's identity"
+    for source, _, result, _ in rows:
+        diff = np.abs(result.image.astype(int) - source.image.astype(int)).max(axis=2)
+        assert diff[result.mask == 0].max() == 0, "pixels outside the moved area changed"
+        assert 0 < np.count_nonzero(result.mask) < 0.5 * result.mask.size
+        assert result.params["feature"] in ("eyes", "nose", "mouth", "jaw") and result.params["max_motion_px"] > 1.0
+    with pytest.raises(ForgeError, match="not one of"):
+        FORGERS.create("reshape", feature="ears")
 
 
 def test_same_seed_same_bytes_and_seeds_vary(inputs):

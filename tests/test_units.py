@@ -781,8 +781,9 @@ def test_every_forger_refuses_a_face_without_mesh(name, forge_inputs, bundled_me
     source, target = forge_inputs
     flat = ForgeInput(target.image, synthetic_face(target.image, bundled_meshes[1], mesh=False), "flat.png")
     method = FORGERS.create(name)
-    with pytest.raises(ForgeError, match=r"no face mesh in (source|target) \((flat|src)\.png\)"):
-        method.forge(source, flat, np.random.default_rng(0))
+    if name != "reshape":  # reshape edits the source alone and never reads the target
+        with pytest.raises(ForgeError, match=r"no face mesh in (source|target) \((flat|src)\.png\)"):
+            method.forge(source, flat, np.random.default_rng(0))
     with pytest.raises(ForgeError, match="no face mesh"):
         method.forge(ForgeInput(source.image, synthetic_face(source.image, bundled_meshes[0], mesh=False)), target,
                      np.random.default_rng(0))

@@ -142,7 +142,7 @@ def build(photos: Path, out: Path, analyzer: FaceAnalyzer, cfg: BuildConfig = Bu
                                extra={"similarity": round(float(sims[i]), 4)}) for i in ids]
         made[vip] = {}
         for m, method in enumerate(methods):
-            targets, policy = (sources, "random") if method == "selfswap" else (pool, "lookalike")
+            targets, policy = (sources, "random") if method in forge.SELF_TARGET_METHODS else (pool, "lookalike")
             report = forge.forge_batch(method, sources, targets, cfg.per_method, sub_seed(cfg.seed, vip, method),
                                        analyzer, targets_policy=policy, centre=centre, lookalike_k=cfg.lookalike_k)
             folder = out / "fakes" / vip / method

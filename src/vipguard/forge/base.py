@@ -49,3 +49,6 @@ class ForgeryMethod(Protocol):
 
 
 FORGERS: Registry[ForgeryMethod] = Registry("forgery method")
+
+SELF_TARGET_METHODS = ("selfswap", "selfmouth")
+"""Methods whose target is another photo of the source's own person: benchmarks and VIPEval-lite give them one."""

@@ -115,6 +115,33 @@ def piecewise_affine(image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     return warped, valid
 
 
+def liquify(image: np.ndarray, centre: np.ndarray, radius: float, scale: float, shift: np.ndarray,
+            below: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A "liquify" edit: the pixel at p moves by w(p)·((scale − 1)(p − centre) + shift), w(p) = exp(−|p − centre|² /
+    radius²) (times a soft step that keeps the rows above ``below`` in place, when given). The field is smooth and
+    one-to-one for the small scales and shifts used, so it is inverted by fixed-point iteration and applied with
+    ``cv2.remap``. Returns ``(image, weight, motion)``: the warped image, w at each output pixel (0–1, float32)
+    and how far each output pixel's content moved (pixels, float32)."""
+    h, w = image.shape[:2]
+    centre = np.asarray(centre, np.float64)
+    shift = np.asarray(shift, np.float64)
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)), -1)
+
+    def weight(p: np.ndarray) -> np.ndarray:
+        out = np.exp(-((p - centre) ** 2).sum(-1) / radius**2)
+        if below is not None:
+            out = out / (1.0 + np.exp(-(p[..., 1] - below) / (0.125 * radius)))
+        return out
+
+    back = grid.copy()  # the output pixel q shows the source pixel p with p + D(p) = q
+    for _ in range(8):
+        back = grid - weight(back)[..., None] * ((scale - 1.0) * (back - centre) + shift)
+    out = cv2.remap(image, back[..., 0].astype(np.float32), back[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT_101)
+    motion = np.linalg.norm(grid - back, axis=-1).astype(np.float32)
+    return out, weight(grid).astype(np.float32), motion
+
+
 def barycentric_transforms(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     """(m, 3, 2) barycentric transforms of the triangles, laid out as scipy's ``Delaunay.transform``
     (``[:, :2]`` = T⁻¹, ``[:, 2]`` = the third vertex r, so that ``b = T⁻¹ (x − r)``); NaN for degenerate
