@@ -14,17 +14,19 @@ targets. selfswap puts a VIP test photo onto another test photo of the same VIP;
 seeds derive from --seed (default 2024; training used seeds 0/1, enrolment 0).
 
     python benchmarks/artifact.py --artifact-weights OLD --compare NEW   # two detectors side by side
+    python benchmarks/artifact.py --fold part=NO_PART --fold ghost=NO_GHOST --fold geometry=NO_GEOMETRY
+                                  # (2b): each family's methods scored by the detector trained without it
 
 Tables: (1) per method, on identity-passing forgeries (sim_global ≥ the 5th percentile of that VIP's genuine test
 photos), lite-score AUC, similarity-only AUC and each detector's artefact-only AUC (1 − artifact score) vs the
 genuine test photos; (2) artefact-only AUC and TPR at threshold per method on all forgeries, per detector; (3) each
 detector's false-positive rate on genuine test photos at its operating threshold (clean, JPEG 60, 0.5× resize down
-and back up, Gaussian blur σ 1); (4) ms per face of ``detector.score`` (crop + ONNX), one thread; (5) a second
-domain, ``hires/`` (higher-resolution photos): self-blend and pair-blend AUC and false-positive rates per detector;
-with ``--probe`` (needs torch; v1 detectors only), (6) a logistic probe on the detector's pooled features fitted on
-*real forgeries* (leave one VIP and one method out) beside the shipped self-blend read-out: whether the limit is the training
-target or the representation. AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the
-AUCs and counted.
+and back up, Gaussian blur σ 1, RGB noise σ 8); (4) ms per face of ``detector.score`` (crop + ONNX), one thread; (5)
+a second domain, ``hires/`` (higher-resolution photos): self-blend and pair-blend AUC and false-positive rates per
+detector; with ``--probe`` (needs torch; v1 detectors only), (6) a logistic probe on the detector's pooled features
+fitted on *real forgeries* (leave one VIP and one method out) beside the shipped self-blend read-out: whether the
+limit is the training target or the representation. AUCs pool all VIPs. Forgeries where the guard finds no face are
+left out of the AUCs and counted.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 DEFAULT_VIPS = ["Tony_Blair", "Colin_Powell", "Serena_Williams", "George_W_Bush"]
+# the forgery methods each edit family of the training views stands for (vipguard.train.edits): a method's AUC counts
+# as held out only from a detector trained without its family (--fold FAMILY=DIR)
+FAMILY_METHODS = {"part": ("selfmouth", "mouth", "eyes", "nose"), "ghost": ("morph",),
+                  "geometry": ("reshape", "reenact")}
 console = Console(width=140)
 
 
@@ -89,6 +95,12 @@ def blur(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigma)
 
 
+def noise(image: np.ndarray, sigma: float = 8.0) -> np.ndarray:
+    """Sensor-like RGB Gaussian noise of ``sigma``, the same draw for every photo of a run (seeded per size)."""
+    rng = np.random.default_rng(image.shape[0] * 7919 + image.shape[1])
+    return np.clip(np.rint(image + rng.normal(0.0, sigma, image.shape)), 0, 255).astype(np.uint8)
+
+
 def half_resize(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     small = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
@@ -128,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="artefact-detector folder to evaluate (default: the packaged weights)")
     ap.add_argument("--compare", type=Path, nargs="*", default=[],
                     help="more artefact-detector folders scored on the same faces, side by side in tables 2-4")
+    ap.add_argument("--fold", action="append", default=[], metavar="FAMILY=DIR",
+                    help="a detector trained without one edit family (part, ghost, geometry): scored beside the "
+                         "others, and table (2b) reads that family's methods from it alone (leave-one-family-out)")
     ap.add_argument("--deliver-jpeg", type=int, default=None, metavar="Q",
                     help="check every genuine test photo and forgery as a JPEG of quality Q, as real images are "
                          "delivered (default: as made, in memory); tables 1-2")
@@ -137,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe", action="store_true",
                     help="also table (5): a linear probe on the detector's features fitted on forgeries (needs torch)")
     args = ap.parse_args(argv)
+    folds = {}
+    for item in args.fold:
+        family, _, folder = item.partition("=")
+        if family not in FAMILY_METHODS or not folder:
+            ap.error(f"--fold {item!r}: expected FAMILY=DIR with FAMILY one of {', '.join(FAMILY_METHODS)}")
+        folds[family] = Path(folder)
 
     from vipguard import forge
     from vipguard.artifact.detector import ArtifactDetector
@@ -166,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     def delivered(image: np.ndarray) -> np.ndarray:
         return image if args.deliver_jpeg is None else jpeg(image, args.deliver_jpeg)
 
-    conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur))
+    conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur),
+                  ("noise σ 8", noise))
     fpr_scores: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in conditions}
     fpr_noface: dict[str, int] = defaultdict(int)
     timing_faces: list[tuple[np.ndarray, object]] = []
@@ -178,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         reg = Registry(Path(tmp) / "r.db", codec=PROFILE_CODEC)
         guard = Guard(reg, a, artifact=artifact)
 
-        detectors = [artifact] + [ArtifactDetector(w, num_threads=1) for w in args.compare]
-        names = [args.artifact_weights.name if args.artifact_weights else "packaged"] + [w.name for w in args.compare]
+        compared = [*args.compare, *folds.values()]
+        detectors = [artifact] + [ArtifactDetector(w, num_threads=1) for w in compared]
+        names = ([args.artifact_weights.name if args.artifact_weights else "packaged"] + [w.name for w in args.compare]
+                 + [f"without {f}" for f in folds])
         thresholds = [float(d.threshold) for d in detectors]
 
         def arts(image, evidence):
@@ -343,6 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     t2.add_row("all forgeries", str(len(all_f)), *cells,
                f"{sum(fails.values())} / {sum(no_face[m] for m in methods)}", style="bold")
     console.print(t2)
+    if folds:
+        t2b = Table(title="(2b) Leave-one-family-out: each method's artefact-only AUC / TPR from the detector trained "
+                          "without its edit family (held out), beside the first detector's")
+        for c in ["family", "method", "n", f"AUC {names[0]}", "AUC held out", f"TPR {names[0]}", "TPR held out"]:
+            t2b.add_column(c, justify="left" if c in ("family", "method") else "right")
+        for family in folds:
+            k = names.index(f"without {family}")
+            for m in FAMILY_METHODS[family]:
+                recs = fakes.get(m, [])
+                t2b.add_row(family, m, str(len(recs)), fmt(art_auc(recs, 0)), fmt(art_auc(recs, k)),
+                            tpr([f.arts[0] for f in recs], 0), tpr([f.arts[k] for f in recs], k))
+        console.print(t2b)
 
     t3 = Table(title="(3) False-positive rate on genuine test photos at each detector's threshold (target ≤ 3 %)")
     t3.add_column("condition")

@@ -23,7 +23,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from vipguard.faces import AnalyzerConfig, FaceAnalyzer  # noqa: E402
-from vipguard.forge import FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, input_problem, prepare_input, result_face  # noqa: E402
+from vipguard.forge import (  # noqa: E402
+    FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, input_problem, prepare_input, result_face,
+)
 
 VIPS = ("Tony_Blair", "George_W_Bush", "Colin_Powell", "Serena_Williams", "Junichiro_Koizumi")
 

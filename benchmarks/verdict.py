@@ -5,11 +5,11 @@ never used at enrolment, accuracy at the project's own verdict beside every AUC,
     python benchmarks/verdict.py --out out/verdict --plot docs/eval/morph_strictness.png
 
 Per VIP: enrol from ``_0001``–``_0020``; genuine test = ``_0021`` onward (≤ --genuine); other people = one photo of
-each of --others people whose names start with M–Z (the bundled background and the genuine prior use A–L);
-forgeries = every ``vipguard.forge`` method with a VIP test photo as the source and an M–Z person as the target
-(self-swap and self-mouth: another VIP test photo; reshape edits the test photo alone), plus look-alike swaps (targets: the M–Z people nearest the VIP) and morphs
-at ratios 0.5…0.9; ``efs`` (the entire-face-synthesis proxy, never in enrolment) takes the look-alikes as targets
-too, with its ratio drawn per seed. Seeds differ from enrolment's.
+each of --others people whose names start with M–Z (the bundled background and the genuine prior use A–L); forgeries
+= every ``vipguard.forge`` method with a VIP test photo as the source and an M–Z person as the target (self-swap and
+self-mouth: another VIP test photo; reshape edits the test photo alone), plus look-alike swaps (targets: the M–Z
+people nearest the VIP) and morphs at ratios 0.5…0.9; ``efs`` (the entire-face-synthesis proxy, never in enrolment)
+takes the look-alikes as targets too, with its ratio drawn per seed. Seeds differ from enrolment's.
 
 Reported:
 1. accuracy at the verdict per category (genuine accepted; each forgery kind and other people rejected, i.e. any
@@ -279,9 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         a = "" if k == "genuine" else f"{100 * auc(score[gen], score[m]):.2f}"
         sa = "" if k == "genuine" else f"{100 * auc(sim[gen], sim[m]):.2f}"
         acc = 100 * float(np.mean(ok))
-        results["categories"][k] = {"n": int(m.sum()), "acc": acc, "sim_acc": 100 * base[k]}
+        results["categories"][k] = {"n": int(m.sum()), "acc": acc, "sim_acc": 100 * base[k],
+                                    "auc": float(a) if a else None, "sim_auc": float(sa) if sa else None}
         lines.append(f"| {k} | {int(m.sum())} | {acc:.2f} | {a} | {100 * base[k]:.2f} | {sa} |")
     fakes = np.array([k not in ("genuine", "other") for k in (r.kind for r in rows)])
+    results["categories"]["all forgeries"] = {
+        "n": int(fakes.sum()), "acc": 100 * float(np.mean([v != "genuine" for v, f in zip(verdict, fakes) if f])),
+        "sim_acc": 100 * float(np.mean(sim[fakes] < best)), "auc": 100 * auc(score[gen], score[fakes]),
+        "sim_auc": 100 * auc(sim[gen], sim[fakes])}
     lines += [f"| all forgeries | {int(fakes.sum())} | "
               f"{100 * np.mean([v != 'genuine' for v, f in zip(verdict, fakes) if f]):.2f} | "
               f"{100 * auc(score[gen], score[fakes]):.2f} | "

@@ -11,7 +11,8 @@ import pytest
 
 from vipguard.faces import Pose
 from vipguard.forge import (
-    FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, forge_batch, identity_centre, input_problem, prepare_input, result_face,
+    FORGERS, SELF_TARGET_METHODS, ForgeError, ForgeInput, forge_batch, identity_centre, input_problem, prepare_input,
+    result_face,
 )
 from vipguard.forge.checks import NO_FACE_IN_RESULT
 

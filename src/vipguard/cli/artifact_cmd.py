@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
             help="v2: sensor-noise augmentation probability (RGB Gaussian, σ 2–12), one draw for the pair (0)")
         ] = None,
         init: Annotated[Optional[Path], typer.Option(
-            help="v1: start from the weights in this folder; v2: start the head from this detector folder's head")
+            help="v1: start from the weights in this folder; v2: start the head (and, with --finetune-from, the "
+                 "trained blocks) from this detector folder")
         ] = None,
         finetune_from: Annotated[Optional[int], typer.Option(
             help="v2: also train backbone blocks FINETUNE_FROM..10 (the stride-16 stage, 5..10; batch-norm "
@@ -61,6 +62,12 @@ def register(app: typer.Typer) -> None:
             help="v2 with --finetune-from: the backbone blocks' learning rate relative to the head's")] = 0.1,
         feature_cache: Annotated[Optional[Path], typer.Option(
             help="v2: folder for the per-round feature files (default: OUT)")] = None,
+        edits: Annotated[float, typer.Option(
+            help="v2: share of pseudo-fakes drawn from the identity-passing edit families (part, ghost, geometry; "
+                 "vipguard.train.edits) instead of self-blends and pair blends")] = 0.0,
+        exclude_family: Annotated[str, typer.Option(
+            help="v2: leave this family out of training (sbi, pair, part, ghost, geometry): the fold of a "
+                 "leave-one-family-out table")] = "",
         crop: Annotated[str, typer.Option(help="crop geometry: native (the photo's pixel grid) or aligned")] = "native",
         size: Annotated[int, typer.Option(help="crop side in pixels (a multiple of 16)")] = 144,
         pair: Annotated[float, typer.Option(help="share of pseudo-fakes that are Face X-ray blends of two "
@@ -110,9 +117,15 @@ def register(app: typer.Typer) -> None:
                   "pseudo-fakes apart (--resize-real/--resize-fake); v2 degrades a real view and its pseudo-fake "
                   "with one draw (--resize/--sharpen/--noise)")
             return 2
-        if not backbone and (finetune_from is not None or feature_cache is not None):
-            error("--finetune-from and --feature-cache apply to v2 only (--backbone efficientnet_lite0 or "
-                  "efficientnet_lite2)")
+        if not backbone and (finetune_from is not None or feature_cache is not None or edits or exclude_family):
+            error("--finetune-from, --feature-cache, --edits and --exclude-family apply to v2 only (--backbone "
+                  "efficientnet_lite0 or efficientnet_lite2)")
+            return 2
+        from ..train.artifact_frozen import VIEW_FAMILIES
+
+        if not 0.0 <= edits <= 1.0 or (exclude_family and exclude_family not in VIEW_FAMILIES):
+            error(f"--edits must lie in [0, 1] and --exclude-family be one of {', '.join(VIEW_FAMILIES)}; got "
+                  f"{edits}, {exclude_family!r}")
             return 2
         given = {k: v for k, v in {"epochs": epochs, "batch": batch, "threads": threads, "lr": lr,
                                    "target_fpr": target_fpr, **(v2_only if backbone else v1_only)}.items()
@@ -125,7 +138,7 @@ def register(app: typer.Typer) -> None:
             try:
                 fcfg = FrozenTrainConfig(rounds=rounds, finetune_from=finetune_from,
                                          finetune_lr_scale=finetune_lr_scale, init=str(init) if init else "",
-                                         **common)
+                                         p_edits=edits, exclude_family=exclude_family, **common)
                 finetune_range(fcfg, backbone)
             except ValueError as exc:
                 error(str(exc))

@@ -26,6 +26,7 @@ from ..lite.explain import probability_text
 from .artifact import _log, _to_tensor, auc, boundary_at, held_out_sets, optimise
 from .artifact_data import FaceCrops, load_or_build, train_val_test
 from .card import recipe
+from .edits import FAMILIES, family_view
 from .sbi import NOISE_SIGMA, degrade, nearest_donors, pair_blend, self_blend
 
 BACKBONE = DEFAULT_VARIANT  # the shipped detector's; any of artifact.variants.VARIANTS can be trained
@@ -56,6 +57,14 @@ class FrozenTrainConfig:
     finetune_from: int | None = None
     finetune_lr_scale: float = 0.1  # the trained backbone blocks' learning rate, relative to the head's
     init: str = ""  # a detector folder (model.safetensors) whose head the training starts from ("": from scratch)
+    # share of pseudo-fakes drawn from the identity-passing edit families (train.edits.FAMILIES, equally likely)
+    # instead of a self-blend or pair blend; 0 draws nothing, so older recipes are reproduced exactly
+    p_edits: float = 0.0
+    exclude_family: str = ""  # leave-one-family-out: pairs whose pseudo-fake is of this family are not trained on
+
+
+# what made each cached pseudo-fake (the real views are -1): the fold rule reads it
+VIEW_FAMILIES = ("sbi", "pair", *FAMILIES)
 
 
 def finetune_range(config: FrozenTrainConfig, backbone: str = BACKBONE) -> range:
@@ -80,18 +89,35 @@ def stride16(net, f8):
     return y
 
 
+def same_person(crops: FaceCrops) -> list[np.ndarray]:
+    """For each face, the indices of the other faces of its identity."""
+    by_id: dict[str, list[int]] = {}
+    for i, name in enumerate(crops.identities):
+        by_id.setdefault(str(name), []).append(i)
+    return [np.array([j for j in by_id[str(name)] if j != i], np.int64) for i, name in enumerate(crops.identities)]
+
+
 def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, boundary_size: int,
-                   donors: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Round ``round_``'s views: for face i, items 2i (real) and 2i+1 (its pseudo-fake); labels; boundary targets."""
-    images, labels, targets = [], [], []
+                   donors: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Round ``round_``'s views: for face i, items 2i (real) and 2i+1 (its pseudo-fake); labels; boundary targets;
+    each view's family (an index into :data:`VIEW_FAMILIES`, −1 for the real views)."""
+    images, labels, targets, families = [], [], [], []
+    mates = same_person(crops) if config.p_edits > 0 else None
     for i in range(len(crops)):
         rng = np.random.default_rng([config.seed, round_, i])
-        if donors is not None and rng.random() < config.p_pair:
+        if mates is not None and rng.random() < config.p_edits:
+            family = FAMILIES[int(rng.integers(len(FAMILIES)))]
+            other = crops.images[int(rng.choice(mates[i]))] if len(mates[i]) else None
+            fake = family_view(family, crops.images[i], crops.landmarks[i], crops.points[i], rng, other)
+        elif donors is not None and rng.random() < config.p_pair:
+            family = "pair"
             d = int(donors[i][int(rng.integers(donors.shape[1]))])
             fake = pair_blend(crops.images[i], crops.landmarks[i], crops.points[i], crops.images[d],
                               crops.landmarks[d], rng)
         else:
+            family = "sbi"
             fake = self_blend(crops.images[i], crops.landmarks[i], crops.points[i], rng)
+        families += [-1, VIEW_FAMILIES.index(family)]
         flip, shared = rng.random() < 0.5, int(rng.integers(2**62))
         pair = ((crops.images[i], np.zeros((boundary_size, boundary_size), np.float32), 0.0),
                 (fake.image, boundary_at(fake.mask, boundary_size), 1.0))
@@ -104,7 +130,7 @@ def training_views(crops: FaceCrops, round_: int, config: FrozenTrainConfig, bou
             images.append(np.ascontiguousarray(img))
             targets.append(np.ascontiguousarray(target))
             labels.append(label)
-    return images, np.asarray(labels, np.float32), np.stack(targets)
+    return images, np.asarray(labels, np.float32), np.stack(targets), np.asarray(families, np.int8)
 
 
 def extract(net, images: list[np.ndarray], batch: int = 64, progress: bool = False,
@@ -132,22 +158,35 @@ def _cached(path: Path, make) -> dict[str, np.ndarray]:
     return data
 
 
-def feature_file(folder: Path, backbone: str, round_: int) -> Path:
+def feature_file(folder: Path, backbone: str, round_: int, p_edits: float = 0.0) -> Path:
     """Where a round's cached features go. The shipped recipe's backbone keeps the plain name (existing caches stay
-    valid); another one's are named for it, so a shared ``--feature-cache`` never hands one backbone's features to
-    another."""
+    valid); another one's are named for it, and views with edit families for their share, so a shared
+    ``--feature-cache`` never hands one recipe's features to another."""
+    edits = f"_edits{p_edits:g}" if p_edits > 0 else ""
     name = "" if backbone == BACKBONE else f"{backbone}_"
-    return Path(folder) / f"features_{name}round{round_}.npz"
+    return Path(folder) / f"features_{name}round{round_}{edits}.npz"
 
 
 def round_features(net, crops: FaceCrops, round_: int, config: FrozenTrainConfig, mcfg: ArtifactConfig,
                    donors: np.ndarray | None, out_dir: Path, progress: bool) -> dict[str, np.ndarray]:
     def make() -> dict[str, np.ndarray]:
-        images, labels, targets = training_views(crops, round_, config, mcfg.boundary_size, donors)
+        images, labels, targets, families = training_views(crops, round_, config, mcfg.boundary_size, donors)
         f4, f8, f16 = extract(net, images, progress=progress, desc=f"round {round_ + 1}/{config.rounds}")
-        return {"f4": f4, "f8": f8, "f16": f16, "labels": labels, "targets": targets.astype(np.float16)}
+        return {"f4": f4, "f8": f8, "f16": f16, "labels": labels, "targets": targets.astype(np.float16),
+                "families": families}
 
-    return _cached(feature_file(out_dir, mcfg.backbone, round_), make)
+    return _cached(feature_file(out_dir, mcfg.backbone, round_, config.p_edits), make)
+
+
+def kept_pairs(families: np.ndarray, exclude: str) -> np.ndarray:
+    """The pair indices trained on: every pair, or (leave-one-family-out) those whose pseudo-fake is not of
+    ``exclude``."""
+    pairs = np.arange(len(families) // 2)
+    if not exclude:
+        return pairs
+    if exclude not in VIEW_FAMILIES:
+        raise ValueError(f"exclude_family must be one of {', '.join(VIEW_FAMILIES)}; got {exclude!r}")
+    return pairs[families[2 * pairs + 1] != VIEW_FAMILIES.index(exclude)]
 
 
 def head_scores(net, feats: list[np.ndarray], batch: int = 256, finetune: bool = False) -> np.ndarray:
@@ -214,12 +253,19 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
 
         state = load_file(str(Path(config.init) / "model.safetensors"))
         net.head.load_state_dict({k[len("head."):]: v for k, v in state.items() if k.startswith("head.")})
+        for i in tuned:  # a fine-tuned detector's trained blocks too (a stage-1 folder's are ImageNet's anyway)
+            prefix = f"trunk._blocks.{i}."
+            block = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if block:
+                net.trunk._blocks[i].load_state_dict(block)
     donors = nearest_donors(train_set.landmarks, train_set.identities) if config.p_pair > 0 else None
     rounds = [round_features(net, train_set, r, config, mcfg, donors, feature_dir, progress)
               for r in range(config.rounds)]
-    keys = ("f4", "f8", "labels", "targets") if tuned else tuple(rounds[0])  # f16 is recomputed when tuned
-    data = {k: np.concatenate([r[k] for r in rounds]) for k in keys}
+    keys = ("f4", "f8", "labels", "targets") if tuned else tuple(k for k in rounds[0] if k != "families")
+    data = {k: np.concatenate([r[k] for r in rounds]) for k in keys}  # f16 is recomputed when tuned
+    families = np.concatenate([r.get("families", np.full(len(r["labels"]), -1, np.int8)) for r in rounds])
     del rounds
+    trained_pairs = kept_pairs(families, config.exclude_family)
     val_feats = ({k: extract(net, v) for k, v in held_out_sets(val, config.seed).items()}
                  if len(val) and export else {})
 
@@ -233,7 +279,7 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
         groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay, "scale": scale},
                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "scale": scale}]
     opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
-    pairs = len(data["labels"]) // 2
+    pairs = len(trained_pairs)
     steps = max(1, math.ceil(pairs / (config.batch // 2)))
     total = config.epochs * steps
 
@@ -256,7 +302,8 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         same = {k: v for k, v in asdict(config).items() if k != "target_fpr"}
-        saved = {"finetune_from": None, "finetune_lr_scale": 0.1, "init": "", **ckpt["train_config"]}  # older runs
+        saved = {"finetune_from": None, "finetune_lr_scale": 0.1, "init": "", "p_edits": 0.0, "exclude_family": "",
+                 **ckpt["train_config"]}  # older runs
         if {k: v for k, v in saved.items() if k != "target_fpr"} != same:
             raise ValueError(f"{ckpt_path} was written with a different training config; use a new --out")
         load_trained(ckpt)
@@ -267,7 +314,7 @@ def train_frozen(config: FrozenTrainConfig, out_dir: Path, resume: bool = False,
     for epoch in range(start_epoch, config.epochs):
         net.train()
         torch.manual_seed(config.seed * 1_000 + epoch)
-        order = np.random.default_rng([config.seed, 10_000 + epoch]).permutation(pairs)
+        order = trained_pairs[np.random.default_rng([config.seed, 10_000 + epoch]).permutation(pairs)]
         t0, running = time.time(), []
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                          mininterval=15.0):
@@ -329,7 +376,8 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
                  {"rounds": "--rounds", "epochs": "--epochs", "batch": "--batch", "lr": "--lr", "seed": "--seed",
                   "threads": "--threads", "p_resize": "--resize", "p_sharpen": "--sharpen", "p_pair": "--pair",
                   "p_noise": "--noise", "target_fpr": "--target-fpr", "finetune_from": "--finetune-from",
-                  "finetune_lr_scale": "--finetune-lr-scale", "init": "--init"})
+                  "finetune_lr_scale": "--finetune-lr-scale", "init": "--init", "p_edits": "--edits",
+                  "exclude_family": "--exclude-family"})
     tuned = finetune_range(config, mcfg.backbone)
     trunk_words = ("**frozen**" if not tuned else
                    f"frozen up to block {tuned.start - 1}; blocks {tuned.start}–{tuned.stop - 1} (the stride-16 stage) "
@@ -341,7 +389,13 @@ def write_card(out_dir: Path, mcfg: ArtifactConfig, config: FrozenTrainConfig, m
               f"rate × {config.finetune_lr_scale:g} of the head's.")
     noise_words = ("" if not config.p_noise else
                    f" RGB Gaussian noise σ {NOISE_SIGMA[0]:g}–{NOISE_SIGMA[1]:g} p {config.p_noise};")
-    init_words = "" if not config.init else f"\n- The head starts from the head of `{config.init}`."
+    init_words = "" if not config.init else f"\n- The head (and any trained blocks) start from `{config.init}`."
+    if config.p_edits:
+        init_words += (f"\n- A share {config.p_edits:g} of the pseudo-fakes comes from the identity-passing edit "
+                       f"families ({', '.join(FAMILIES)}; `vipguard.train.edits`), equally likely.")
+    if config.exclude_family:
+        init_words += (f"\n- Leave-one-family-out: pairs whose pseudo-fake is `{config.exclude_family}` are not "
+                       "trained on.")
     rows = "\n".join(f"| {h['epoch']} | {h['loss_cls']:.4f} | {h['loss_boundary']:.4f} | "
                      f"{h.get('val_auc', float('nan')):.4f} | {h.get('val_auc_jpeg60', float('nan')):.4f} | "
                      f"{h.get('val_auc_pair', float('nan')):.4f} | {'kept' if h.get('kept') else ''} | "
