@@ -17,7 +17,7 @@ import numpy as np
 from .degrade import KINDS
 from .metrics import det_curve, roc_curve
 
-SWAP_METHODS = ("swap", "selfswap", "inner", "eyes", "nose", "mouth")  # Table 1: face swapping
+SWAP_METHODS = ("swap", "selfswap", "inner", "eyes", "nose", "mouth", "selfmouth")  # Table 1: face swapping
 KIND_TITLES = {"noise": "Gaussian noise (YCbCr)", "blur": "Gaussian blur", "jpeg": "JPEG compression"}
 
 
@@ -80,7 +80,8 @@ def blocks(results: dict[str, Any]) -> list[Block]:
                                     for c in cols)] for s, desc in scorers.items()]))
 
     auc_eer_table("Table 1: face swapping and partial swaps (AUC % / EER %)", swaps)
-    auc_eer_table("Table 2: morphs, reenactment, entire-face synthesis (efs) and other people (AUC % / EER %)", rest)
+    auc_eer_table("Table 2: morphs, reenactment, entire-face synthesis (efs), reshapes and other people "
+                  "(AUC % / EER %)", rest)
     cols = swaps + rest
     out.append(Block("h2", "Table 3: accuracy at score 0.5 (ACC %; for VIPGuard-lite score ≥ 0.5 is its genuine "
                            "verdict)"))
