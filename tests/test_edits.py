@@ -57,6 +57,19 @@ def test_geometry_warp_moves_pixels_without_blending_anything_in(held_out_crops)
         family_view("tattoo", crops.images[0], crops.landmarks[0], crops.points[0], np.random.default_rng(0))
 
 
+def test_cli_rejects_edit_options_it_cannot_use(tmp_path, capsys):
+    from vipguard.cli import main
+
+    base = ["artifact", "train", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert main(base + ["--edits", "0.5"]) == 2  # v1 has no edit families
+    assert "apply to v2 only" in capsys.readouterr().err
+    v2 = base + ["--backbone", "efficientnet_lite0"]
+    assert main(v2 + ["--edits", "2"]) == 2
+    assert main(v2 + ["--exclude-family", "tattoo"]) == 2
+    err = capsys.readouterr().err
+    assert "--edits must lie in [0, 1]" in err and "'tattoo'" in err and "Traceback" not in err
+
+
 def test_views_record_their_family_and_without_edits_are_the_recipe_as_before(held_out_crops):  # noqa: F811
     from vipguard.train.artifact_frozen import VIEW_FAMILIES, FrozenTrainConfig, kept_pairs, training_views
     from vipguard.train.sbi import nearest_donors

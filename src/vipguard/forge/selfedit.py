@@ -28,11 +28,14 @@ SHIFT = 0.04  # the most the feature's centre moves, as a share of the face's si
 FALLOFF = 1.6  # the displacement's Gaussian radius, as a multiple of the feature's own radius
 
 
-def _feature_points(feature: str) -> np.ndarray:
+def feature_points(points: np.ndarray, feature: str) -> np.ndarray:
+    """The mesh ``points`` of ``feature``: a region of :func:`~vipguard.faces.regions.region_indices`, or ``jaw``
+    (the face oval's points below the mesh's median height)."""
     idx = region_indices()
-    if feature == "jaw":  # the lower half of the face oval, moved about the chin's centre
-        return np.array(idx["outline"], np.int64)
-    return np.array(idx[feature], np.int64)
+    if feature == "jaw":
+        oval = points[list(idx["outline"])]
+        return oval[oval[:, 1] > np.median(points[:, 1])]
+    return points[list(idx[feature])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +54,7 @@ class Reshape:
         low, high = SCALES[int(rng.integers(len(SCALES)))]
         scale = float(rng.uniform(low, high))
         points = mesh_points(source, "source")
-        feat = points[_feature_points(feature)]
-        if feature == "jaw":
-            feat = feat[feat[:, 1] > np.median(points[:, 1])]
+        feat = feature_points(points, feature)
         centre = feat.mean(axis=0)
         radius = float(np.sqrt(((feat - centre) ** 2).sum(axis=1).mean()))
         span = float(np.ptp(points[:, 0]))

@@ -31,13 +31,10 @@ GHOST_RATIOS = (0.1, 0.4)
 
 def _region_points(points: np.ndarray | None, landmarks: np.ndarray, region: str) -> np.ndarray:
     """The mesh points of ``region`` or, without a mesh, a small ring around its landmark(s)."""
-    from ..faces.regions import region_indices
+    from ..forge.selfedit import feature_points
 
     if points is not None and np.all(np.isfinite(points)):
-        if region == "jaw":
-            oval = points[list(region_indices()["outline"])]
-            return oval[oval[:, 1] > np.median(points[:, 1])]
-        return points[list(region_indices()[region])]
+        return feature_points(points, region)
     lm = np.asarray(landmarks, np.float64).reshape(5, 2)
     eye = float(np.linalg.norm(lm[1] - lm[0]))
     centres = {"left_eye": lm[:1], "right_eye": lm[1:2], "eyes": lm[:2], "nose": lm[2:3], "mouth": lm[3:],
