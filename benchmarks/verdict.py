@@ -72,6 +72,12 @@ def forgeries_of(test: list, targets: list, near: np.ndarray, per_kind: int, see
     photo of the VIP as the source — (photo, face) pairs, ``test`` — onto one of ``targets`` (other people, the same
     pairs), a self-swap onto another test photo and a look-alike kind onto one of the ``near`` targets (indices).
     The draws are seeded by ``seed`` alone, so every benchmark that forges with it forges the same photos."""
+    for kind, result in forge_results_of(test, targets, near, per_kind, seed):
+        yield kind, result.image
+
+
+def forge_results_of(test: list, targets: list, near: np.ndarray, per_kind: int, seed: int):
+    """:func:`forgeries_of` with each forger's whole result (the forged photo and its mask): (kind, ForgeResult)."""
     from vipguard import forge
     from vipguard.forge.morph import make_morph
 
@@ -90,11 +96,11 @@ def forgeries_of(test: list, targets: list, near: np.ndarray, per_kind: int, see
             else:
                 target = targets[int(rng.integers(len(targets)))]
             try:
-                made_image = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
-                                          np.random.default_rng(10_000 + seed + tries)).image
+                result = forger.forge(forge.ForgeInput(*test[si]), forge.ForgeInput(*target),
+                                      np.random.default_rng(10_000 + seed + tries))
             except forge.ForgeError:
                 continue
-            yield kind, made_image
+            yield kind, result
             made += 1
 
 

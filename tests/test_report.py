@@ -122,6 +122,14 @@ def test_real_report_shows_what_its_explanations_cite(checked, tmp_path):
     assert page.count('<section class="card">') == len(checked)
     assert_cited_numbers_shown(page)
     assert '<div class="others">Other faces in the image:<ol start="2"><li>face similarity' in page
+    # every card of a face that claims a VIP says what decided its verdict (a clip's, its typical frame's); a
+    # region only where blending artefacts did
+    claimed = [v for v, _ in checked if v.vip is not None and v.decision is not None]
+    assert claimed and all(v.decided_by for v in claimed)
+    assert page.count('<p class="decided">decided by: ') >= len(claimed)
+    for v in claimed:
+        if v.decision.anchor <= v.decision.head and not v.decision.vetoed:
+            assert v.decided_by.startswith("the whole face's identity")
 
 
 def test_video_card_has_timeline_frame_table_and_worst_frames(checked, tmp_path):

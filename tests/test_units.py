@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vipguard.artifact.detector import NO_BOUNDARY
 from vipguard.faces import DETECTORS, EMBEDDERS, MESHERS, l2_normalise
 from vipguard.faces.embed import DEFAULT_EMBEDDER, EmbedderId
 from vipguard.faces.align import ARCFACE_TEMPLATE, norm_crop
@@ -32,7 +33,7 @@ from vipguard.faces.types import Detection, Face
 from vipguard.forge import FORGERS, ForgeError, ForgeInput
 from vipguard.lite.decision import FEATURES, GenuineRange, column, decide
 from vipguard.lite.evidence import GEOMETRY_PARTS, ID_PARTS, PATCH, PATCH_PARTS, FaceDescriptor, compare, describe
-from vipguard.lite.explain import explain
+from vipguard.lite.explain import deciding, explain
 from vipguard.lite.head import Head, central, fit_head
 from vipguard.lite.profile import PROFILE_CODEC, PROFILE_VERSION, EmbedderMismatch, VipProfile
 
@@ -634,6 +635,23 @@ def test_explain_fake_led_by_the_head_names_the_part_and_the_largest_departure()
     # a part that was not measured (a --fast check) is never named as the departure
     fast = explain(d, "Colin_Powell", evidence, TYPICAL, {"sim_inner": -2.0}, measured=frozenset({"sim_global"}))
     assert "Largest departure" not in fast
+
+
+def test_deciding_names_the_region_only_where_blending_artefacts_set_the_verdict():
+    where = "around the mouth"
+    vetoed = decide(0.9, 0.92, GENUINE, 0.03, 0.3, 0.25, artifact=0.99999, veto=0.9999)
+    assert vetoed.vetoed and vetoed.verdict == "fake"
+    assert deciding(vetoed, {"sim_global": 1.0}, where) == "blending artefacts around the mouth"
+    assert deciding(vetoed, {}, NO_BOUNDARY) == "blending artefacts (no region the detector stands by)"
+    # the head set it, led by the artefact score: the region; led by the similarity: the whole identity
+    head = decide(0.05, 0.92, GENUINE, 0.03, 0.3, 0.25)
+    assert head.verdict == "fake" and head.head < head.anchor
+    assert deciding(head, {"artifact": -3.0, "sim_global": -0.5}, where) == "blending artefacts around the mouth"
+    assert deciding(head, {"artifact": -0.1, "sim_global": -2.0}, where).startswith("the whole face's identity")
+    # the genuine range set it: no region, whatever the map shows
+    ranged = decide(0.95, 0.55, GENUINE, 0.03, 0.4, 0.25)
+    assert deciding(ranged, {"artifact": -3.0}, where) == (
+        "the whole face's identity (its similarity against the genuine range)")
 
 
 def test_explain_different_person():

@@ -120,6 +120,13 @@ def _genuine_range(verdict: Verdict) -> str:
             f'{d.anchor:.2f}{veto})</p>')
 
 
+def _decided_by(verdict: Verdict) -> str:
+    """What set the verdict, with the region where blending artefacts did (``Verdict.decided_by``)."""
+    if not verdict.decided_by:
+        return ""
+    return f'<p class="decided">decided by: <b>{html.escape(verdict.decided_by)}</b></p>'
+
+
 def _other_faces(verdict: Verdict) -> str:
     if not verdict.other_faces and not verdict.faces_not_judged:
         return ""
@@ -175,7 +182,7 @@ def card(verdict: Verdict, image: np.ndarray | None) -> str:
         f'<h2>{html.escape(Path(verdict.path).name)}</h2>'
         f'<p class="verdict" style="background:{colour}">{verdict.verdict.replace("_", " ")}</p>'
         f'<p>VIP: <b>{html.escape(verdict.vip or "none")}</b> · score {score} · '
-        f'face similarity {verdict.face_similarity}/100</p>{_genuine_range(detail)}'
+        f'face similarity {verdict.face_similarity}/100</p>{_decided_by(detail)}{_genuine_range(detail)}'
         f'<p class="why">{html.escape(verdict.explanation)}</p>{_other_faces(detail)}{evidence_table(detail)}'
         f'{_clip_section(clip) if clip is not None else ""}</div></section>'
     )
@@ -188,7 +195,7 @@ box-shadow:0 1px 3px #0002}
 figcaption{font-size:.8em;color:#555;max-width:320px} .info{flex:1;min-width:300px}
 h2{margin:.2em 0;font-size:1.1em;overflow-wrap:anywhere} h3{font-size:1em;margin:1em 0 .3em}
 .verdict{display:inline-block;color:#fff;padding:.2em .8em;border-radius:1em;font-weight:600;margin:.2em 0}
-.why{font-style:italic} table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+.why{font-style:italic} .decided{margin:.3em 0} table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
 td,th{padding:.15em .6em;text-align:left;border-bottom:1px solid #eee} .num{text-align:right;white-space:nowrap}
 .evidence{width:100%} .barcell{width:35%}
 .track{position:relative;display:block;height:.8em;background:#eee;border-radius:.4em;min-width:6em}

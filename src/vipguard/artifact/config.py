@@ -39,8 +39,18 @@ class ArtifactConfig:
     # term — because blurred genuine faces reach the threshold far more often than it promises (28 % at Gaussian
     # blur σ 2). Set after training on genuine photos only (tools/artifact_gate.py); None = every crop is judged.
     min_sharpness: float | None = None
+    # the score at or above which the boundary map's region is named (explanations, reports): below it the map of
+    # a crop the detector calls clean still has a peak somewhere, and naming it is a false claim. The shipped
+    # detector named one on 53 % of genuine photos with no gate, 3.6 % at 0.99 (benchmarks/localise.py, 2c).
+    # None = at ``threshold``.
+    region_at: float | None = None
     onnx_sha256: str = ""
     extra: dict = field(default_factory=dict)  # training metrics / provenance (free form)
+
+    @property
+    def names_region_at(self) -> float:
+        """The score from which a region is named (:attr:`region_at`, else :attr:`threshold`)."""
+        return self.threshold if self.region_at is None else self.region_at
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

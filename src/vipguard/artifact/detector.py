@@ -33,7 +33,8 @@ class ArtifactWeightsError(WeightsError):
 @dataclass(frozen=True, slots=True)
 class ArtifactResult:
     """``score``: probability of manipulation in [0, 1]; ``boundary``: (S, S) float32 map in [0, 1] in the
-    aligned-crop frame (S = the detector's crop size); ``where``: where the boundary concentrates; ``judged``:
+    aligned-crop frame (S = the detector's crop size); ``where``: where the boundary concentrates, named only when
+    the score reaches ``ArtifactConfig.names_region_at`` (else :data:`NO_BOUNDARY`); ``judged``:
     whether the crop is sharp enough for the detector's operating point (``ArtifactConfig.min_sharpness``) — a score
     that is not judged may explain, never veto."""
 
@@ -172,7 +173,9 @@ class ArtifactDetector:
             zones = zone_map(landmarks, self.size)
             if len(self._zones) < 64:
                 self._zones[key] = zones
-        return ArtifactResult(score=float(prob[0]), boundary=full, where=describe(full, zones),
+        score = float(prob[0])
+        where = describe(full, zones) if score >= self.config.names_region_at else NO_BOUNDARY
+        return ArtifactResult(score=score, boundary=full, where=where,
                               sharpness=sharpness(crop), min_sharpness=self.config.min_sharpness)
 
     def score(self, image_rgb: np.ndarray, face: object) -> ArtifactResult:

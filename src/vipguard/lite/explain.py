@@ -105,6 +105,23 @@ def second_opinion_phrase(decision: Decision, vip: str) -> str:
             f"recognizer (≥ {round(100 * max(floor, 0))} for {share:.2f} % of their photos)")
 
 
+def deciding(decision: Decision, contributions: dict[str, float] | None, where: str | None = None) -> str:
+    """What set the verdict, in a few words, with the region where blending artefacts did (the report's "decided
+    by"). Only the artefact detector localises: the face similarity is the identity of the whole face, and the
+    part-level evidence points at the edited part about as often as chance (benchmarks/localise.py, 2b)."""
+    at = f" {where}" if where and where != NO_BOUNDARY else " (no region the detector stands by)"
+    if decision.vetoed or (decision.verdict != "genuine" and decision.artefact_lowered):
+        return f"blending artefacts{at}"
+    if decision.second_lowered and decision.second.similarity < decision.second.floor(decision.reject_rate):
+        return f"the whole face's identity, by the second recognizer ({decision.second.embedder})"
+    if decision.anchor <= decision.head:
+        return "the whole face's identity (its similarity against the genuine range)"
+    top = top_evidence(contributions or {}, decision.verdict == "genuine", k=1)
+    if top and BY_NAME[top[0]].kind == "artefact":
+        return f"blending artefacts{at}" if decision.verdict != "genuine" else "no blending artefacts"
+    return "the whole face's identity (the per-VIP head)"
+
+
 def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: np.ndarray,
             contributions: dict[str, float] | None, where: str | None = None,
             measured: frozenset[str] | None = None) -> str:

@@ -33,7 +33,7 @@ from ..infra.io import InputError, load_image
 from ..infra.registry import Catalogue, CorruptProfile, Loaded, Registry, UnknownVip
 from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
-from .explain import explain, unjudged_phrase
+from .explain import deciding, explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
 
 __all__ = ["VERDICTS", "Guard", "GuardConfig", "Verdict", "judged_without", "picking_catalogue"]
@@ -120,6 +120,7 @@ class Verdict:
     artifact_where: str | None = None  # where the artefact detector sees a blending boundary
     boundary: np.ndarray | None = field(default=None, repr=False)  # its boundary map (aligned-crop frame)
     face_crop: np.ndarray | None = field(default=None, repr=False)  # the aligned crop that map refers to
+    decided_by: str | None = None  # what set the verdict, with the region where artefacts did (explain.deciding)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract, plus ``box``, ``faces`` and ``evidence`` details."""
@@ -130,7 +131,7 @@ class Verdict:
             "box": None if self.box is None else [round(float(v), 1) for v in self.box], "faces": self.faces,
             "other_faces": list(self.other_faces), "faces_not_judged": self.faces_not_judged,
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
-            "boundary": self.artifact_where,
+            "boundary": self.artifact_where, "decided_by": self.decided_by,
             "decision": None if self.decision is None else {
                 "head": round(self.decision.head, 6), "anchor": round(self.decision.anchor, 6),
                 "similarity_floor": round(self.decision.floor, 4),
@@ -363,4 +364,5 @@ class Guard:
             typical={f: float(v) for f, v in zip(FEATURES, profile.typical) if measured is None or f in measured},
             artifact_where=where, boundary=None if artifact is None else artifact.boundary,
             face_crop=None if artifact is None else artifact.crop, decision=decision,
+            decided_by=deciding(decision, contributions, where) if vip_name is not None else None,
         )
