@@ -46,6 +46,7 @@ class Row:
     kind: str  # genuine | other | a method | lookalike | morph@0.7 (efs: onto look-alikes, like lookalike)
     evidence: np.ndarray  # ordered as decision.FEATURES, or None when no face
     judged: bool = True  # the artefact score is judged (the crop is sharp enough: ArtifactConfig.min_sharpness)
+    veto: float | None = None  # the veto in force for this crop (ArtifactResult.veto: a noisy crop's is higher)
 
 
 def auc(pos, neg) -> float:
@@ -135,7 +136,7 @@ def collect(args) -> tuple[list[Row], dict, dict]:
             if not faces:
                 return Row(vip, kind, None)
             descriptor, result = describe_with(image, faces[0], enroller.embedder, artifact)
-            return Row(vip, kind, compare(descriptor, profile), result.judged)
+            return Row(vip, kind, compare(descriptor, profile), result.judged, result.veto)
 
         others = [(n, analysed(sorted((lfw / n).glob("*.jpg"))[0])) for n in other_names]
         others = [(n, o) for n, o in others if o is not None]
@@ -189,7 +190,8 @@ def ceiling(rows, profiles, floors: dict[str, float], kind: str, accept: float) 
 
 def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Every row's score and verdict, by the Guard's own rule (:func:`vipguard.lite.decision.decide`) with ``heads``,
-    each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none)."""
+    each profile's genuine-reject rate from ``rate_of`` and the artefact veto ``veto`` (None: none), raised to a
+    row's own where its crop has a higher one (``Row.veto``: a noisy crop's, as ``Guard.veto_for`` applies it)."""
     from vipguard.lite.decision import SIMILARITY, value
     from vipguard.lite.guard import GuardConfig
 
@@ -202,7 +204,8 @@ def judge(rows, profiles, heads, rate_of, veto: float | None = None) -> tuple[np
         p = profiles[r.vip]
         head = float(heads[r.vip].predict(p.head_evidence(r.evidence, r.judged))[0])
         d = p.decide(r.evidence, value(r.evidence, SIMILARITY), select, rate=rate_of(p), head=head,
-                     artifact=value(r.evidence, "artifact"), veto=veto if r.judged else None)
+                     artifact=value(r.evidence, "artifact"),
+                     veto=None if veto is None or not r.judged else max(veto, r.veto or veto))
         score[i] = d.score
         verdict.append(d.verdict)
     return score, verdict

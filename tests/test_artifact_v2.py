@@ -349,6 +349,43 @@ def test_the_sharpness_floor_is_the_lowest_run_of_bands_that_keeps_false_alarms_
         choose_min_sharpness(s, alarm[:-1])
 
 
+def test_the_noise_level_reads_white_noise_and_ignores_smooth_structure():
+    from vipguard.faces.quality import noise_level
+
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(30, 220, 128), (128, 1))
+    smooth = np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8)
+    assert noise_level(smooth) < 0.5  # a smooth gradient is no noise
+    for sigma in (4.0, 8.0):
+        noisy = np.clip(np.rint(ramp[..., None] + rng.normal(0, sigma, (128, 128, 1))), 0, 255)
+        assert noise_level(np.repeat(noisy, 3, axis=2).astype(np.uint8)) == pytest.approx(sigma, rel=0.1)
+    assert noise_level(np.zeros((2, 2, 3), np.uint8)) == 0.0
+
+
+def test_a_noisy_crop_gets_the_noise_veto_and_the_rules_choose_it_on_genuine_crops():
+    """Data-free: the veto in force by noise level; the band from the validation conditions' noise levels; the
+    veto inside it from the noisy genuine crops in the band, never below the clean veto."""
+    from vipguard.artifact.config import ArtifactConfig
+    from vipguard.artifact.gate import choose_noise_band, choose_noise_veto
+
+    cfg = ArtifactConfig(veto=0.99, noise_band=2.0, noise_veto=0.999)
+    assert cfg.veto_at(1.0) == 0.99 and cfg.veto_at(2.0) == 0.999 and cfg.veto_at(None) == 0.99
+    assert ArtifactConfig(veto=0.99).veto_at(9.0) == 0.99  # no band: one veto
+    assert ArtifactConfig(noise_band=2.0, noise_veto=0.999).veto_at(9.0) is None  # no veto at all stays none
+    assert ArtifactConfig(veto=0.99, noise_band=2.0, noise_veto=0.5).veto_at(9.0) == 0.99  # never below the veto
+    rng = np.random.default_rng(1)
+    band = choose_noise_band({"clean": rng.uniform(0.3, 1.5, 1000), "JPEG 60": rng.uniform(0.5, 2.0, 1000)})
+    assert 1.98 <= band <= 2.0
+    with pytest.raises(ValueError):
+        choose_noise_band({})
+    scores = {"noise σ 8": np.r_[rng.uniform(0, 0.9, 970), rng.uniform(0.99, 0.999, 30)]}  # 3 % of them alarm
+    levels = {"noise σ 8": np.r_[np.full(970, 5.0), np.full(30, 1.0)]}  # ... but lie outside the band
+    assert choose_noise_veto(scores, levels, band, 0.015, 0.95) == 0.95
+    levels = {"noise σ 8": np.full(1000, 5.0)}
+    assert 0.95 < choose_noise_veto(scores, levels, band, 0.015, 0.95) <= 0.999
+    assert np.mean(scores["noise σ 8"] >= choose_noise_veto(scores, levels, band, 0.015, 0.95)) <= 0.015
+
+
 def test_the_packaged_detector_judges_a_sharp_photo_and_not_a_blurred_one(lfw, analyzer):
     from vipguard.artifact.detector import ArtifactDetector
     from vipguard.infra.io import load_image

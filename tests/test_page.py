@@ -80,6 +80,7 @@ def test_page_enrols_checks_and_clears_a_stale_card(page, tmp_path):
     page.wait_for_selector("#verdict:not(:empty)", timeout=60000)
     assert page.text_content("#vipname") == "Tony_Blair"
     assert page.text_content("#verdict") in {"genuine", "fake"}
+    assert page.is_visible("#decided") and page.text_content("#decided-by")  # what decided the verdict
     faces = page.query_selector_all("#faces li")
     assert len(faces) == 2 and faces[0].get_attribute("class") == "judged"
     assert "to Tony Blair" in faces[0].text_content() and "judged" not in (faces[1].get_attribute("class") or "")
@@ -90,6 +91,7 @@ def test_page_enrols_checks_and_clears_a_stale_card(page, tmp_path):
     page.set_input_files("#file", str(tmp_path / "notes.jpg"))
     page.wait_for_selector("#status:has-text('notes.jpg: 4')", timeout=30000)
     assert not page.is_visible("#result") and page.text_content("#verdict") == ""
+    assert page.text_content("#decided-by") == "" and not page.is_visible("#decided")
     assert page.query_selector_all("#faces li") == []
 
 

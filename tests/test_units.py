@@ -468,6 +468,23 @@ def test_describe_with_takes_the_embedder_and_the_artefact_scorer_it_is_given(bu
         np.testing.assert_array_equal(descriptor.embeddings[part], plain.embeddings[part])
 
 
+def test_the_guard_applies_each_crops_own_veto_and_none_to_a_crop_it_does_not_judge():
+    from vipguard.artifact.detector import ArtifactResult
+    from vipguard.lite.guard import Guard, GuardConfig
+
+    def result(veto=None, sharpness=None):
+        return ArtifactResult(0.5, np.zeros((8, 8), np.float32), "x", sharpness=sharpness, min_sharpness=25.0,
+                              veto=veto)
+
+    guard = Guard(None, None, artifact=StubScorer())  # type: ignore[arg-type]
+    assert guard.veto_for(result()) == 0.9  # the detector's veto
+    assert guard.veto_for(result(veto=0.999)) == 0.999  # a noisy crop's own
+    assert guard.veto_for(result(veto=0.999, sharpness=10.0)) is None  # too blurred: not judged
+    assert guard.veto_for(None) is None
+    off = Guard(None, None, GuardConfig(artifact_veto=False), artifact=StubScorer())  # type: ignore[arg-type]
+    assert off.veto_for(result(veto=0.999)) is None
+
+
 # ------------------------------------------------------------- which embedder made a profile, and VIP selection
 
 MOBILE = EmbedderId("mobilefacenet", "a" * 64)

@@ -11,15 +11,22 @@ photos each. Each is scored clean, Gaussian-blurred at σ 0.5–3 and down-up re
 sharpness (``ArtifactResult.sharpness``) and whether it reached the detector's threshold go to
 :func:`vipguard.artifact.gate.choose_min_sharpness`. No forgery is read.
 
+Noisy crops (``--noise``): the same photos' crop noise levels under the threshold's validation conditions set the
+noise band (:func:`~vipguard.artifact.gate.choose_noise_band`), and their scores under sensor-like RGB noise of
+σ 4, 8 and 12 the veto inside it (:func:`~vipguard.artifact.gate.choose_noise_veto`, at the training run's target
+false-positive rate).
+
     .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw              # measure and print
     .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw --write      # also write config.json
     .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw --reencode 90 --write   # new input path
+    .venv/bin/python tools/artifact_gate.py --lfw ../shared/data/lfw --noise --write   # also the noisy-crop veto
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,8 +36,12 @@ from tqdm import tqdm
 
 from vipguard.artifact.detector import ArtifactDetector, default_weights, prepared
 from vipguard.artifact.gate import (
+    NOISE_SIGMAS,
     VALIDATION_CONDITIONS,
+    add_noise,
     choose_min_sharpness,
+    choose_noise_band,
+    choose_noise_veto,
     choose_threshold,
 )
 from vipguard.faces import AnalyzerConfig, FaceAnalyzer
@@ -75,6 +86,8 @@ def main() -> int:
     parser.add_argument("--target-fpr", type=float, default=None,
                         help="the threshold's false-positive rate (default: the training run's, in config.json)")
     parser.add_argument("--cache", type=Path, default=None, help="the trainer's crop cache folder")
+    parser.add_argument("--noise", action="store_true",
+                        help="also choose the noise band and the veto for noisy crops (noise_band, noise_veto)")
     parser.add_argument("--write", action="store_true", help="record the operating point in the folder's config.json")
     args = parser.parse_args()
     folder = args.weights or default_weights()
@@ -88,8 +101,9 @@ def main() -> int:
         detector.config = replace(detector.config, threshold=threshold, veto=threshold)
     paths = other_photos(args.lfw, per_identity=4, held_out=True)
     rows: list[tuple[str, float, bool]] = []
+    noisy: dict[str, list[tuple[float, float]]] = defaultdict(list)  # condition → (noise level, score)
     with FaceAnalyzer(AnalyzerConfig(num_threads=1)) as analyzer:
-        for path in tqdm(paths, desc="genuine faces"):
+        for i, path in enumerate(tqdm(paths, desc="genuine faces")):
             image = load_image(path)
             for name, degrade in CONDITIONS.items():
                 shown = degrade(image)
@@ -97,6 +111,16 @@ def main() -> int:
                 if faces:
                     result = detector.score(shown, faces[0])
                     rows.append((name, result.sharpness, result.score >= detector.threshold))
+            if args.noise:
+                noisy_conditions = VALIDATION_CONDITIONS | {
+                    f"noise σ {s:g}": (lambda im, s=s: add_noise(im, s, np.random.default_rng([i, int(s)])))
+                    for s in NOISE_SIGMAS}
+                for name, degrade in noisy_conditions.items():
+                    shown = degrade(image)
+                    faces = analyzer.analyze(shown, primary_only=True, embedders=(), mesh=False)
+                    if faces:
+                        result = detector.score(shown, faces[0])
+                        noisy[name].append((result.noise, result.score))
     s = np.array([r[1] for r in rows])
     alarm = np.array([r[2] for r in rows])
     floor = choose_min_sharpness(s, alarm, args.max_fpr)
@@ -109,14 +133,35 @@ def main() -> int:
         among = f"{100 * alarm[judged].mean():.1f} %" if judged.any() else "–"
         print(f"| {name} | {m.sum()} | {np.median(s[m]):.1f} | {100 * alarm[m].mean():.1f} % | "
               f"{100 * judged.sum() / max(m.sum(), 1):.1f} % | {among} |")
+    noise_write = {}
+    if args.noise:
+        levels = {name: np.array([v[0] for v in noisy[name]]) for name in noisy}
+        scores = {name: np.array([v[1] for v in noisy[name]]) for name in noisy}
+        band = choose_noise_band({name: levels[name] for name in VALIDATION_CONDITIONS})
+        target = detector.config.extra.get("train_config", {}).get("target_fpr", 0.015)
+        names = [f"noise σ {s:g}" for s in NOISE_SIGMAS]
+        noise_veto = round(choose_noise_veto({n: scores[n] for n in names}, {n: levels[n] for n in names}, band,
+                                             target, detector.veto if detector.veto is not None else detector.threshold), 6)
+        veto = detector.veto if detector.veto is not None else detector.threshold
+        print(f"noise band from {band} (the highest 99.5th percentile of genuine crops' noise levels under the "
+              f"threshold's conditions); veto inside it {probability_text(noise_veto)} at {target:g}")
+        print("| condition | faces | in the noise band | false alarms at the veto | at the veto in force |")
+        print("|---|---|---|---|---|")
+        for name in noisy:
+            lv, sc = levels[name], scores[name]
+            in_force = np.where(lv >= band, noise_veto, veto)
+            print(f"| {name} | {len(sc)} | {100 * np.mean(lv >= band):.1f} % | {100 * np.mean(sc >= veto):.1f} % | "
+                  f"{100 * np.mean(sc >= in_force):.1f} % |")
+        noise_write = {"noise_band": band, "noise_veto": noise_veto}
     if args.write:
         config_path = folder / "config.json"
         data = json.loads(config_path.read_text())
         data["min_sharpness"] = floor
+        data |= noise_write
         if args.reencode is not None:
             data |= {"reencode": args.reencode, "threshold": detector.threshold, "veto": detector.threshold}
         config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        print(f"wrote min_sharpness = {floor}"
+        print(f"wrote min_sharpness = {floor}" + "".join(f", {k} = {v}" for k, v in noise_write.items())
               + (f", reencode = {args.reencode}, threshold = veto = {detector.threshold}" if args.reencode else "")
               + f" to {config_path}")
     return 0

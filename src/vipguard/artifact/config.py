@@ -39,6 +39,12 @@ class ArtifactConfig:
     # term — because blurred genuine faces reach the threshold far more often than it promises (28 % at Gaussian
     # blur σ 2). Set after training on genuine photos only (tools/artifact_gate.py); None = every crop is judged.
     min_sharpness: float | None = None
+    # the veto for a noisy crop: from a noise level (faces.quality.noise_level of the crop as cut) of ``noise_band``
+    # on, a blend probability must reach ``noise_veto`` to rule a genuine verdict out. The threshold was chosen on
+    # clean and lightly degraded genuine faces; under sensor-like noise of σ 8, 4.3 % of them reach it. Both are set
+    # on genuine photos only (tools/artifact_gate.py --noise); None = one veto for every crop.
+    noise_band: float | None = None
+    noise_veto: float | None = None
     # the score at or above which the boundary map's region is named (explanations, reports): below it the map of
     # a crop the detector calls clean still has a peak somewhere, and naming it is a false claim. The shipped
     # detector named one on 53 % of genuine photos with no gate, 3.6 % at 0.99 (benchmarks/localise.py, 2c).
@@ -51,6 +57,13 @@ class ArtifactConfig:
     def names_region_at(self) -> float:
         """The score from which a region is named (:attr:`region_at`, else :attr:`threshold`)."""
         return self.threshold if self.region_at is None else self.region_at
+
+    def veto_at(self, noise: float | None) -> float | None:
+        """The veto in force for a crop of this noise level: :attr:`noise_veto` in the noise band, else :attr:`veto`
+        (None: no veto)."""
+        if self.veto is None or self.noise_band is None or self.noise_veto is None or noise is None:
+            return self.veto
+        return max(self.veto, self.noise_veto) if noise >= self.noise_band else self.veto
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import transform_points
-from ..faces.quality import sharpness
+from ..faces.quality import noise_level, sharpness
 from ..infra.imageops import jpeg
 from ..infra.weights import WeightsError, sha256_of
 from .config import ArtifactConfig
@@ -44,6 +44,8 @@ class ArtifactResult:
     crop: np.ndarray | None = None  # the aligned crop the map refers to (set by ``score``)
     sharpness: float | None = None  # the crop's sharpness (faces.quality.sharpness)
     min_sharpness: float | None = None  # the detector's floor for judging (None: none)
+    noise: float | None = None  # the crop's noise level (faces.quality.noise_level)
+    veto: float | None = None  # the veto in force for this crop (ArtifactConfig.veto_at; None: the detector's)
 
     @property
     def judged(self) -> bool:
@@ -175,8 +177,9 @@ class ArtifactDetector:
                 self._zones[key] = zones
         score = float(prob[0])
         where = describe(full, zones) if score >= self.config.names_region_at else NO_BOUNDARY
-        return ArtifactResult(score=score, boundary=full, where=where,
-                              sharpness=sharpness(crop), min_sharpness=self.config.min_sharpness)
+        level = noise_level(crop)
+        return ArtifactResult(score=score, boundary=full, where=where, sharpness=sharpness(crop),
+                              min_sharpness=self.config.min_sharpness, noise=level, veto=self.config.veto_at(level))
 
     def score(self, image_rgb: np.ndarray, face: object) -> ArtifactResult:
         """Score the ``face`` (a :class:`~vipguard.faces.Face`) found in ``image_rgb``."""

@@ -1,5 +1,6 @@
-"""The artefact detector's operating point: its threshold and its sharpness floor (``ArtifactConfig.threshold``,
-``ArtifactConfig.min_sharpness``), both chosen on genuine photos only.
+"""The artefact detector's operating point: its threshold, its sharpness floor and its veto for noisy crops
+(``ArtifactConfig.threshold``, ``ArtifactConfig.min_sharpness``, ``ArtifactConfig.noise_band`` and ``noise_veto``),
+all chosen on genuine photos only.
 
 :func:`choose_threshold` — the score that at most ``target_fpr`` of genuine validation faces reach in every
 condition of :data:`VALIDATION_CONDITIONS` (clean, JPEG 60, 0.5× resize, blur σ 1): the trainer's rule, and
@@ -61,3 +62,29 @@ def choose_min_sharpness(sharpness: np.ndarray, false_alarm: np.ndarray, max_fpr
             break
         floor = lo
     return None if floor is None else round(float(floor), 1)
+
+
+NOISE_SIGMAS = (4.0, 8.0, 12.0)  # the sensor-like RGB noise the noisy-crop veto is chosen under (grey levels)
+
+
+def add_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with RGB Gaussian noise of ``sigma`` grey levels, rounded and clipped to uint8."""
+    return np.clip(np.rint(image + rng.normal(0.0, sigma, image.shape)), 0, 255).astype(np.uint8)
+
+
+def choose_noise_band(levels: Mapping[str, np.ndarray], quantile: float = 0.995) -> float:
+    """The noise level from which a crop is noisy: the highest ``quantile`` of genuine crops' noise levels
+    (``faces.quality.noise_level``) over the conditions the threshold was chosen on (``levels``: condition →
+    levels), so that those crops keep the threshold the trainer chose."""
+    values = [float(np.quantile(np.asarray(v, np.float64), quantile)) for v in levels.values() if len(v)]
+    if not values:
+        raise ValueError("no noise levels to choose a band from")
+    return round(max(values), 3)
+
+
+def choose_noise_veto(scores: Mapping[str, np.ndarray], levels: Mapping[str, np.ndarray], band: float,
+                      target_fpr: float, veto: float) -> float:
+    """The veto for crops in the noise band: :func:`choose_threshold` on the genuine scores of each noisy condition
+    (``scores`` and ``levels`` per condition) whose crops lie in the band, never below the clean ``veto``."""
+    inside = {name: np.asarray(scores[name])[np.asarray(levels[name]) >= band] for name in scores}
+    return max(veto, choose_threshold(inside, target_fpr))

@@ -14,6 +14,18 @@ def sharpness(aligned: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
+def noise_level(crop: np.ndarray) -> float:
+    """Immerkær's estimate of the standard deviation of white noise in the grey crop (grey levels): the mean
+    absolute response to a Laplacian-difference mask that cancels smooth image structure. Clean LFW faces read
+    0.3–1.5 on the artefact detector's crop, the same under sensor-like noise of σ 8 about 5.5."""
+    grey = cv2.cvtColor(np.asarray(crop, np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    if min(grey.shape) < 3:
+        return 0.0
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+    response = cv2.filter2D(grey, -1, mask)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
+
+
 def measure(detection: Detection, aligned: np.ndarray, pose: Pose | None) -> Quality:
     return Quality(face_size=float(min(detection.width, detection.height)), blur=sharpness(aligned), pose=pose)
 

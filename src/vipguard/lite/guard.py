@@ -180,6 +180,13 @@ class Guard:
         """The artefact veto threshold in force: the detector's own unless ``GuardConfig.artifact_veto`` is off."""
         return self.artifact.veto if self.config.artifact_veto else None
 
+    def veto_for(self, artifact) -> float | None:
+        """The veto in force for one scored crop: the crop's own (``ArtifactResult.veto``: a noisy crop's is higher,
+        ``ArtifactConfig.veto_at``) or the detector's, unless the veto is off; None for a crop not judged."""
+        if self.veto is None or artifact is None or not artifact.judged:
+            return None
+        return self.veto if artifact.veto is None else artifact.veto
+
     def check_path(self, path: str | Path, vip: str | None = None) -> Verdict:
         """Check one image file; a bad file gives an ``error`` verdict, never an exception."""
         try:
@@ -345,7 +352,7 @@ class Guard:
         judged = artifact is not None and artifact.judged
         decision = profile.decide(evidence, value(evidence, SIMILARITY), self.config.select_threshold, claimed,
                                   rate=self.config.rate(profile), artifact=None if artifact is None else artifact.score,
-                                  veto=self.veto if judged else None, judged=judged, second=second)
+                                  veto=self.veto_for(artifact), judged=judged, second=second)
         verdict, score = decision.verdict, decision.score
         vip_name = profile.name if claimed else None
         similarity = face_score(decision.similarity)

@@ -149,7 +149,8 @@ async function enrol(event) {
 // ---- checks -----------------------------------------------------------------------------------------------
 function clearResult() {
   $("result").classList.remove("shown");
-  for (const id of ["name", "verdict", "vipname", "score", "sim", "why"]) say(id, "");
+  for (const id of ["name", "verdict", "vipname", "score", "sim", "why", "decided-by"]) say(id, "");
+  $("decided").hidden = true;
   $("verdict").className = "verdict";
   clear($("faces"));
   $("faces-box").hidden = true;
@@ -200,6 +201,8 @@ function show(result, file) {
   say("score", fixed(result.score, 3));
   say("sim", result.face_similarity);
   say("why", result.explanation);
+  say("decided-by", result.decided_by || "");
+  $("decided").hidden = !result.decided_by;
   showFaces(result);
   $("result").classList.add("shown");
   const url = URL.createObjectURL(file);
