@@ -14,16 +14,18 @@ def sharpness(aligned: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
+NOISE_MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # Immerkær's: zero on planes and ramps
+
+
 def noise_level(crop: np.ndarray) -> float:
     """Immerkær's estimate of the standard deviation of white noise in the grey crop (grey levels): the mean
     absolute response to a Laplacian-difference mask that cancels smooth image structure. Clean LFW faces read
     0.3–1.5 on the artefact detector's crop, the same under sensor-like noise of σ 8 about 5.5."""
-    grey = cv2.cvtColor(np.asarray(crop, np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    grey = cv2.cvtColor(np.asarray(crop, np.uint8), cv2.COLOR_RGB2GRAY)
     if min(grey.shape) < 3:
         return 0.0
-    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
-    response = cv2.filter2D(grey, -1, mask)[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
+    response = cv2.filter2D(grey, cv2.CV_32F, NOISE_MASK)[1:-1, 1:-1]  # ~0.3 ms on a 128² crop, one core
+    return float(np.sqrt(np.pi / 2) * cv2.norm(response, cv2.NORM_L1) / response.size / 6)
 
 
 def measure(detection: Detection, aligned: np.ndarray, pose: Pose | None) -> Quality:
