@@ -208,8 +208,9 @@ def render(items: Sequence[tuple[Verdict, np.ndarray | None]], title: str = "vip
     cards = "".join(card(verdict, image) for verdict, image in items)
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            "<p>Each card: the verdict, the operating point it used, the explanation, and every piece of evidence "
-            "measured on the face next to the VIP's typical genuine photo (the numbers the explanation cites; bars "
+            "<p>Each card: the verdict, what decided it, the operating point it used, the explanation, and every "
+            "piece of evidence measured on the face next to the VIP's typical genuine photo (the numbers the "
+            "explanation cites; bars "
             f"for similarities, the black tick at the typical photo).</p>{cards}</body></html>")
 
 
