@@ -97,8 +97,9 @@ def blur(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 
 def noise(image: np.ndarray, sigma: float = 8.0) -> np.ndarray:
     """Sensor-like RGB Gaussian noise of ``sigma``, the same draw for every photo of a run (seeded per size)."""
-    rng = np.random.default_rng(image.shape[0] * 7919 + image.shape[1])
-    return np.clip(np.rint(image + rng.normal(0.0, sigma, image.shape)), 0, 255).astype(np.uint8)
+    from vipguard.artifact.gate import add_noise
+
+    return add_noise(image, sigma, np.random.default_rng(image.shape[0] * 7919 + image.shape[1]))
 
 
 def half_resize(image: np.ndarray) -> np.ndarray:

@@ -105,6 +105,11 @@ def second_opinion_phrase(decision: Decision, vip: str) -> str:
             f"recognizer (≥ {round(100 * max(floor, 0))} for {share:.2f} % of their photos)")
 
 
+def second_decided(decision: Decision) -> bool:
+    """The second recognizer set the score, and its similarity lies below its own genuine range."""
+    return decision.second_lowered and decision.second.similarity < decision.second.floor(decision.reject_rate)
+
+
 def deciding(decision: Decision, contributions: dict[str, float] | None, where: str | None = None) -> str:
     """What set the verdict, in a few words, with the region where blending artefacts did (the report's "decided
     by"). Only the artefact detector localises: the face similarity is the identity of the whole face, and the
@@ -112,7 +117,7 @@ def deciding(decision: Decision, contributions: dict[str, float] | None, where: 
     at = f" {where}" if where and where != NO_BOUNDARY else " (no region the detector stands by)"
     if decision.vetoed or (decision.verdict != "genuine" and decision.artefact_lowered):
         return f"blending artefacts{at}"
-    if decision.second_lowered and decision.second.similarity < decision.second.floor(decision.reject_rate):
+    if second_decided(decision):
         return f"the whole face's identity, by the second recognizer ({decision.second.embedder})"
     if decision.anchor <= decision.head:
         return "the whole face's identity (its similarity against the genuine range)"
@@ -140,7 +145,7 @@ def explain(decision: Decision, vip: str | None, evidence: np.ndarray, typical: 
                    f"reaches its veto ({probability_text(decision.veto)}), which no genuine photo should; face "
                    f"similarity {round(100 * max(decision.similarity, 0))}/100")
         picked = ["artifact", "sim_global"]
-    elif decision.second_lowered and decision.second.similarity < decision.second.floor(decision.reject_rate):
+    elif second_decided(decision):
         reasons = f"{second_opinion_phrase(decision, vip)}; {genuine_range_phrase(decision, vip)}"
         picked = ["sim_global"]
     elif anchored:
