@@ -21,12 +21,12 @@ Tables: (1) per method, on identity-passing forgeries (sim_global ≥ the 5th pe
 photos), lite-score AUC, similarity-only AUC and each detector's artefact-only AUC (1 − artifact score) vs the
 genuine test photos; (2) artefact-only AUC and TPR at threshold per method on all forgeries, per detector; (3) each
 detector's false-positive rate on genuine test photos at its operating threshold (clean, JPEG 60, 0.5× resize down
-and back up, Gaussian blur σ 1, RGB noise σ 8); (4) ms per face of ``detector.score`` (crop + ONNX), one thread; (5)
-a second domain, ``hires/`` (higher-resolution photos): self-blend and pair-blend AUC and false-positive rates per
-detector; with ``--probe`` (needs torch; v1 detectors only), (6) a logistic probe on the detector's pooled features
-fitted on *real forgeries* (leave one VIP and one method out) beside the shipped self-blend read-out: whether the
-limit is the training target or the representation. AUCs pool all VIPs. Forgeries where the guard finds no face are
-left out of the AUCs and counted.
+and back up, Gaussian blur σ 1, RGB noise σ 8), at the verdict (on the crops it judges) and raw (every crossing);
+(4) ms per face of ``detector.score`` (crop + ONNX), one thread; (5) a second domain, ``hires/`` (higher-resolution
+photos): self-blend and pair-blend AUC and false-positive rates per detector; with ``--probe`` (needs torch; v1
+detectors only), (6) a logistic probe on the detector's pooled features fitted on *real forgeries* (leave one VIP
+and one method out) beside the shipped self-blend read-out: whether the limit is the training target or the
+representation. AUCs pool all VIPs. Forgeries where the guard finds no face are left out of the AUCs and counted.
 """
 
 from __future__ import annotations
@@ -191,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     conditions = (("clean", None), ("JPEG 60", jpeg), ("0.5× resize", half_resize), ("blur σ 1", blur),
                   ("noise σ 8", noise))
     # per condition and genuine face, each detector's alarm: its score at or above the veto in force for that crop
-    # (ArtifactResult.veto: a noisy crop's own, ArtifactConfig.veto_at; else the detector's threshold)
+    # (ArtifactResult.veto: a noisy crop's own, ArtifactConfig.veto_at; else the detector's threshold), and whether
+    # the detector judges the crop (ArtifactResult.judged: sharp enough; the verdict applies no veto to one it does not)
     fpr_alarms: dict[str, list[tuple[bool, ...]]] = {name: [] for name, _ in conditions}
+    fpr_judged: dict[str, list[tuple[bool, ...]]] = {name: [] for name, _ in conditions}
     fpr_noface: dict[str, int] = defaultdict(int)
     timing_faces: list[tuple[np.ndarray, object]] = []
     probe_rows: list[tuple[str, str, np.ndarray]] = []  # (vip, method or "genuine", detector crop) for --probe
@@ -257,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     results = [d.score(im2, f2[0]) for d in detectors]
                     fpr_alarms[name].append(tuple(r.score >= (r.veto if r.veto is not None else t)
                                                   for r, t in zip(results, thresholds)))
+                    fpr_judged[name].append(tuple(r.judged for r in results))
 
             order = np.argsort(-(pool_emb @ np.asarray(r.profile.centre, np.float32)))
             lookalikes = [pool[i] for i in order[: args.lookalikes]]
@@ -386,16 +389,22 @@ def main(argv: list[str] | None = None) -> int:
         console.print(t2b)
 
     t3 = Table(title="(3) False-positive rate on genuine test photos at each detector's threshold, a noisy crop's "
-                     "at its noise veto (target ≤ 3 %)")
+                     "at its noise veto (target ≤ 3 %): at the verdict (alarms on crops the detector judges; a "
+                     "blurred crop is shown, not judged) / every crossing, judged or not")
     t3.add_column("condition")
     t3.add_column("n", justify="right")
     for n in names:
         t3.add_column(f"FPR {n}", justify="right")
+        t3.add_column("judged", justify="right")
     t3.add_column("no face", justify="right")
     for name, alarms in fpr_alarms.items():
         s = np.array(alarms, bool).reshape(len(alarms), nd)
-        t3.add_row(name, str(len(s)), *(f"{100 * float(np.mean(s[:, k])):.1f} %" if len(s)
-                                        else "–" for k in range(nd)), str(fpr_noface[name]))
+        j = np.array(fpr_judged[name], bool).reshape(len(alarms), nd)
+        cells = []
+        for k in range(nd):
+            cells += [f"{100 * float(np.mean(s[:, k] & j[:, k])):.1f} / {100 * float(np.mean(s[:, k])):.1f} %",
+                      f"{100 * float(np.mean(j[:, k])):.0f} %"] if len(s) else ["–", "–"]
+        t3.add_row(name, str(len(s)), *cells, str(fpr_noface[name]))
     console.print(t3)
 
     t4 = Table(title="(4) artefact score cost per face (crop + ONNX), one thread — shared 2-core machine, noisy")
