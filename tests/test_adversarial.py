@@ -131,6 +131,34 @@ def test_differentiable_check_equals_guard(lfw, analyzer, artifact, enrolled, em
         assert terms.verdict_genuine == (verdict.verdict == "genuine")
 
 
+def test_differentiable_check_applies_a_noisy_crops_veto(lfw, analyzer, artifact, enrolled, embedder_copy,
+                                                         detector_copy):
+    """As the Guard does, a crop in the detector's noise band is held to its noise veto, a clean crop to the
+    detector's own; the copy's score follows the Guard's on both."""
+    from vipguard.artifact.gate import add_noise
+    from vipguard.infra.io import load_image
+    from vipguard.lite.guard import Guard
+    from vipguard.lite.torch_pipeline import DifferentiableCheck, FaceGeometry
+
+    registry, profile = enrolled
+    guard = Guard(registry, analyzer, artifact=artifact)
+    net, config = detector_copy
+    check = DifferentiableCheck(profile, embedder_copy, net, config, guard.veto)
+    clean = load_image(photos(lfw, TEST_VIP, 21)[1])
+    noisy = add_noise(clean, 8.0, np.random.default_rng(0))
+    for image in (clean, noisy):
+        face = analyzer.analyze(image, primary_only=True, embedders=(), mesh=False)[0]
+        geometry = FaceGeometry.of(face.detection.landmarks, config)
+        with torch.no_grad():
+            _, judged, veto = check.detector_crop(torch.tensor(image, dtype=torch.float32), geometry)
+            terms = check.terms(torch.tensor(image, dtype=torch.float32), geometry)
+        shipped = artifact.score(image, face)
+        assert judged == shipped.judged
+        assert veto == guard.veto_for(shipped)
+        assert terms.score == pytest.approx(guard.check(image, TEST_VIP).score, abs=5e-4)
+    assert veto == config.noise_veto > guard.veto  # the noisy photo's crop lies in the band
+
+
 def test_tiny_pgd_lowers_similarity(lfw, analyzer, artifact, enrolled, embedder_copy, detector_copy):
     from vipguard.infra.io import load_image
     from vipguard.lite.guard import Guard

@@ -36,7 +36,7 @@ from ..artifact.config import ArtifactConfig
 from ..artifact.crop import crop_matrix, face_crop
 from ..artifact.detector import prepared
 from ..faces.align import estimate_norm
-from ..faces.quality import sharpness
+from ..faces.quality import noise_level, sharpness
 from .decision import SIMILARITY, VETO_POWER, GenuineRange, column
 from .head import LOGIT_EPS
 from .profile import VipProfile
@@ -183,7 +183,8 @@ class DifferentiableCheck:
 
     ``embedder``: a :class:`~vipguard.faces.torch_mobilefacenet.TorchMobileFaceNet`; ``detector``: the artefact
     network (``vipguard.artifact.model.from_pretrained``) and ``config`` its :class:`ArtifactConfig`; ``rate``: the
-    operating point (default the profile's); ``veto``: the veto in force (the Guard's: the detector's own).
+    operating point (default the profile's); ``veto``: the veto in force (the Guard's: the detector's own; a noisy crop gets its
+    own, as the Guard gives it, ``ArtifactConfig.veto_at``).
     ``exact``: the forward pass computes the shipped values (cv2 warp and crop, uint8 rounding, JPEG re-encoding)
     with the smooth copies' gradients; False: the smooth copies alone (the alignment is then the torch warp)."""
 
@@ -209,13 +210,17 @@ class DifferentiableCheck:
                                borderMode=cv2.BORDER_REFLECT)
         return straight_through(soft, exact)
 
-    def detector_crop(self, image, geometry: FaceGeometry) -> tuple[Any, bool]:
-        """(the crop the detector's network sees, on 0–255; whether the crop as cut is sharp enough to be judged)."""
+    def detector_crop(self, image, geometry: FaceGeometry) -> tuple[Any, bool, float | None]:
+        """(the crop the detector's network sees, on 0–255; whether the crop as cut is sharp enough to be judged; the
+        veto in force for it, None where none applies). As :meth:`vipguard.lite.guard.Guard.veto_for`: none for a crop too blurred to be judged, a noisy
+        crop's own (``ArtifactConfig.veto_at`` of its noise level), else :attr:`veto`."""
         soft = warp(image, geometry.artefact, self.config.size)
         crop, _ = face_crop(to_uint8(image), geometry.landmarks, self.config)
         floor = self.config.min_sharpness
         judged = floor is None or sharpness(crop) >= floor
-        return (straight_through(soft, prepared(crop, self.config)) if self.exact else soft), judged
+        own = self.config.veto_at(noise_level(crop))
+        veto = None if self.veto is None or not judged else (self.veto if own is None else own)
+        return (straight_through(soft, prepared(crop, self.config)) if self.exact else soft), judged, veto
 
     def similarity(self, image, geometry: FaceGeometry):
         import torch
@@ -223,11 +228,11 @@ class DifferentiableCheck:
         x = self.aligned(quantised(image) if self.exact else image, geometry)
         return (self.embedder(x[None])[0] * torch.from_numpy(self._centre)).sum()
 
-    def artifact_logit(self, image, geometry: FaceGeometry) -> tuple[Any, bool]:
-        """The detector's log-odds for the face and whether its crop is judged."""
-        crop, judged = self.detector_crop(quantised(image) if self.exact else image, geometry)
+    def artifact_logit(self, image, geometry: FaceGeometry) -> tuple[Any, bool, float | None]:
+        """The detector's log-odds for the face, whether its crop is judged and the veto in force for it."""
+        crop, judged, veto = self.detector_crop(quantised(image) if self.exact else image, geometry)
         logit, _ = self.detector((crop / 255.0).permute(2, 0, 1)[None])
-        return logit[0], judged
+        return logit[0], judged, veto
 
     def head_log_odds(self, similarity, artifact_logit, judged: bool):
         """The head's calibrated log-odds (:meth:`vipguard.lite.head.Head.predict` before the sigmoid)."""
@@ -253,10 +258,10 @@ class DifferentiableCheck:
     def terms(self, image, geometry: FaceGeometry) -> Terms:
         """The decision terms of the face at ``geometry`` in ``image``."""
         sim = self.similarity(image, geometry)
-        logit, judged = self.artifact_logit(image, geometry)
+        logit, judged, veto = self.artifact_logit(image, geometry)
         head = self.head_log_odds(sim.double(), logit.double(), judged)
         anchor = anchor_log_odds(sim.double(), self.profile.genuine, self.rate)
-        term = (artefact_log_odds(logit, self.veto, VETO_POWER) if judged and self.veto is not None else None)
+        term = artefact_log_odds(logit, veto, VETO_POWER) if veto is not None else None
         return Terms(head, anchor, term, sim, logit, judged)
 
 
