@@ -19,7 +19,11 @@ Nothing here is fitted to a forgery, so every number is held out. Per face:
    and each kind rejected at it, delivered in memory, as JPEG 95 and as JPEG 85;
 3. **expression**: MediaPipe's mouth and jaw blendshapes predicted from the others (eyes, brows, cheeks, nose) by a
    ridge regression fitted on genuine photos of A–L background people; the Mahalanobis distance of the residual.
-   A mouth from another photo should disagree with the eyes and cheeks it was pasted under.
+   A mouth from another photo should disagree with the eyes and cheeks it was pasted under;
+4. **the mesh under a reshape**: each feature of ``--follow`` genuine photos per VIP reshaped (``reshape``, the
+   feature fixed) and the mesh fitted again: the change in the spread of the feature's mesh points as a share of
+   the forger's own scale change, and the move of their centre as a share of its shift. Geometry read from the mesh
+   can see no more of a reshape than the mesh follows.
 """
 
 from __future__ import annotations
@@ -132,6 +136,7 @@ def collect(args):
     mz = sorted(d.name for d in lfw.iterdir() if d.is_dir() and "M" <= d.name[:1].upper() <= "Z" and d.name not in VIPS)
     al = sorted(d.name for d in lfw.iterdir() if d.is_dir() and d.name[:1].upper() <= "L" and d.name not in VIPS)
     measured: dict[tuple[str, str], list[dict]] = defaultdict(list)  # (kind, condition) → traces
+    followed: dict[str, list[tuple[float, float]]] = defaultdict(list)  # feature → (share of scale, of shift)
     shapes: dict[str, list[dict]] = defaultdict(list)  # kind → blendshapes (in memory)
     t0 = time.perf_counter()
     with FaceAnalyzer() as a:
@@ -160,6 +165,9 @@ def collect(args):
         for vip in args.vips:
             photos = sorted((lfw / vip).glob("*.jpg"))
             test = [t for t in (analysed(p) for p in photos[20: 20 + args.genuine]) if t is not None]
+            for i, (image, face) in enumerate(test[: args.follow]):
+                for feature, share in mesh_follows(image, face, face_of, np.random.default_rng([args.seed, i])):
+                    followed[feature].append(share)
             for image, face in test:
                 shapes["genuine"].append(dict(face.mesh.blendshapes))
                 for condition, degrade in GENUINE_CONDITIONS.items():
@@ -178,7 +186,26 @@ def collect(args):
                     if degrade is None:
                         shapes[kind].append(dict(f.mesh.blendshapes))
             print(f"  {vip}: {time.perf_counter() - t0:.0f} s so far", flush=True)
-    return measured, shapes
+    return measured, shapes, followed
+
+
+def mesh_follows(image, face, face_of, rng):
+    """Yield (feature, (share of the scale change, share of the shift)) that the mesh fitted again on a reshape of
+    ``image`` follows, for each of the reshape's features."""
+    from vipguard import forge
+    from vipguard.forge.selfedit import FEATURES, feature_points
+
+    source = forge.ForgeInput(image, face)
+    for feature in FEATURES:
+        result = forge.FORGERS.create("reshape", feature=feature).forge(source, source, rng)
+        again = face_of(result.image)
+        if again is None:
+            continue
+        before, after = (feature_points(f.mesh.points, feature)[:, :2] for f in (face, again))
+        spread = lambda pts: float(np.sqrt(((pts - pts.mean(0)) ** 2).sum(1).mean()))  # noqa: E731
+        scale, shift = result.params["scale"], float(np.linalg.norm(result.params["shift_px"]))
+        moved = float(np.linalg.norm(after.mean(0) - before.mean(0)))
+        yield feature, ((spread(after) / spread(before) - 1) / (scale - 1), moved / max(shift, 1e-3))
 
 
 def judged_skin(rows: list[dict], min_grid: float) -> np.ndarray:
@@ -197,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fit-people", type=int, default=700, help="A–L people (2 photos each) the expression model fits")
     p.add_argument("--min-grid", type=float, default=0.15, help="background grid strength below which a face is "
                                                                 "not judged by the grid trace")
+    p.add_argument("--follow", type=int, default=6, help="genuine photos per VIP reshaped for the mesh test")
     p.add_argument("--seed", type=int, default=4321)
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if not (args.data / "lfw").is_dir():
         p.error(f"no LFW photos under {args.data} (expected {args.data / 'lfw'})")
-    measured, shapes = collect(args)
+    measured, shapes, followed = collect(args)
     kinds = [k for k in SHOWN if (k, "in memory") in measured]
     results: dict = {"noise": {}, "grid": {}, "expression": {}}
     lines = ["# Traces that need no training (#35)", "",
@@ -255,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         a = auc(score(shapes[k]), genuine)
         results["expression"][k] = a
         lines.append(f"| {k} | {a:.3f} |")
+    lines += ["", "## 4. How much of a reshape the mesh follows", "",
+              f"{args.follow} genuine photos per VIP, each feature reshaped and the mesh fitted again; medians.", "",
+              "| feature | n | share of the scale change | share of the shift |", "|---|---|---|---|"]
+    results["mesh_follows"] = {}
+    for feature, shares in followed.items():
+        scale, shift = (float(np.median([s[i] for s in shares])) for i in (0, 1))
+        results["mesh_follows"][feature] = {"n": len(shares), "scale": scale, "shift": shift}
+        lines.append(f"| {feature} | {len(shares)} | {scale:.2f} | {shift:.2f} |")
     report("\n".join(lines), results, args.out, "traces")
     return 0
 
