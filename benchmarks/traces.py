@@ -2,7 +2,7 @@
 edits (``selfmouth``, ``reshape``) from genuine photos? Measured, not shipped (docs/artifact.md, "Traces that need
 no training").
 
-    python benchmarks/traces.py --out out/traces        # 5 VIPs, 10 forgeries of each kind, ~6 min on one core
+    python benchmarks/traces.py --out out/traces        # 5 VIPs, 10 forgeries of each kind, ~4 min on one core
 
 Nothing here is fitted to a forgery, so every number is held out. Per face:
 
