@@ -183,8 +183,8 @@ class DifferentiableCheck:
 
     ``embedder``: a :class:`~vipguard.faces.torch_mobilefacenet.TorchMobileFaceNet`; ``detector``: the artefact
     network (``vipguard.artifact.model.from_pretrained``) and ``config`` its :class:`ArtifactConfig`; ``rate``: the
-    operating point (default the profile's); ``veto``: the veto in force (the Guard's: the detector's own; a noisy crop gets its
-    own, as the Guard gives it, ``ArtifactConfig.veto_at``).
+    operating point (default the profile's); ``veto``: the veto in force (the Guard's: the detector's own; a noisy
+    crop gets its own, as the Guard gives it, ``ArtifactConfig.veto_at``).
     ``exact``: the forward pass computes the shipped values (cv2 warp and crop, uint8 rounding, JPEG re-encoding)
     with the smooth copies' gradients; False: the smooth copies alone (the alignment is then the torch warp)."""
 
@@ -212,8 +212,9 @@ class DifferentiableCheck:
 
     def detector_crop(self, image, geometry: FaceGeometry) -> tuple[Any, bool, float | None]:
         """(the crop the detector's network sees, on 0–255; whether the crop as cut is sharp enough to be judged; the
-        veto in force for it, None where none applies). As :meth:`vipguard.lite.guard.Guard.veto_for`: none for a crop too blurred to be judged, a noisy
-        crop's own (``ArtifactConfig.veto_at`` of its noise level), else :attr:`veto`."""
+        veto in force for it, None where none applies). As :meth:`vipguard.lite.guard.Guard.veto_for`: none for a
+        crop too blurred to be judged, a noisy crop's own (``ArtifactConfig.veto_at`` of its noise level), else
+        :attr:`veto`."""
         soft = warp(image, geometry.artefact, self.config.size)
         crop, _ = face_crop(to_uint8(image), geometry.landmarks, self.config)
         floor = self.config.min_sharpness
