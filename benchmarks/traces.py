@@ -41,7 +41,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 PARTS = ("eyes", "nose", "mouth")
-IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 GENUINE_CONDITIONS = {"clean": None, "JPEG 60": lambda im: jpeg(im, 60), "JPEG 85": lambda im: jpeg(im, 85),
                       "0.5× resize": half_resize, "blur σ 1": blur, "noise σ 8": noise}
 DELIVERIES = {"in memory": None, "JPEG 95": lambda im: jpeg(im, 95), "JPEG 85": lambda im: jpeg(im, 85)}
@@ -81,12 +80,13 @@ def grid_strength(grey: np.ndarray, mask: np.ndarray, phase: tuple[int, int]) ->
 def traces(image: np.ndarray, face) -> dict[str, float]:
     """Every trace of one face (its mesh is needed): ``noise_<part>``, ``grid_back``, ``grid_skin``."""
     from vipguard.faces import region_mask
+    from vipguard.faces.quality import NOISE_MASK  # Immerkær's mask, as the detector's noise level uses it
 
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     pts = face.mesh.points
     whole = region_mask(pts, "face", image.shape) > 0
     skin = whole & ~(region_mask(pts, "inner", image.shape) > 0)
-    response = np.abs(cv2.filter2D(grey, cv2.CV_32F, IMMERKAER))
+    response = np.abs(cv2.filter2D(grey, cv2.CV_32F, NOISE_MASK))
     level = lambda m: float(response[m].mean()) + 1e-3 if m.any() else float("nan")  # noqa: E731
     out = {f"noise_{p}": float(np.log(level(region_mask(pts, p, image.shape, dilate=3) > 0) / level(skin)))
            for p in PARTS}

@@ -423,3 +423,12 @@ def test_spread_check_names_uniform_and_varied_enrolments_and_what_to_add():
     few, many = (spread_check(rng.normal(0.85, prior.scale, n), prior).own_weight for n in (4, 40))
     assert few == pytest.approx(3 / (prior.dof + 3)) and many == pytest.approx(39 / (prior.dof + 39)) and few < many
     assert spread_check([], prior).own_weight == 0.0
+
+
+def test_veto_in_force_is_the_crops_own_only_when_judged_and_on():
+    from vipguard.lite.decision import veto_in_force
+
+    assert veto_in_force(0.99, None, True) == 0.99  # the detector's own
+    assert veto_in_force(0.99, 0.999, True) == 0.999  # a noisy crop's own
+    assert veto_in_force(0.99, 0.999, False) is None  # too blurred to judge: no veto
+    assert veto_in_force(None, 0.999, True) is None  # the veto switched off

@@ -490,6 +490,15 @@ def _odds(p: float) -> float:
     return p / max(1.0 - p, 1e-12)
 
 
+def veto_in_force(veto: float | None, own: float | None, judged: bool) -> float | None:
+    """The artefact veto that holds for one scored crop: none where the check's ``veto`` is off or the crop is too
+    blurred to be judged; else the crop's own (``ArtifactConfig.veto_at``: a noisy crop's is higher) or ``veto``.
+    The one rule for the Guard (:meth:`~vipguard.lite.guard.Guard.veto_for`) and its differentiable copy."""
+    if veto is None or not judged:
+        return None
+    return veto if own is None else own
+
+
 def veto_probability(artifact: float, veto: float, power: float = VETO_POWER) -> float:
     """The artefact term of the score. At or above ``veto``: from just under :data:`ACCEPT` down to 0 as the blend
     probability goes from ``veto`` to 1, which rules a genuine verdict out. Below it: from 1 (no blend) down towards

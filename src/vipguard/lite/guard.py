@@ -31,7 +31,8 @@ from ..faces.types import Face
 from ..infra.index import VipIndex
 from ..infra.io import InputError, load_image
 from ..infra.registry import Catalogue, CorruptProfile, Loaded, Registry, UnknownVip
-from .decision import FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_may_change
+from .decision import (FEATURES, NO_MESH, SIMILARITY, VERDICTS, Decision, reject_rate, value, veto_in_force,
+                       veto_may_change)
 from .evidence import ArtifactScorer, FaceDescriptor, compare, describe, describe_with
 from .explain import deciding, explain, unjudged_phrase
 from .profile import EmbedderMismatch, VipProfile
@@ -183,9 +184,9 @@ class Guard:
     def veto_for(self, artifact) -> float | None:
         """The veto in force for one scored crop: the crop's own (``ArtifactResult.veto``: a noisy crop's is higher,
         ``ArtifactConfig.veto_at``) or the detector's, unless the veto is off; None for a crop not judged."""
-        if self.veto is None or artifact is None or not artifact.judged:
+        if artifact is None:
             return None
-        return self.veto if artifact.veto is None else artifact.veto
+        return veto_in_force(self.veto, artifact.veto, artifact.judged)
 
     def check_path(self, path: str | Path, vip: str | None = None) -> Verdict:
         """Check one image file; a bad file gives an ``error`` verdict, never an exception."""

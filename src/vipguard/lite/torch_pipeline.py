@@ -37,7 +37,7 @@ from ..artifact.crop import crop_matrix, face_crop
 from ..artifact.detector import prepared
 from ..faces.align import estimate_norm
 from ..faces.quality import noise_level, sharpness
-from .decision import SIMILARITY, VETO_POWER, GenuineRange, column
+from .decision import SIMILARITY, VETO_POWER, GenuineRange, column, veto_in_force
 from .head import LOGIT_EPS
 from .profile import VipProfile
 
@@ -219,8 +219,7 @@ class DifferentiableCheck:
         crop, _ = face_crop(to_uint8(image), geometry.landmarks, self.config)
         floor = self.config.min_sharpness
         judged = floor is None or sharpness(crop) >= floor
-        own = self.config.veto_at(noise_level(crop))
-        veto = None if self.veto is None or not judged else (self.veto if own is None else own)
+        veto = veto_in_force(self.veto, self.config.veto_at(noise_level(crop)), judged)
         return (straight_through(soft, prepared(crop, self.config)) if self.exact else soft), judged, veto
 
     def similarity(self, image, geometry: FaceGeometry):
